@@ -1,0 +1,29 @@
+# The README's commands. `make demo` and `make test` set everything up themselves.
+.PHONY: setup demo test check format bench clean
+
+DB ?= demo.db
+VENV_BIN := .venv/bin
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV_BIN)/paperfeed --db $(DB) demo
+
+check: setup
+	$(VENV_BIN)/ruff format --check src tests bench
+	$(VENV_BIN)/ruff check src tests bench
+	$(VENV_BIN)/mypy
+
+test: check
+	$(VENV_BIN)/python -m pytest
+
+format: setup
+	$(VENV_BIN)/ruff format src tests bench
+	$(VENV_BIN)/ruff check --fix src tests bench
+
+bench: setup
+	$(VENV_BIN)/python bench/import.py
+
+clean:
+	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index .pytest_cache .mypy_cache .ruff_cache

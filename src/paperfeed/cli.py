@@ -1,0 +1,344 @@
+"""The `paperfeed` command: the composition root. It reads settings, opens the store and the
+search engine, calls the library and turns results and errors into text and exit codes.
+
+Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 done, but some input lines
+were skipped (each one named on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tqdm import tqdm
+
+from paperfeed import __version__
+from paperfeed.config import Settings, load_settings
+from paperfeed.errors import NotFound, PaperfeedError, QueryError
+from paperfeed.ingest.files import ImportReport, file_size, import_file
+from paperfeed.models import Paper
+from paperfeed.search.engine import Hit, SearchEngine
+from paperfeed.search.query import Filters, SearchRequest
+from paperfeed.store import Store, open_store
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+MAX_LINE_ERRORS_SHOWN = 20
+DEMO_QUERIES = ("dropout", "removing the influence of training examples from a trained model")
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise (cron, pipes, tests)."""
+    bar = tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        desc=desc,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    )
+    def update(n: int) -> None:
+        bar.update(n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _open_engine(settings: Settings, store: Store) -> SearchEngine:
+    return SearchEngine(store, settings.resolved_index_dir)
+
+
+def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
+    behind = store.last_change() - engine.keyword.read_state().last_change
+    with _progress(max(behind, 0), "papers", "indexing") as update:
+        engine.keyword.sync(store, on_progress=update)
+
+
+# -- ingest ------------------------------------------------------------------------------
+
+
+def _report_import(report: ImportReport) -> None:
+    r = report.result
+    _err(
+        f"{report.path}: {report.papers} papers read "
+        f"({r.added} new, {r.updated} updated, {r.unchanged} unchanged)"
+        + (f", {len(report.errors)} lines skipped" if report.errors else "")
+    )
+    for error in report.errors[:MAX_LINE_ERRORS_SHOWN]:
+        _err(f"  {report.path}: {error}")
+    if len(report.errors) > MAX_LINE_ERRORS_SHOWN:
+        _err(f"  ... and {len(report.errors) - MAX_LINE_ERRORS_SHOWN} more bad lines")
+
+
+def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
+    store = open_store(settings.db)
+    status = EXIT_OK
+    try:
+        for path in paths:
+            try:
+                with _progress(file_size(path), "B", Path(path).name) as update:
+                    report = import_file(store, path, on_bytes=update)
+            except PaperfeedError as e:
+                _err(f"error: {e}")
+                status = EXIT_ERROR
+                continue
+            _report_import(report)
+            if report.errors and status == EXIT_OK:
+                status = EXIT_SKIPPED
+        _sync_with_progress(_open_engine(settings, store), store)
+        _err(f"{store.count_papers()} papers in {settings.db}")
+    finally:
+        store.close()
+    return status
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    return ingest_files(settings, args.files)
+
+
+# -- search and show ---------------------------------------------------------------------
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
+
+
+def paper_json(paper: Paper) -> dict[str, Any]:
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+        "published": paper.published.isoformat() if paper.published else None,
+        "updated": paper.updated.isoformat() if paper.updated else None,
+        "version": paper.version,
+        "url": paper.url,
+        "pdf_url": paper.pdf_url,
+        "code_url": paper.code_url,
+        "sources": list(paper.sources),
+        "extra": dict(paper.extra),
+    }
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.paper
+        when = p.published.date().isoformat() if p.published else "undated"
+        authors = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
+        print(f"{rank:>3}. {p.title}  [{p.id}]")
+        meta = " · ".join(x for x in (authors, when, " ".join(p.categories)) if x)
+        print(f"     {meta} · score {hit.score:.2f}")
+
+
+def run_search(settings: Settings, request: SearchRequest, as_json: bool) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        hits = _open_engine(settings, store).search(request)
+    finally:
+        store.close()
+    if as_json:
+        rows = [{**paper_json(h.paper), "score": round(h.score, 4)} for h in hits]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif hits:
+        _print_hits(hits)
+    else:
+        _err(f"No papers match {request.text!r}; try fewer or different words.")
+    return EXIT_OK
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    request = SearchRequest(
+        text=args.query,
+        filters=Filters(
+            categories=tuple(args.category or ()),
+            author=args.author,
+            since=args.since,
+            until=args.until,
+        ),
+        limit=args.limit,
+    )
+    return run_search(settings, request, args.json)
+
+
+def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        paper = store.get_paper(args.id)
+    finally:
+        store.close()
+    if paper is None:
+        raise NotFound(f"No paper with id {args.id!r} in {settings.db}.")
+    if args.json:
+        print(orjson.dumps(paper_json(paper), option=orjson.OPT_INDENT_2).decode())
+        return EXIT_OK
+    print(paper.title)
+    print(", ".join(paper.authors) or "(no authors listed)")
+    facts = [f"id {paper.id}"]
+    if paper.version:
+        facts.append(f"v{paper.version}")
+    if paper.published:
+        facts.append(f"first published {paper.published.date().isoformat()}")
+    if paper.updated:
+        facts.append(f"updated {paper.updated.date().isoformat()}")
+    print(" · ".join(facts + list(paper.categories)))
+    for link in (paper.url, paper.pdf_url, paper.code_url):
+        if link:
+            print(link)
+    print()
+    print(paper.abstract)
+    return EXIT_OK
+
+
+def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        engine = _open_engine(settings, store)
+        engine.keyword.rebuild()
+        _sync_with_progress(engine, store)
+        _err(f"keyword index rebuilt: {engine.keyword.num_docs()} papers")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+def bundled_seed_path() -> Path:
+    return Path(str(resources.files("paperfeed") / "data" / "seed_papers.jsonl"))
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    status = ingest_files(settings, [str(bundled_seed_path())])
+    for query in DEMO_QUERIES:
+        print(f"\n$ paperfeed search {query!r} --limit 5")
+        run_search(settings, SearchRequest(query, limit=5), as_json=False)
+    if not args.no_prompt and sys.stdin.isatty():
+        print("\nType a search (empty line or Ctrl-D to quit).")
+        for line in _prompt_lines():
+            try:
+                run_search(settings, SearchRequest(line, limit=10), as_json=False)
+            except QueryError as e:
+                _err(f"error: {e}")
+    return status
+
+
+def _prompt_lines() -> Iterator[str]:
+    while True:
+        try:
+            line = input("search> ").strip()
+        except EOFError:
+            return
+        if not line:
+            return
+        yield line
+
+
+# -- argument parsing ------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperfeed",
+        description="Self-hosted research-paper discovery: import, search, and (soon) digests.",
+    )
+    parser.add_argument("--version", action="version", version=f"paperfeed {__version__}")
+    parser.add_argument(
+        "--db", help="SQLite database file (default: $PAPERFEED_DB, then ./paperfeed.db)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "ingest",
+        help="import papers from JSONL files",
+        description="Import papers from JSON-lines files: our own format, the seed papers, or "
+        "the arXiv metadata snapshot (.jsonl or .jsonl.gz). Re-importing is safe. Exit code 3 "
+        "means some lines were skipped; each is named on stderr.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL file(s) to import")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "search",
+        help="search papers by keywords",
+        description='Keyword search (BM25, title weighted above abstract). Use "quoted '
+        'phrases" for exact phrases and -word to exclude a word.',
+    )
+    p.add_argument("query", help="what to look for")
+    p.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.add_argument(
+        "--category", action="append", help="arXiv category or archive, e.g. cs.LG or cs"
+    )
+    p.add_argument("--author", help="only papers with this author")
+    p.add_argument("--since", type=_date_arg, help="first published on or after YYYY-MM-DD")
+    p.add_argument("--until", type=_date_arg, help="first published on or before YYYY-MM-DD")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "show",
+        help="show one paper",
+        description="Show one paper by id (arXiv id with or without version, DOI, or our id).",
+    )
+    p.add_argument("id", help="paper id")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "reindex",
+        help="rebuild the search index from the database",
+        description="Throw the keyword index away and build it again from the database.",
+    )
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser(
+        "demo",
+        help="import the bundled sample papers and try a search",
+        description="Import the 227 bundled sample papers, print example searches, and offer "
+        "a search prompt when run in a terminal.",
+    )
+    p.add_argument("--no-prompt", action="store_true", help="do not ask for searches")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings(db=args.db)
+    try:
+        status: int = args.func(settings, args)
+        return status
+    except PaperfeedError as e:
+        _err(f"error: {e}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,2 @@
+"""Email digests: composition (pure), subscriptions, signed tokens, delivery.
+Filled in by the digest issue."""

@@ -1,0 +1,133 @@
+"""Import papers from JSON-lines files (our own format, the seed papers, the arXiv snapshot).
+
+Streaming: the file is read line by line and written in batches, each batch one transaction,
+so a multi-GB snapshot never sits in memory and a killed import leaves only whole batches
+behind (re-running it is safe: upserts are idempotent). A bad line is reported with its number
+and reason and the rest of the file still goes in.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from paperfeed.errors import InputError
+from paperfeed.ingest.records import RecordError, parse_record
+from paperfeed.models import Paper
+from paperfeed.store import Store, UpsertResult
+
+BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    path: str
+    lines: int = 0
+    result: UpsertResult = field(default_factory=UpsertResult)
+    errors: list[LineError] = field(default_factory=list)
+
+    @property
+    def papers(self) -> int:
+        return self.lines - len(self.errors)
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        if path.suffix == ".gz":
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"No such file: {path}.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; give the .jsonl file inside it.") from None
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
+
+
+def parse_line(raw: bytes) -> Paper:
+    """One line of a JSONL file to a Paper; RecordError says why not."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise RecordError(f"not valid JSON ({e})") from None
+    return parse_record(obj)
+
+
+def iter_records(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordError]]:
+    """(line number, bytes read, paper or error) for each non-blank line. A file holding one
+    JSON array (as some exports are) is read whole and numbered by item instead."""
+    peek = getattr(stream, "peek", None)
+    first = peek(64)[:64].lstrip() if peek else b""
+    if first.startswith(b"["):
+        yield from _iter_array(stream)
+        return
+    for number, raw in enumerate(stream, start=1):
+        if raw.strip():
+            try:
+                yield number, len(raw), parse_line(raw)
+            except RecordError as e:
+                yield number, len(raw), e
+
+
+def _iter_array(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordError]]:
+    data = stream.read()
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        yield 1, len(data), RecordError(f"the file starts like a JSON array but is not one ({e})")
+        return
+    for number, obj in enumerate(items, start=1):
+        try:
+            yield number, 0, parse_record(obj)
+        except RecordError as e:
+            yield number, 0, e
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_bytes: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import every good line of `path`; the report lists each bad one."""
+    path = Path(path)
+    report = ImportReport(str(path))
+    batch: list[Paper] = []
+    with _open(path) as stream:
+        try:
+            for number, size, item in iter_records(stream):
+                report.lines += 1
+                if isinstance(item, RecordError):
+                    report.errors.append(LineError(number, str(item)))
+                else:
+                    batch.append(item)
+                if len(batch) >= batch_size:
+                    report.result += store.upsert_papers(batch)
+                    batch = []
+                if on_bytes:
+                    on_bytes(size)
+        except (OSError, EOFError) as e:
+            raise InputError(f"Reading {path} failed after line {report.lines}: {e}.") from None
+        report.result += store.upsert_papers(batch)
+    return report
+
+
+def file_size(path: str | Path) -> int | None:
+    """Bytes to read, for a progress bar; None when unknown (compressed input)."""
+    p = Path(path)
+    return p.stat().st_size if p.is_file() and p.suffix != ".gz" else None

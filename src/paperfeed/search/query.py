@@ -1,0 +1,83 @@
+"""What a user typed, read into words, quoted phrases and exclusions.
+
+This is the only reader of user query syntax, and it is deliberately small: bare words,
+"quoted phrases", -word and -"phrase". Everything else (`:`, `^`, `(`, `+`, `<`...) is plain
+text that the tokenizer later splits or drops, so no user input can reach a query language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    words: tuple[str, ...] = ()  # bare words: should match, ranked by BM25
+    phrases: tuple[str, ...] = ()  # "quoted": must match as a phrase
+    excluded: tuple[str, ...] = ()  # -word or -"phrase": must not match
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.words or self.phrases or self.excluded)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    categories: tuple[str, ...] = ()  # any of them ('cs.LG', or a whole archive: 'cs')
+    author: str | None = None  # every word of it in one paper's author list
+    since: date | None = None  # first published on or after
+    until: date | None = None  # first published on or before
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.categories or self.author or self.since or self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    text: str
+    filters: Filters = field(default_factory=Filters)
+    limit: int = 20
+    offset: int = 0
+
+
+def _read_quoted(text: str, start: int) -> tuple[str, int]:
+    """Text from after the quote at `start` to the closing quote (or the end)."""
+    end = text.find('"', start + 1)
+    if end == -1:
+        return text[start + 1 :], len(text)
+    return text[start + 1 : end], end + 1
+
+
+def _read_word(text: str, start: int) -> tuple[str, int]:
+    end = start
+    while end < len(text) and not text[end].isspace() and text[end] != '"':
+        end += 1
+    return text[start:end], end
+
+
+def parse_query(text: str) -> ParsedQuery:
+    words: list[str] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        negate = text[i] == "-" and i + 1 < len(text) and not text[i + 1].isspace()
+        start = i + 1 if negate else i
+        if text[start] == '"':
+            chunk, i = _read_quoted(text, start)
+            closed = text[i - 1 : i] == '"' and i - 1 > start
+            target = excluded if negate else (phrases if closed else words)
+            if not closed and not negate:
+                words.extend(chunk.split())  # an unbalanced quote is just words
+                continue
+        else:
+            chunk, i = _read_word(text, start)
+            target = excluded if negate else words
+        if chunk.strip():
+            target.append(chunk.strip())
+    return ParsedQuery(tuple(words), tuple(phrases), tuple(excluded))

@@ -1,0 +1,15 @@
+"""The only place SQL lives. Everything else talks to a `Store`.
+
+`open_store` picks the backend from the database URL or path; SQLite is the default.
+"""
+
+from paperfeed.store.base import Change, Store, UpsertResult
+from paperfeed.store.sqlite import SQLiteStore
+
+
+def open_store(path: str, *, readonly: bool = False) -> Store:
+    """Open the store at `path` (a SQLite file), creating and migrating it unless readonly."""
+    return SQLiteStore(path, readonly=readonly)
+
+
+__all__ = ["Change", "SQLiteStore", "Store", "UpsertResult", "open_store"]

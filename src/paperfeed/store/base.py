@@ -1,0 +1,71 @@
+"""The Store protocol: what every backend (SQLite now, PostgreSQL later) must do.
+
+tests/store/test_contract.py holds the tests every backend passes. Keep this surface small and
+free of SQL: methods speak in `Paper`s, ids and change numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from paperfeed.models import Paper
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.added + other.added,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A paper row as it is after change number `changed`; `seq` is its stable row number."""
+
+    changed: int
+    seq: int
+    paper: Paper
+
+
+class Store(Protocol):
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group writes atomically: all of them happen or none does."""
+        ...
+
+    def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        """Insert new papers, merge ones we already have (arXiv id, then DOI, then normalized
+        title), keep the newer version. Idempotent: the same batch twice changes nothing."""
+        ...
+
+    def get_paper(self, ref: str) -> Paper | None:
+        """A paper by its id or any id it was known by (arXiv id with or without version, DOI)."""
+        ...
+
+    def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]: ...
+
+    def store_id(self) -> str:
+        """A random id fixed when the database was created: indexes built from another
+        database (a restored or replaced file) notice and rebuild."""
+        ...
+
+    def count_papers(self) -> int: ...
+
+    def last_change(self) -> int:
+        """The highest change number so far (0 for an empty store)."""
+        ...
+
+    def iter_changes(self, after: int, batch_size: int = 2000) -> Iterator[Change]:
+        """Papers changed after change number `after`, in change order (for index sync)."""
+        ...

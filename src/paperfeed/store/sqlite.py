@@ -1,0 +1,324 @@
+"""SQLite backend: one file, WAL, foreign keys, a busy timeout, one writer connection.
+
+Read-only opens (`readonly=True`) are for processes that only read, such as a search; they
+never create or migrate the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from paperfeed.errors import StoreError
+from paperfeed.models import (
+    Paper,
+    can_merge,
+    identity_keys,
+    merge_papers,
+    normalize_doi,
+    parse_arxiv_id,
+)
+from paperfeed.store.base import Change, UpsertResult
+
+_COLUMNS = (
+    "id, arxiv_id, doi, title, abstract, authors, categories, published, updated, version, "
+    "url, pdf_url, code_url, sources, extra"
+)
+_MAX_VARS = 5000
+
+
+def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _paper_values(p: Paper) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.arxiv_id,
+        p.doi,
+        p.title,
+        p.abstract,
+        orjson.dumps(p.authors).decode(),
+        orjson.dumps(p.categories).decode(),
+        _iso(p.published),
+        _iso(p.updated),
+        p.version,
+        p.url,
+        p.pdf_url,
+        p.code_url,
+        orjson.dumps(p.sources).decode(),
+        orjson.dumps(p.extra).decode(),
+    )
+
+
+def _row_paper(row: Sequence[Any]) -> Paper:
+    """Inverse of `_paper_values`; `row` holds the columns in `_COLUMNS` order."""
+    return Paper(
+        id=row[0],
+        arxiv_id=row[1],
+        doi=row[2],
+        title=row[3],
+        abstract=row[4],
+        authors=tuple(orjson.loads(row[5])),
+        categories=tuple(orjson.loads(row[6])),
+        published=datetime.fromisoformat(row[7]) if row[7] else None,
+        updated=datetime.fromisoformat(row[8]) if row[8] else None,
+        version=row[9],
+        url=row[10],
+        pdf_url=row[11],
+        code_url=row[12],
+        sources=tuple(orjson.loads(row[13])),
+        extra=orjson.loads(row[14]),
+    )
+
+
+def list_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for each file in migrations/, in order."""
+    folder = resources.files("paperfeed.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        self.readonly = readonly
+        self._depth = 0
+        self.conn = self._connect()
+        if not readonly:
+            self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                if self.path != ":memory:" and not Path(self.path).exists():
+                    raise StoreError(
+                        f"No database at {self.path}: import papers first "
+                        "(paperfeed ingest FILE) or point --db at an existing one."
+                    )
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
+        except sqlite3.Error as e:
+            raise StoreError(f"Cannot open the database {self.path}: {e}.") from e
+
+    def _migrate(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {r[0] for r in self.conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in list_migrations():
+            if version in done:
+                continue
+            with self.transaction():
+                for statement in _split_sql(sql):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (version, name, datetime.now(UTC).isoformat()),
+                )
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM schema_migrations ORDER BY 1")]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # -- papers -------------------------------------------------------------------------
+
+    def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        if not papers:
+            return UpsertResult()
+        with self.transaction():
+            return _Upsert(self.conn, papers).run()
+
+    def get_paper(self, ref: str) -> Paper | None:
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE id = ?", (ref,)).fetchone()
+        if row:
+            return _row_paper(row)
+        for key in _lookup_keys(ref):
+            found = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM papers JOIN paper_keys USING (seq) WHERE key = ?", (key,)
+            ).fetchone()
+            if found:
+                return _row_paper(found)
+        return None
+
+    def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]:
+        return _load_by_seq(self.conn, seqs)
+
+    def store_id(self) -> str:
+        return str(self.conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
+
+    def count_papers(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def last_change(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(changed), 0) FROM papers").fetchone()[0])
+
+    def iter_changes(self, after: int, batch_size: int = 2000) -> Iterator[Change]:
+        while True:
+            rows = self.conn.execute(
+                f"SELECT changed, seq, {_COLUMNS} FROM papers WHERE changed > ? "
+                "ORDER BY changed LIMIT ?",
+                (after, batch_size),
+            ).fetchall()
+            for row in rows:
+                yield Change(changed=row[0], seq=row[1], paper=_row_paper(row[2:]))
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration file. Our migrations hold no ';' inside strings or triggers
+    bodies; a migration that needs one must be split by hand."""
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _lookup_keys(ref: str) -> list[str]:
+    keys = []
+    parsed = parse_arxiv_id(ref)
+    if parsed:
+        keys.append("arxiv:" + parsed[0])
+    doi = normalize_doi(ref)
+    if doi:
+        keys.append("doi:" + doi)
+    keys.append("id:" + ref.strip())
+    return keys
+
+
+def _load_by_seq(conn: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, Paper]:
+    out: dict[int, Paper] = {}
+    for chunk in _chunks(list(seqs)):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM papers WHERE seq IN ({marks})", chunk
+        ):
+            out[row[0]] = _row_paper(row[1:])
+    return out
+
+
+class _Upsert:
+    """One batch of upserts inside one transaction: look every key up once, merge in memory,
+    write with executemany. Records that repeat inside the batch merge with each other."""
+
+    def __init__(self, conn: sqlite3.Connection, papers: Sequence[Paper]) -> None:
+        self.conn = conn
+        self.papers = papers
+        self.keys = [identity_keys(p) for p in papers]
+        self.owners = self._find_owners({k for keys in self.keys for k in keys})
+        self.current = _load_by_seq(conn, set(self.owners.values()))
+        self.new: set[int] = set()
+        self.dirty: dict[int, Paper] = {}
+        self.next_seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM papers").fetchone()[0])
+        self.unchanged = 0
+
+    def _find_owners(self, keys: set[str]) -> dict[str, int]:
+        owners: dict[str, int] = {}
+        for chunk in _chunks(sorted(keys)):
+            marks = ",".join("?" * len(chunk))
+            owners.update(
+                self.conn.execute(f"SELECT key, seq FROM paper_keys WHERE key IN ({marks})", chunk)
+            )
+        return owners
+
+    def _match(self, paper: Paper, keys: list[str]) -> int | None:
+        for key in keys:
+            seq = self.owners.get(key)
+            if seq is not None and can_merge(self.current[seq], paper):
+                return seq
+        return None
+
+    def run(self) -> UpsertResult:
+        for paper, keys in zip(self.papers, self.keys, strict=True):
+            seq = self._match(paper, keys)
+            if seq is None:
+                self.next_seq += 1
+                seq = self.next_seq
+                self.new.add(seq)
+                self.current[seq] = self.dirty[seq] = paper
+            else:
+                merged = merge_papers(self.current[seq], paper)
+                if merged is self.current[seq]:
+                    self.unchanged += 1
+                    continue
+                self.current[seq] = self.dirty[seq] = merged
+            for key in (*keys, *identity_keys(self.current[seq])):
+                self.owners.setdefault(key, seq)
+        self._write()
+        return UpsertResult(
+            added=len(self.new),
+            updated=len(self.dirty) - len(self.new),
+            unchanged=self.unchanged,
+        )
+
+    def _write(self) -> None:
+        change = self.conn.execute("SELECT coalesce(max(changed), 0) FROM papers").fetchone()[0]
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        keys: list[tuple[str, int]] = []
+        for seq, paper in self.dirty.items():
+            change += 1
+            values = _paper_values(paper)
+            if seq in self.new:
+                inserts.append((seq, *values, change))
+            else:
+                updates.append((*values, change, seq))
+            keys.extend((k, seq) for k in identity_keys(paper))
+        # Updates first: a paper that takes an arXiv id frees nothing, but ids must stay unique.
+        self.conn.executemany(
+            "UPDATE papers SET (" + _COLUMNS + ", changed) = "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE seq = ?",
+            updates,
+        )
+        self.conn.executemany(
+            f"INSERT INTO papers (seq, {_COLUMNS}, changed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
+        )
+        self.conn.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", keys)
