@@ -63,7 +63,9 @@ def parse_line(raw: bytes) -> Paper:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise RecordError(f"not valid JSON ({e})") from None
+        if "UTF-8" in e.msg:
+            raise RecordError("not valid UTF-8 text") from None
+        raise RecordError(f"not valid JSON: {e.msg} at column {e.colno}") from None
     return parse_record(obj)
 
 

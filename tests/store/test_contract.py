@@ -1,0 +1,151 @@
+"""Contract tests for the Store protocol. Every backend must pass all of them: add a backend
+to BACKENDS (the PostgreSQL one will) and the whole file runs against it too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from paperfeed.models import Paper, title_hash_id
+from paperfeed.store import SQLiteStore, Store
+
+
+def _sqlite(tmp_path: Path) -> Store:
+    return SQLiteStore(tmp_path / "contract.db")
+
+
+BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = BACKENDS[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+def day(n: int) -> datetime:
+    return datetime(2024, 1, n, tzinfo=UTC)
+
+
+def arxiv(aid: str = "2401.00001", version: int = 1, **kw: object) -> Paper:
+    fields: dict[str, object] = {
+        "title": "Attention Is All You Need",
+        "abstract": "We propose the Transformer, $\\mathcal{O}(n^2)$ & <b>friends</b>.",
+        "authors": ("Ashish Vaswani", "Noam Shazeer"),
+        "categories": ("cs.CL", "cs.LG"),
+        "published": day(1),
+        "updated": day(version),
+        "sources": ("arxiv-snapshot",),
+        **kw,
+    }
+    return Paper(id=aid, arxiv_id=aid, version=version, **fields)  # type: ignore[arg-type]
+
+
+def test_a_paper_comes_back_exactly_as_stored(backend: Store) -> None:
+    paper = arxiv(extra={"upvotes": 3, "nested": {"a": [1, 2]}})
+    result = backend.upsert_papers([paper])
+    assert (result.added, result.updated, result.unchanged) == (1, 0, 0)
+    assert backend.get_paper("2401.00001") == paper
+    assert backend.count_papers() == 1
+
+
+def test_the_same_batch_twice_changes_nothing(backend: Store) -> None:
+    papers = [arxiv(), arxiv("2401.00002", title="Another one")]
+    backend.upsert_papers(papers)
+    mark = backend.last_change()
+    result = backend.upsert_papers(papers)
+    assert (result.added, result.updated, result.unchanged) == (0, 0, 2)
+    assert backend.last_change() == mark
+    assert backend.count_papers() == 2
+
+
+def test_a_newer_version_replaces_the_older(backend: Store) -> None:
+    backend.upsert_papers([arxiv(version=1)])
+    result = backend.upsert_papers([arxiv(version=2, title="Attention Is All You Need (v2)")])
+    assert result.updated == 1
+    stored = backend.get_paper("2401.00001")
+    assert stored is not None
+    assert (stored.version, stored.title, stored.updated) == (2, "Attention Is All You Need (v2)", day(2))
+
+
+def test_an_older_version_does_not_overwrite_a_newer_one(backend: Store) -> None:
+    backend.upsert_papers([arxiv(version=3, title="Final title")])
+    backend.upsert_papers([arxiv(version=1, title="Draft title")])
+    stored = backend.get_paper("2401.00001")
+    assert stored is not None and stored.title == "Final title" and stored.version == 3
+
+
+def test_versioned_and_prefixed_ids_find_the_paper(backend: Store) -> None:
+    backend.upsert_papers([arxiv()])
+    for ref in ("2401.00001v1", "arXiv:2401.00001", "https://arxiv.org/abs/2401.00001v3"):
+        found = backend.get_paper(ref)
+        assert found is not None and found.id == "2401.00001", ref
+    assert backend.get_paper("2401.99999") is None
+
+
+def test_same_paper_by_doi_from_two_sources_is_one(backend: Store) -> None:
+    journal = Paper(id="10.1/abc", doi="10.1/abc", title="Journal title", sources=("crossref",))
+    backend.upsert_papers([journal])
+    backend.upsert_papers([arxiv(doi="10.1/abc")])
+    assert backend.count_papers() == 1
+    merged = backend.get_paper("10.1/ABC")
+    assert merged is not None
+    assert merged.id == "2401.00001" and set(merged.sources) == {"crossref", "arxiv-snapshot"}
+
+
+def test_same_paper_by_title_is_one_and_keeps_its_old_id(backend: Store) -> None:
+    seed = Paper(id=title_hash_id("Attention is all you need!"), title="Attention is all you need!")
+    backend.upsert_papers([seed])
+    backend.upsert_papers([arxiv()])
+    assert backend.count_papers() == 1
+    by_old_id = backend.get_paper(seed.id)
+    assert by_old_id is not None and by_old_id.id == "2401.00001"
+
+
+def test_same_title_different_arxiv_ids_stay_two_papers(backend: Store) -> None:
+    backend.upsert_papers([arxiv("2401.00001", title="Introduction")])
+    backend.upsert_papers([arxiv("2401.00002", title="Introduction")])
+    assert backend.count_papers() == 2
+
+
+def test_duplicates_inside_one_batch_merge(backend: Store) -> None:
+    result = backend.upsert_papers([arxiv(version=1), arxiv(version=2, title="v2 title")])
+    assert backend.count_papers() == 1
+    assert result.added == 1
+    stored = backend.get_paper("2401.00001")
+    assert stored is not None and stored.title == "v2 title"
+
+
+def test_changes_come_in_order_and_only_after_the_mark(backend: Store) -> None:
+    backend.upsert_papers([arxiv("2401.00001"), arxiv("2401.00002", title="B")])
+    mark = backend.last_change()
+    backend.upsert_papers([arxiv("2401.00003", title="C"), arxiv("2401.00001", version=2)])
+    changes = list(backend.iter_changes(mark, batch_size=1))
+    assert [c.paper.id for c in changes] == ["2401.00003", "2401.00001"]
+    assert [c.changed for c in changes] == sorted(c.changed for c in changes)
+    assert changes[-1].changed == backend.last_change()
+    everything = list(backend.iter_changes(0))
+    assert len(everything) == 3  # a paper appears once, at its latest change
+
+
+def test_papers_by_row_number(backend: Store) -> None:
+    backend.upsert_papers([arxiv("2401.00001"), arxiv("2401.00002", title="B")])
+    seqs = {c.paper.id: c.seq for c in backend.iter_changes(0)}
+    found = backend.get_papers_by_seq([seqs["2401.00002"], 999_999])
+    assert list(found) == [seqs["2401.00002"]] and found[seqs["2401.00002"]].title == "B"
+
+
+def test_a_failed_transaction_writes_nothing(backend: Store) -> None:
+    with pytest.raises(RuntimeError), backend.transaction():
+        backend.upsert_papers([arxiv()])
+        raise RuntimeError("boom")
+    assert backend.count_papers() == 0
+    assert backend.last_change() == 0
+
+
+def test_store_id_is_stable(backend: Store) -> None:
+    assert backend.store_id() == backend.store_id() != ""
