@@ -50,6 +50,7 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
         disable=not sys.stderr.isatty(),
         leave=False,
     )
+
     def update(n: int) -> None:
         bar.update(n)
 

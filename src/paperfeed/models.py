@@ -19,7 +19,6 @@ _OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7})(?:v(\d+))?$")
 _ID_PREFIX = re.compile(
     r"^(?:https?://(?:www\.)?(?:export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)", re.I
 )
-_SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w]+")
 
 
@@ -67,13 +66,15 @@ def normalize_doi(text: str) -> str | None:
 def normalize_title(title: str) -> str:
     """Lower-case, accents and punctuation folded away: the key that matches one paper's title
     as two sources spell it."""
-    folded = unicodedata.normalize("NFKD", title)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    return _SPACE.sub(" ", _NON_WORD.sub(" ", folded)).strip()
+    folded = title.lower()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def collapse_space(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def title_hash_id(title: str) -> str:
@@ -85,7 +86,8 @@ def default_id(arxiv_id: str | None, doi: str | None, title: str) -> str:
 
 
 def identity_keys(paper: Paper) -> list[str]:
-    """Keys in matching order: arXiv id, then DOI, then normalized title, then the id itself."""
+    """Keys in matching order: arXiv id, then DOI, then normalized title (hashed, to keep the
+    key index small), then the id itself when it is none of those (a title hash, say)."""
     keys = []
     if paper.arxiv_id:
         keys.append("arxiv:" + paper.arxiv_id)
@@ -93,8 +95,9 @@ def identity_keys(paper: Paper) -> list[str]:
         keys.append("doi:" + paper.doi)
     title_key = normalize_title(paper.title)
     if title_key:
-        keys.append("title:" + title_key)
-    keys.append("id:" + paper.id)
+        keys.append("title:" + hashlib.blake2b(title_key.encode(), digest_size=12).hexdigest())
+    if paper.id not in (paper.arxiv_id, paper.doi):
+        keys.append("id:" + paper.id)
     return keys
 
 

@@ -18,7 +18,10 @@ from paperfeed.search.query import ParsedQuery, parse_query
         ("covid-19 vaccines", ParsedQuery(words=("covid-19", "vaccines"))),
         ('"graph neural" networks', ParsedQuery(words=("networks",), phrases=("graph neural",))),
         ("transformers -vision", ParsedQuery(words=("transformers",), excluded=("vision",))),
-        ('llm -"in-context learning"', ParsedQuery(words=("llm",), excluded=("in-context learning",))),
+        (
+            'llm -"in-context learning"',
+            ParsedQuery(words=("llm",), excluded=("in-context learning",)),
+        ),
         ('"unbalanced quote', ParsedQuery(words=("unbalanced", "quote"))),
         ('""', ParsedQuery()),
         ("a - b", ParsedQuery(words=("a", "-", "b"))),

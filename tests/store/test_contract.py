@@ -69,7 +69,11 @@ def test_a_newer_version_replaces_the_older(backend: Store) -> None:
     assert result.updated == 1
     stored = backend.get_paper("2401.00001")
     assert stored is not None
-    assert (stored.version, stored.title, stored.updated) == (2, "Attention Is All You Need (v2)", day(2))
+    assert (stored.version, stored.title, stored.updated) == (
+        2,
+        "Attention Is All You Need (v2)",
+        day(2),
+    )
 
 
 def test_an_older_version_does_not_overwrite_a_newer_one(backend: Store) -> None:

@@ -99,6 +99,29 @@ def _iter_array(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordErro
             yield number, 0, e
 
 
+@dataclass(slots=True)
+class _Batch:
+    papers: list[Paper] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    lines: int = 0
+    nbytes: int = 0
+
+
+def _iter_batches(stream: BinaryIO, batch_size: int) -> Iterator[_Batch]:
+    batch = _Batch()
+    for number, size, item in iter_records(stream):
+        batch.lines += 1
+        batch.nbytes += size
+        if isinstance(item, RecordError):
+            batch.errors.append(LineError(number, str(item)))
+        else:
+            batch.papers.append(item)
+        if len(batch.papers) >= batch_size:
+            yield batch
+            batch = _Batch()
+    yield batch
+
+
 def import_file(
     store: Store,
     path: str | Path,
@@ -106,26 +129,20 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     on_bytes: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import every good line of `path`; the report lists each bad one."""
+    """Import every good line of `path`; the report lists each bad one. Each batch is one
+    transaction, so an interrupted import leaves whole batches and can simply be re-run."""
     path = Path(path)
     report = ImportReport(str(path))
-    batch: list[Paper] = []
     with _open(path) as stream:
         try:
-            for number, size, item in iter_records(stream):
-                report.lines += 1
-                if isinstance(item, RecordError):
-                    report.errors.append(LineError(number, str(item)))
-                else:
-                    batch.append(item)
-                if len(batch) >= batch_size:
-                    report.result += store.upsert_papers(batch)
-                    batch = []
+            for batch in _iter_batches(stream, batch_size):
+                report.result += store.upsert_papers(batch.papers)
+                report.lines += batch.lines
+                report.errors.extend(batch.errors)
                 if on_bytes:
-                    on_bytes(size)
+                    on_bytes(batch.nbytes)
         except (OSError, EOFError) as e:
             raise InputError(f"Reading {path} failed after line {report.lines}: {e}.") from None
-        report.result += store.upsert_papers(batch)
     return report
 
 

@@ -118,7 +118,7 @@ def parse_snapshot_record(obj: Mapping[str, Any]) -> Paper:
     version, published, updated = _snapshot_versions(obj)
     doi_text = _text(obj, "doi").split(" ")[0]
     abs_url, pdf_url = arxiv_links(arxiv_id)
-    extra = {k: collapse_space(str(obj[k])) for k in _SNAPSHOT_EXTRA if obj.get(k)}
+    extra = {k: str(obj[k]).strip() for k in _SNAPSHOT_EXTRA if obj.get(k)}
     return Paper(
         id=arxiv_id,
         arxiv_id=arxiv_id,

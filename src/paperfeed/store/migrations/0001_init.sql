@@ -4,7 +4,7 @@
 CREATE TABLE papers (
     seq        INTEGER PRIMARY KEY,
     id         TEXT NOT NULL UNIQUE,
-    arxiv_id   TEXT UNIQUE,
+    arxiv_id   TEXT,                         -- unique through paper_keys
     doi        TEXT,
     title      TEXT NOT NULL,
     abstract   TEXT NOT NULL DEFAULT '',
@@ -25,9 +25,8 @@ CREATE TABLE papers (
 -- 'id:<any id it ever had>'. Matching a new record looks these up in that order.
 CREATE TABLE paper_keys (
     key TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL REFERENCES papers(seq) ON DELETE CASCADE
+    seq INTEGER NOT NULL REFERENCES papers(seq)
 ) WITHOUT ROWID;
-CREATE INDEX paper_keys_seq ON paper_keys(seq);
 
 -- Facts about this database. 'store_id' is a random id made once, so that a derived index
 -- can tell that it was built from another database and must be rebuilt.
