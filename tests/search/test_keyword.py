@@ -169,3 +169,10 @@ def test_sync_resumes_after_a_crash_between_commit_and_mark(
     engine.sync()
     assert sorted(search(engine, "zebras")) == ["More zebras", "Zebra stripes"]
     assert engine.keyword.num_docs() == 2
+
+
+def test_a_damaged_index_folder_is_rebuilt(store: Store, tmp_path: Path) -> None:
+    store.upsert_papers([paper("2401.00001", "Zebra stripes", "zebras")])
+    (tmp_path / "index" / "keyword").mkdir(parents=True)
+    (tmp_path / "index" / "keyword" / "meta.json").write_text("{not tantivy")
+    assert search(SearchEngine(store, tmp_path / "index"), "zebra") == ["Zebra stripes"]

@@ -94,7 +94,13 @@ class KeywordIndex:
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
-        index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
+        try:
+            index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
+        except ValueError as e:  # another schema or a damaged folder: it is derived data
+            log.warning("keyword index unreadable (%s); rebuilding path=%s", e, self.path)
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path.mkdir(parents=True)
+            index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
         index.register_tokenizer("paper_en", self.text_analyzer)
         index.register_tokenizer("names", self.name_analyzer)
         return index
