@@ -67,9 +67,10 @@ def normalize_title(title: str) -> str:
     """Lower-case, accents and punctuation folded away: the key that matches one paper's title
     as two sources spell it."""
     folded = title.lower()
-    if not folded.isascii():
-        folded = unicodedata.normalize("NFKD", folded)
-        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    if not folded.isascii():  # twice: NFKD can reveal capitals, lower() accents
+        for _ in range(2):
+            folded = unicodedata.normalize("NFKD", folded)
+            folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 

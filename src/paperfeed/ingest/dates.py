@@ -18,7 +18,7 @@ def _fast_rfc2822(text: str) -> datetime | None:
     try:
         hh, mm, ss = (int(x) for x in parts[4].split(":"))
         return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), hh, mm, ss, tzinfo=UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -33,8 +33,11 @@ def parse_date(value: str) -> datetime:
             parsed = datetime.strptime(text, "%m/%d/%Y")
         else:
             parsed = _fast_rfc2822(text) or parsedate_to_datetime(text)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, OverflowError):
         raise ValueError(f"unreadable date {value!r}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"unreadable date {value!r} (out of range)") from None

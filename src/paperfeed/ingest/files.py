@@ -72,9 +72,7 @@ def parse_line(raw: bytes) -> Paper:
 def iter_records(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordError]]:
     """(line number, bytes read, paper or error) for each non-blank line. A file holding one
     JSON array (as some exports are) is read whole and numbered by item instead."""
-    peek = getattr(stream, "peek", None)
-    first = peek(64)[:64].lstrip() if peek else b""
-    if first.startswith(b"["):
+    if _looks_like_json_array(stream):
         yield from _iter_array(stream)
         return
     for number, raw in enumerate(stream, start=1):
@@ -83,6 +81,21 @@ def iter_records(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordErr
                 yield number, len(raw), parse_line(raw)
             except RecordError as e:
                 yield number, len(raw), e
+
+
+def _looks_like_json_array(stream: BinaryIO) -> bool:
+    """True for a file whose first line opens a JSON array that the line does not close
+    (`[` alone, or `[{...},`): a pretty-printed export, not JSON lines."""
+    peek = getattr(stream, "peek", None)
+    head = peek(65536) if peek else b""
+    first = head.lstrip().split(b"\n", 1)[0]
+    if not first.startswith(b"["):
+        return False
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return True
+    return False
 
 
 def _iter_array(stream: BinaryIO) -> Iterator[tuple[int, int, Paper | RecordError]]:

@@ -76,7 +76,8 @@ def _snapshot_authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
         for parts in parsed:
             if not isinstance(parts, list) or not parts:
                 raise RecordError("field 'authors_parsed' must be a list of [last, first, ...]")
-            last, rest = str(parts[0]), [str(p) for p in parts[1:] if p]
+            # [last, first, suffix, affiliation...]: affiliations are not part of the name
+            last, rest = str(parts[0]), [str(p) for p in parts[1:3] if p]
             names.append(collapse_space(" ".join([*rest[:1], last, *rest[1:]])))
         return tuple(n for n in names if n)
     return split_author_string(_text(obj, "authors"))
@@ -175,7 +176,7 @@ def parse_jsonl_record(obj: Mapping[str, Any]) -> Paper:
     if given_id is not None and not isinstance(given_id, str | int):
         raise RecordError("field 'id' must be a string")
     version = obj.get("version", id_version)
-    if version is not None and not isinstance(version, int):
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise RecordError("field 'version' must be a whole number")
     extra = obj.get("extra") or {}
     if not isinstance(extra, dict):

@@ -1,0 +1,291 @@
+"""import_file into a real SQLite store: the shared fixtures, bad lines, re-imports, versions."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperfeed.errors import InputError
+from paperfeed.ingest.files import import_file
+from paperfeed.models import Paper
+from paperfeed.store import Store, open_store
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED = REPO_ROOT.parent / "shared"
+FIXTURES = SHARED / "data" / "fixtures" / "arxiv_metadata"
+SNAPSHOT_2000 = FIXTURES / "kaggle_snapshot_first2000" / "arxiv_data_fixed.jsonl"
+API_500 = FIXTURES / "api_recent_500_2026" / "arxiv_papers.json"
+SEED = SHARED / "data" / "seed" / "papers.jsonl"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(str(tmp_path / "t.db"))
+    yield store
+    store.close()
+
+
+def all_papers(store: Store) -> list[Paper]:
+    return [change.paper for change in store.iter_changes(0)]
+
+
+def write_jsonl(path: Path, *records: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+# -- the shared fixtures -----------------------------------------------------------------------
+
+
+def test_snapshot_sample_gives_2000_papers(db: Store) -> None:
+    report = import_file(db, SNAPSHOT_2000)
+    assert report.errors == []
+    assert (report.lines, report.papers) == (2000, 2000)
+    assert (report.result.added, report.result.updated, report.result.unchanged) == (2000, 0, 0)
+    assert db.count_papers() == 2000
+    papers = all_papers(db)
+    assert sorted(p.id for p in papers) == [f"0704.{n:04d}" for n in range(1, 2001)]
+    assert all(p.authors and p.categories for p in papers)
+    assert all(p.published and p.updated and p.version for p in papers)
+    first = db.get_paper("0704.0001")
+    assert first is not None
+    assert first.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
+    assert first.categories == ("hep-ph",)
+    assert first.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
+    assert first.updated == datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)
+    assert first.doi == "10.1103/physrevd.76.013009"
+    assert db.get_paper("arXiv:0704.0001v2") == first
+    assert db.get_paper("10.1103/PhysRevD.76.013009") == first
+
+
+def test_importing_the_snapshot_again_changes_nothing(db: Store) -> None:
+    import_file(db, SNAPSHOT_2000)
+    mark, before = db.last_change(), all_papers(db)
+    report = import_file(db, SNAPSHOT_2000)
+    assert report.result.unchanged == 2000
+    assert (report.result.added, report.result.updated) == (0, 0)
+    assert db.last_change() == mark
+    assert db.count_papers() == 2000
+    assert all_papers(db) == before
+
+
+def test_small_batches_give_the_same_papers(db: Store, tmp_path: Path) -> None:
+    import_file(db, SNAPSHOT_2000)
+    other = open_store(str(tmp_path / "batched.db"))
+    try:
+        report = import_file(other, SNAPSHOT_2000, batch_size=7)
+        assert report.result.added == 2000
+        assert all_papers(other) == all_papers(db)
+    finally:
+        other.close()
+
+
+def test_on_bytes_reports_the_whole_file(db: Store) -> None:
+    seen: list[int] = []
+    import_file(db, SNAPSHOT_2000, batch_size=500, on_bytes=seen.append)
+    assert sum(seen) == SNAPSHOT_2000.stat().st_size
+
+
+def test_seed_file_gives_227_papers_twice_still_227(db: Store) -> None:
+    first = import_file(db, SEED)
+    assert (first.lines, first.errors, first.result.added) == (227, [], 227)
+    mark = db.last_change()
+    second = import_file(db, SEED)
+    assert second.result.unchanged == 227
+    assert db.count_papers() == 227
+    assert db.last_change() == mark
+    assert all(p.id.startswith("h") and p.abstract for p in all_papers(db))
+
+
+def test_a_file_holding_one_json_array(db: Store) -> None:
+    report = import_file(db, API_500)
+    assert report.errors == []
+    assert report.result.added == 500
+    assert db.count_papers() == 500
+    paper = db.get_paper("2603.11048v1")
+    assert paper is not None
+    assert paper.id == "2603.11048"
+    assert paper.title == "COMIC: Agentic Sketch Comedy Generation"
+    assert paper.authors[0] == "Susung Hong"
+    assert paper.version == 1
+    assert paper.extra == {"year": "2026"}
+
+
+def test_a_gzipped_copy_imports_the_same(db: Store, tmp_path: Path) -> None:
+    gz = tmp_path / "snapshot.jsonl.gz"
+    gz.write_bytes(gzip.compress(SNAPSHOT_2000.read_bytes()))
+    report = import_file(db, gz)
+    assert report.errors == []
+    assert report.result.added == 2000
+    plain = open_store(str(tmp_path / "plain.db"))
+    try:
+        import_file(plain, SNAPSHOT_2000)
+        assert all_papers(db) == all_papers(plain)
+    finally:
+        plain.close()
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_lines_are_reported_with_their_numbers_and_the_rest_goes_in(
+    db: Store, tmp_path: Path
+) -> None:
+    good = SNAPSHOT_2000.read_bytes().splitlines(keepends=True)
+    parts = [
+        *good[:10],
+        b"{not json\n",  # line 11
+        *good[10:500],
+        b"[1, 2, 3]\n",  # line 502
+        *good[500:1000],
+        b"   \n",  # line 1003: blank, skipped but counted in the numbering
+        b'{"title": "", "abstract": "no title"}\n',  # line 1004
+        *good[1000:1500],
+        b'{"title": "caf\xe9"}\n',  # line 1505: Latin-1, not UTF-8
+        *good[1500:],
+        b"\n",
+    ]
+    dirty = tmp_path / "dirty.jsonl"
+    dirty.write_bytes(b"".join(parts))
+
+    report = import_file(db, dirty)
+
+    assert [e.line for e in report.errors] == [11, 502, 1004, 1505]
+    reasons = [e.reason for e in report.errors]
+    assert reasons[0].startswith("not valid JSON")
+    assert reasons[1] == "expected a JSON object, got list"
+    assert reasons[2] == "no title"
+    assert reasons[3] == "not valid UTF-8 text"
+    assert str(report.errors[0]).startswith("line 11: ")
+    assert report.lines == 2004
+    assert report.papers == 2000
+    assert report.result.added == 2000
+    assert db.count_papers() == 2000
+
+
+def test_a_bad_first_line_that_is_a_json_list_loses_only_that_line(
+    db: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "first-line-list.jsonl"
+    path.write_bytes(b"[1, 2]\n" + b"".join(SNAPSHOT_2000.read_bytes().splitlines(True)[:5]))
+    report = import_file(db, path)
+    assert [e.line for e in report.errors] == [1]
+    assert db.count_papers() == 5
+
+
+def test_an_out_of_range_date_is_one_bad_line(db: Store, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "dates.jsonl",
+        {"title": "Fine"},
+        {"title": "Edge", "published": "0001-01-01T00:00:00+01:00"},
+        {"title": "Also fine"},
+    )
+    report = import_file(db, path)
+    assert [e.line for e in report.errors] == [2]
+    assert db.count_papers() == 2
+
+
+def test_a_missing_file_is_an_input_error(db: Store, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(InputError) as caught:
+        import_file(db, missing)
+    message = str(caught.value)
+    assert str(missing) in message
+    assert "No such file" in message
+    assert "Errno" not in message
+
+
+def test_a_folder_is_an_input_error(db: Store, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        import_file(db, tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path) in message
+    assert "folder" in message
+    assert "Errno" not in message
+    assert db.count_papers() == 0
+
+
+def test_a_broken_gzip_is_an_input_error(db: Store, tmp_path: Path) -> None:
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(gzip.compress(SNAPSHOT_2000.read_bytes())[:5000])
+    with pytest.raises(InputError, match=r"cut\.jsonl\.gz"):
+        import_file(db, gz)
+
+
+# -- one paper across files --------------------------------------------------------------------
+
+
+def test_a_newer_version_in_a_later_file_replaces_content_not_the_first_date(
+    db: Store, tmp_path: Path
+) -> None:
+    v1 = write_jsonl(
+        tmp_path / "v1.jsonl",
+        {
+            "id": "2104.08663v1",
+            "title": "BEIR: a benchmark",
+            "abstract": "First abstract.",
+            "authors": ["Nandan Thakur"],
+            "published": "2021-04-17T10:00:00Z",
+            "updated": "2021-04-17T10:00:00Z",
+        },
+    )
+    v2 = write_jsonl(
+        tmp_path / "v2.jsonl",
+        {
+            "id": "2104.08663v2",
+            "title": "BEIR: A Heterogenous Benchmark for Zero-shot Evaluation",
+            "abstract": "Second abstract.",
+            "published": "2021-10-21T00:00:00Z",
+            "updated": "2021-10-21T00:00:00Z",
+        },
+    )
+    import_file(db, v1)
+    report = import_file(db, v2)
+    assert (report.result.added, report.result.updated) == (0, 1)
+    paper = db.get_paper("2104.08663")
+    assert paper is not None
+    assert paper.title == "BEIR: A Heterogenous Benchmark for Zero-shot Evaluation"
+    assert paper.abstract == "Second abstract."
+    assert paper.version == 2
+    assert paper.updated == datetime(2021, 10, 21, tzinfo=UTC)
+    assert paper.published == datetime(2021, 4, 17, 10, tzinfo=UTC)
+    assert paper.authors == ("Nandan Thakur",)  # v2 had none: the gap is filled
+    assert db.count_papers() == 1
+
+    again = import_file(db, v1)  # the old version once more changes nothing
+    assert again.result.unchanged == 1
+    assert db.get_paper("2104.08663") == paper
+
+
+def test_a_seed_record_and_its_arxiv_record_become_one_paper(db: Store, tmp_path: Path) -> None:
+    seed = write_jsonl(
+        tmp_path / "seed.jsonl",
+        {"title": "Sparsity-Certifying Graph Decompositions.", "abstract": "Seed abstract."},
+    )
+    snapshot = tmp_path / "snapshot.jsonl"
+    snapshot.write_bytes(SNAPSHOT_2000.read_bytes().splitlines(keepends=True)[1])  # 0704.0002
+
+    import_file(db, seed)
+    [old_id] = [p.id for p in all_papers(db)]
+    assert old_id.startswith("h")
+    report = import_file(db, snapshot)
+
+    assert (report.result.added, report.result.updated) == (0, 1)
+    assert db.count_papers() == 1
+    paper = db.get_paper("0704.0002")
+    assert paper is not None
+    assert paper.id == paper.arxiv_id == "0704.0002"
+    assert paper.title == "Sparsity-certifying Graph Decompositions"
+    assert paper.authors == ("Ileana Streinu", "Louis Theran")
+    assert paper.sources == ("jsonl", "arxiv-snapshot")
+    assert db.get_paper(old_id) == paper
+
+    import_file(db, seed)  # the seed again does not split or revert it
+    assert db.count_papers() == 1
+    assert db.get_paper(old_id) == paper
