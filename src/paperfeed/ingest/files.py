@@ -21,7 +21,7 @@ from paperfeed.ingest.records import RecordError, parse_record
 from paperfeed.models import Paper
 from paperfeed.store import Store, UpsertResult
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,9 +77,12 @@ def _snapshot_authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
             if not isinstance(parts, list) or not parts:
                 raise RecordError("field 'authors_parsed' must be a list of [last, first, ...]")
             # [last, first, suffix, affiliation...]: affiliations are not part of the name
-            last, rest = str(parts[0]), [str(p) for p in parts[1:3] if p]
-            names.append(collapse_space(" ".join([*rest[:1], last, *rest[1:]])))
-        return tuple(n for n in names if n)
+            first = parts[1] if len(parts) > 1 and parts[1] else ""
+            suffix = parts[2] if len(parts) > 2 and parts[2] else ""
+            name = f"{first} {parts[0]} {suffix}"
+            if name := " ".join(name.split()):
+                names.append(name)
+        return tuple(names)
     return split_author_string(_text(obj, "authors"))
 
 
