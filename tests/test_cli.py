@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -138,3 +139,20 @@ def test_python_dash_m_and_version() -> None:
         [sys.executable, "-m", "paperfeed", "nonsense"], capture_output=True, text=True, env=env
     )
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_ingest_while_another_process_holds_the_index_still_imports(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    from paperfeed.search.keyword import KeywordIndex
+
+    holder = KeywordIndex(db + "-index/keyword")
+    writer = holder.index.writer()  # as a running `paperfeed serve` or ingest would
+    code, _, err = run(capsys, "--db", db, "ingest", str(SEED))
+    assert code == 0 and "227 papers in" in err
+    code, out, _ = run(capsys, "--db", db, "search", "dropout", "--json")
+    assert code == 0 and json.loads(out) == []  # not indexed yet, and not an error
+    del writer, holder  # the other process ends and lets go of the index
+    gc.collect()
+    code, out, _ = run(capsys, "--db", db, "search", "dropout", "--json")
+    assert code == 0 and "dropout" in json.loads(out)[0]["title"].lower()

@@ -67,7 +67,7 @@ def _open_engine(settings: Settings, store: Store) -> SearchEngine:
 def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
     behind = store.last_change() - engine.keyword.read_state().last_change
     with _progress(max(behind, 0), "papers", "indexing") as update:
-        engine.keyword.sync(store, on_progress=update)
+        engine.sync(on_progress=update)
 
 
 # -- ingest ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ paper that is already imported (the catch-up is a no-op when nothing changed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +32,12 @@ class SearchEngine:
         self.store = store
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
 
-    def sync(self) -> int:
+    def sync(self, on_progress: Callable[[int], None] | None = None) -> int:
         """Catch the indexes up with the store; another process doing it is not an error."""
         try:
-            return self.keyword.sync(self.store)
+            return self.keyword.sync(self.store, on_progress)
         except IndexBusy as e:
-            log.info("%s Searching what is already indexed.", e)
+            log.warning("%s Searching what is already indexed.", e)
             return 0
 
     def search(self, request: SearchRequest) -> list[Hit]:
