@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperfeed.models import Paper, title_hash_id
-from paperfeed.store import SQLiteStore, Store
+from paperfeed.store import EmbeddingRow, SQLiteStore, Store
 
 
 def _sqlite(tmp_path: Path) -> Store:
@@ -153,3 +153,49 @@ def test_a_failed_transaction_writes_nothing(backend: Store) -> None:
 
 def test_store_id_is_stable(backend: Store) -> None:
     assert backend.store_id() == backend.store_id() != ""
+
+
+# -- embeddings ------------------------------------------------------------------------------
+
+
+def _todo_ids(backend: Store, model: str = "m") -> list[str]:
+    return [t.paper.id for t in backend.list_embedding_todo(model, 0, 100)]
+
+
+def test_new_papers_need_embedding_and_stored_vectors_come_back(backend: Store) -> None:
+    backend.upsert_papers([arxiv("2401.00001"), arxiv("2401.00002", title="B")])
+    todo = backend.list_embedding_todo("m", 0, 100)
+    assert [t.paper.id for t in todo] == ["2401.00001", "2401.00002"]
+    assert all(t.text_hash is None for t in todo)
+    rows = [EmbeddingRow(t.seq, t.changed, f"h{t.seq}", bytes([t.seq]) * 4) for t in todo]
+    backend.put_embeddings("m", rows)
+    assert _todo_ids(backend) == []
+    assert _todo_ids(backend, "other-model") == ["2401.00001", "2401.00002"]
+    assert backend.count_embeddings("m") == 2
+    assert backend.get_vector("m", todo[1].seq) == bytes([todo[1].seq]) * 4
+    assert backend.get_vector("m", 999) is None
+
+
+def test_todo_pages_by_row_number(backend: Store) -> None:
+    backend.upsert_papers([arxiv(f"2401.0000{i}", title=f"T{i}") for i in range(1, 6)])
+    first = backend.list_embedding_todo("m", 0, 2)
+    rest = backend.list_embedding_todo("m", first[-1].seq, 100)
+    assert [t.paper.id for t in first + rest] == [f"2401.0000{i}" for i in range(1, 6)]
+
+
+def test_a_changed_paper_is_checked_again_and_vector_changes_are_numbered(backend: Store) -> None:
+    backend.upsert_papers([arxiv("2401.00001"), arxiv("2401.00002", title="B")])
+    todo = backend.list_embedding_todo("m", 0, 100)
+    backend.put_embeddings("m", [EmbeddingRow(t.seq, t.changed, "h", b"v1v1") for t in todo])
+    mark = backend.last_vector_change("m")
+    assert mark == 2
+    backend.upsert_papers([arxiv("2401.00001", version=2, extra={"upvotes": 5})])
+    [again] = backend.list_embedding_todo("m", 0, 100)
+    assert again.paper.id == "2401.00001" and again.text_hash == "h"
+    backend.put_embeddings("m", [EmbeddingRow(again.seq, again.changed, "h", None)])
+    assert _todo_ids(backend) == []
+    assert backend.last_vector_change("m") == mark  # checked, not rewritten
+    backend.put_embeddings("m", [EmbeddingRow(again.seq, again.changed, "h2", b"v2v2")])
+    changes = list(backend.iter_vector_changes("m", mark))
+    assert [(c.seq, c.vector) for c in changes] == [(again.seq, b"v2v2")]
+    assert len(list(backend.iter_vector_changes("m", 0, batch_size=1))) == 2

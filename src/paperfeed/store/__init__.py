@@ -3,7 +3,14 @@
 `open_store` picks the backend from the database URL or path; SQLite is the default.
 """
 
-from paperfeed.store.base import Change, Store, UpsertResult
+from paperfeed.store.base import (
+    Change,
+    EmbeddingRow,
+    EmbeddingTodo,
+    Store,
+    UpsertResult,
+    VectorChange,
+)
 from paperfeed.store.sqlite import SQLiteStore
 
 
@@ -12,4 +19,13 @@ def open_store(path: str, *, readonly: bool = False) -> Store:
     return SQLiteStore(path, readonly=readonly)
 
 
-__all__ = ["Change", "SQLiteStore", "Store", "UpsertResult", "open_store"]
+__all__ = [
+    "Change",
+    "EmbeddingRow",
+    "EmbeddingTodo",
+    "SQLiteStore",
+    "Store",
+    "UpsertResult",
+    "VectorChange",
+    "open_store",
+]

@@ -37,6 +37,32 @@ class Change:
     paper: Paper
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingTodo:
+    """A paper whose embedding for a model is missing or older than its last change;
+    `text_hash` is that of the text embedded last time (None if never)."""
+
+    seq: int
+    changed: int
+    paper: Paper
+    text_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRow:
+    seq: int
+    paper_changed: int
+    text_hash: str
+    vector: bytes | None  # None: text unchanged, keep the stored vector
+
+
+@dataclass(frozen=True, slots=True)
+class VectorChange:
+    changed: int
+    seq: int
+    vector: bytes
+
+
 class Store(Protocol):
     def close(self) -> None: ...
 
@@ -69,3 +95,26 @@ class Store(Protocol):
     def iter_changes(self, after: int, batch_size: int = 2000) -> Iterator[Change]:
         """Papers changed after change number `after`, in change order (for index sync)."""
         ...
+
+    # -- embeddings ---------------------------------------------------------------------
+
+    def list_embedding_todo(self, model: str, after_seq: int, limit: int) -> list[EmbeddingTodo]:
+        """Papers after row `after_seq`, in row order, that `model` has not seen since their
+        last change."""
+        ...
+
+    def put_embeddings(self, model: str, rows: Sequence[EmbeddingRow]) -> None:
+        """Store vectors (or just record that an unchanged text was checked), atomically."""
+        ...
+
+    def count_embeddings(self, model: str) -> int: ...
+
+    def last_vector_change(self, model: str) -> int: ...
+
+    def iter_vector_changes(
+        self, model: str, after: int, batch_size: int = 5000
+    ) -> Iterator[VectorChange]:
+        """Vectors written after change number `after`, in change order."""
+        ...
+
+    def get_vector(self, model: str, seq: int) -> bytes | None: ...

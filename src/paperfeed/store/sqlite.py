@@ -25,12 +25,19 @@ from paperfeed.models import (
     normalize_doi,
     parse_arxiv_id,
 )
-from paperfeed.store.base import Change, UpsertResult
-
-_COLUMNS = (
-    "id, arxiv_id, doi, title, abstract, authors, categories, published, updated, version, "
-    "url, pdf_url, code_url, sources, extra"
+from paperfeed.store.base import (
+    Change,
+    EmbeddingRow,
+    EmbeddingTodo,
+    UpsertResult,
+    VectorChange,
 )
+
+_COLUMN_NAMES = (
+    "id", "arxiv_id", "doi", "title", "abstract", "authors", "categories", "published",
+    "updated", "version", "url", "pdf_url", "code_url", "sources", "extra",
+)  # fmt: skip
+_COLUMNS = ", ".join(_COLUMN_NAMES)
 _MAX_VARS = 5000
 
 
@@ -214,6 +221,66 @@ class SQLiteStore:
             if len(rows) < batch_size:
                 return
             after = rows[-1][0]
+
+    # -- embeddings -----------------------------------------------------------------------
+
+    def list_embedding_todo(self, model: str, after_seq: int, limit: int) -> list[EmbeddingTodo]:
+        rows = self.conn.execute(
+            f"SELECT p.seq, p.changed, e.text_hash, {', '.join('p.' + c for c in _COLUMN_NAMES)}"
+            " FROM papers p LEFT JOIN embeddings e ON e.model = ? AND e.seq = p.seq"
+            " WHERE p.seq > ? AND (e.seq IS NULL OR e.paper_changed < p.changed)"
+            " ORDER BY p.seq LIMIT ?",
+            (model, after_seq, limit),
+        ).fetchall()
+        return [EmbeddingTodo(r[0], r[1], _row_paper(r[3:]), r[2]) for r in rows]
+
+    def put_embeddings(self, model: str, rows: Sequence[EmbeddingRow]) -> None:
+        with self.transaction():
+            change = self.last_vector_change(model)
+            fresh, checked = [], []
+            for row in rows:
+                if row.vector is None:
+                    checked.append((row.paper_changed, model, row.seq))
+                else:
+                    change += 1
+                    fresh.append(
+                        (model, row.seq, row.paper_changed, row.text_hash, row.vector, change)
+                    )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", fresh
+            )
+            self.conn.executemany(
+                "UPDATE embeddings SET paper_changed = ? WHERE model = ? AND seq = ?", checked
+            )
+
+    def count_embeddings(self, model: str) -> int:
+        sql = "SELECT count(*) FROM embeddings WHERE model = ?"
+        return int(self.conn.execute(sql, (model,)).fetchone()[0])
+
+    def last_vector_change(self, model: str) -> int:
+        sql = "SELECT coalesce(max(changed), 0) FROM embeddings WHERE model = ?"
+        return int(self.conn.execute(sql, (model,)).fetchone()[0])
+
+    def iter_vector_changes(
+        self, model: str, after: int, batch_size: int = 5000
+    ) -> Iterator[VectorChange]:
+        while True:
+            rows = self.conn.execute(
+                "SELECT changed, seq, vector FROM embeddings WHERE model = ? AND changed > ?"
+                " ORDER BY changed LIMIT ?",
+                (model, after, batch_size),
+            ).fetchall()
+            for row in rows:
+                yield VectorChange(row[0], row[1], row[2])
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def get_vector(self, model: str, seq: int) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT vector FROM embeddings WHERE model = ? AND seq = ?", (model, seq)
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
 
 def _split_sql(script: str) -> list[str]:
