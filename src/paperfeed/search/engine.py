@@ -1,7 +1,9 @@
 """Search as the CLI and the web see it: a request in, papers with scores out.
 
-Keeps the keyword index in step with the store before answering, so a search never misses a
-paper that is already imported (the catch-up is a no-op when nothing changed).
+Three modes: keyword (BM25), semantic (nearest embeddings) and hybrid (both, fused by
+reciprocal rank fusion). Keeps the indexes in step with the store before answering, so a
+search never misses a paper that is already imported (the catch-up is a no-op when nothing
+changed). Semantic search needs an Embedder; without one only keyword search is offered.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.errors import IndexBusy, QueryError
+from paperfeed.errors import IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
+from paperfeed.search.embed import Embedder, from_blobs
+from paperfeed.search.hybrid import reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
-from paperfeed.search.query import SearchRequest, parse_query
+from paperfeed.search.query import Filters, ParsedQuery, SearchRequest, matches, parse_query
+from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 1000
+CANDIDATES = 100  # each side's depth before fusion
+FILTERED_CANDIDATES = 1000  # the vector side's depth when filters must be checked after
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +35,30 @@ class Hit:
 
 
 class SearchEngine:
-    def __init__(self, store: Store, index_dir: str | Path) -> None:
+    def __init__(
+        self, store: Store, index_dir: str | Path, embedder: Embedder | None = None
+    ) -> None:
         self.store = store
+        self.embedder = embedder
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
+        self.vectors = (
+            VectorIndex(Path(index_dir) / "vectors" / embedder.name, embedder.name, embedder.dim)
+            if embedder
+            else None
+        )
 
     def sync(self, on_progress: Callable[[int], None] | None = None) -> int:
         """Catch the indexes up with the store; another process doing it is not an error."""
+        done = 0
         try:
-            return self.keyword.sync(self.store, on_progress)
+            done = self.keyword.sync(self.store, on_progress)
         except IndexBusy as e:
             log.warning("%s Searching what is already indexed.", e)
-            return 0
+        if self.vectors:
+            done += self.vectors.sync(self.store)
+        return done
 
-    def search(self, request: SearchRequest) -> list[Hit]:
+    def _check(self, request: SearchRequest) -> None:
         if not 1 <= request.limit <= MAX_LIMIT:
             raise QueryError(f"The limit must be between 1 and {MAX_LIMIT}.")
         if request.offset < 0:
@@ -48,8 +66,56 @@ class SearchEngine:
         f = request.filters
         if f.since and f.until and f.since > f.until:
             raise QueryError("The start date is after the end date.")
+        if request.mode != "keyword" and self.embedder is None:
+            raise QueryError(
+                f"{request.mode.capitalize()} search needs the embedding model; "
+                "use --mode keyword or install the model."
+            )
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        self._check(request)
         self.sync()
         parsed = parse_query(request.text)
-        ranked = self.keyword.search(parsed, f, request.limit, request.offset)
+        depth = request.offset + request.limit
+        if request.mode == "keyword" or not (parsed.words or parsed.phrases):
+            ranked = self.keyword.search(parsed, request.filters, request.limit, request.offset)
+            return self._hits(ranked)
+        semantic = self._semantic(parsed, request.filters, max(depth, CANDIDATES))
+        if request.mode == "semantic":
+            return self._hits(semantic[request.offset : depth])
+        keyword = self.keyword.search(parsed, request.filters, max(depth, CANDIDATES))
+        fused = reciprocal_rank_fusion([[s for s, _ in keyword], [s for s, _ in semantic]])
+        return self._hits(fused[request.offset : depth])
+
+    def _semantic(self, parsed: ParsedQuery, filters: Filters, k: int) -> list[tuple[int, float]]:
+        assert self.embedder and self.vectors
+        text = " ".join(parsed.phrases + parsed.words)
+        query = self.embedder.embed_query(text)
+        constrained = not filters.is_empty or parsed.phrases or parsed.excluded
+        found = self.vectors.search(query, max(k, FILTERED_CANDIDATES) if constrained else k)
+        if not constrained:
+            return found
+        papers = self.store.get_papers_by_seq([s for s, _ in found])
+        kept = [(s, v) for s, v in found if s in papers and matches(papers[s], filters, parsed)]
+        return kept[:k]
+
+    def related(self, ref: str, limit: int = 10) -> list[Hit]:
+        """The papers nearest to one paper by meaning, itself excluded."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"The limit must be between 1 and {MAX_LIMIT}.")
+        if self.embedder is None or self.vectors is None:
+            raise QueryError("Related papers need the embedding model.")
+        self.sync()
+        paper = self.store.get_paper(ref)
+        seq = self.store.find_seq(ref) if paper else None
+        if paper is None or seq is None:
+            raise NotFound(f"No paper with id {ref!r}.")
+        blob = self.store.get_vector(self.embedder.name, seq)
+        if blob is None:
+            raise QueryError(f"Paper {paper.id} has no embedding yet; run `paperfeed embed`.")
+        vector = from_blobs([blob], self.embedder.dim)[0]
+        return self._hits(self.vectors.search(vector, limit, exclude=seq))
+
+    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         papers = self.store.get_papers_by_seq([seq for seq, _ in ranked])
         return [Hit(papers[seq], score) for seq, score in ranked if seq in papers]

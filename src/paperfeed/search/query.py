@@ -7,8 +7,14 @@ text that the tokenizer later splits or drops, so no user input can reach a quer
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
+
+from paperfeed.models import Paper
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +40,50 @@ class Filters:
         return not (self.categories or self.author or self.since or self.until)
 
 
+def _words(text: str) -> str:
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
+def matches(paper: Paper, filters: Filters, parsed: ParsedQuery | None = None) -> bool:
+    """The keyword index's filters, phrases and exclusions, checked on one paper in Python:
+    for candidates that came from the vector index. Phrases match as whole words in order."""
+    if filters.categories:
+        wanted = {c.lower() for c in filters.categories}
+        have = {c.lower() for c in paper.categories} | {
+            c.lower().split(".")[0] for c in paper.categories
+        }
+        if not wanted & have:
+            return False
+    if filters.author:
+        names = _words(" ".join(paper.authors))
+        if not all(f" {w} " in names for w in _words(filters.author).split()):
+            return False
+    if filters.since or filters.until:
+        day = paper.published.date() if paper.published else None
+        if day is None or (filters.since and day < filters.since):
+            return False
+        if filters.until and day > filters.until:
+            return False
+    if parsed and (parsed.phrases or parsed.excluded):
+        text = _words(paper.title + " " + paper.abstract)
+        if not all(_words(p) in text for p in parsed.phrases):
+            return False
+        if any(_words(x) in text for x in parsed.excluded):
+            return False
+    return True
+
+
+Mode = Literal["keyword", "semantic", "hybrid"]
+MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
+
+
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
     text: str
     filters: Filters = field(default_factory=Filters)
     limit: int = 20
     offset: int = 0
+    mode: Mode = "keyword"
 
 
 def _read_quoted(text: str, start: int) -> tuple[str, int]:

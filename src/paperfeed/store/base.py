@@ -81,6 +81,10 @@ class Store(Protocol):
 
     def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]: ...
 
+    def find_seq(self, ref: str) -> int | None:
+        """The row number of the paper `get_paper(ref)` returns."""
+        ...
+
     def store_id(self) -> str:
         """A random id fixed when the database was created: indexes built from another
         database (a restored or replaced file) notice and rebuild."""

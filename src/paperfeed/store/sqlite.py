@@ -197,6 +197,14 @@ class SQLiteStore:
                 return _row_paper(found)
         return None
 
+    def find_seq(self, ref: str) -> int | None:
+        row = self.conn.execute("SELECT seq FROM papers WHERE id = ?", (ref,)).fetchone()
+        for key in _lookup_keys(ref) if row is None else ():
+            row = self.conn.execute("SELECT seq FROM paper_keys WHERE key = ?", (key,)).fetchone()
+            if row:
+                break
+        return int(row[0]) if row else None
+
     def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]:
         return _load_by_seq(self.conn, seqs)
 

@@ -1,0 +1,186 @@
+"""The vector index: approximate nearest neighbours over the stored embeddings (faiss).
+
+Small collections use an exact inner-product index; from HNSW_FROM vectors on it is HNSW over
+8-bit scalar-quantised vectors (a quarter of float32's memory, recall loss well under 1%).
+Like the keyword index it is derived data: it catches up with the store's vector change
+numbers, is saved to disk after each sync, and `rebuild` makes it again from the stored vectors
+without the model.
+
+faiss ids are vector change numbers, not paper rows: a paper re-embedded after a new version
+gets a new entry, and the superseded one is filtered out of results until the next rebuild
+(HNSW cannot delete). When superseded entries pass STALE_REBUILD of the index it rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss as _faiss
+import numpy as np
+
+from paperfeed.search.embed import Vectors, from_blobs
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+faiss: Any = _faiss  # its bundled stubs are partial (SWIG); we use it untyped
+
+HNSW_FROM = 20_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+STALE_REBUILD = 0.2
+_BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class VectorState:
+    store_id: str = ""
+    model: str = ""
+    last_change: int = 0
+    kind: str = "flat"
+
+
+class VectorIndex:
+    def __init__(self, path: str | Path, model: str, dim: int) -> None:
+        self.path = Path(path)
+        self.model, self.dim = model, dim
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.state = VectorState()
+        self.index: Any = None
+        self.seq_of: dict[int, int] = {}  # faiss id (vector change) -> paper row
+        self.current: dict[int, int] = {}  # paper row -> its newest vector change
+        self._load()
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def _files(self) -> tuple[Path, Path, Path]:
+        return self.path / "vectors.faiss", self.path / "ids.npy", self.path / "state.json"
+
+    def _load(self) -> None:
+        index_file, ids_file, state_file = self._files()
+        try:
+            state = VectorState(**json.loads(state_file.read_text()))
+            index = faiss.read_index(str(index_file))
+            ids = np.load(ids_file)
+        except (OSError, ValueError, TypeError, RuntimeError):
+            return self._reset()
+        if state.model != self.model or index.d != self.dim:
+            return self._reset()
+        self.state, self.index = state, index
+        for change, seq in ids.tolist():
+            self._note(int(change), int(seq))
+        self._tune()
+
+    def _save(self) -> None:
+        index_file, ids_file, state_file = self._files()
+        ids = np.array(sorted(self.seq_of.items()), dtype=np.int64).reshape(-1, 2)
+        faiss.write_index(self.index, str(index_file) + ".tmp")
+        with open(str(ids_file) + ".tmp", "wb") as f:
+            np.save(f, ids)
+        Path(str(state_file) + ".tmp").write_text(json.dumps(asdict(self.state)))
+        # The state goes last: a crash before it leaves the old state, and a sync redoes work.
+        for path in (index_file, ids_file, state_file):
+            os.replace(str(path) + ".tmp", path)
+
+    def _reset(self, kind: str = "flat") -> None:
+        self.state = VectorState(kind=kind)
+        self.seq_of, self.current = {}, {}
+        self.index = self._new_index(kind)
+
+    def _new_index(self, kind: str) -> Any:
+        if kind == "flat":
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        hnsw = faiss.IndexHNSWSQ(
+            self.dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
+        )
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        return faiss.IndexIDMap2(hnsw)
+
+    def _tune(self) -> None:
+        if self.state.kind == "hnsw":
+            faiss.downcast_index(self.index.index).hnsw.efSearch = HNSW_EF_SEARCH
+
+    def _note(self, change: int, seq: int) -> None:
+        self.seq_of[change] = seq
+        self.current[seq] = max(change, self.current.get(seq, 0))
+
+    # -- sync -----------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return len(self.current)
+
+    def rebuild(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
+        total = store.count_embeddings(self.model)
+        self._reset("hnsw" if total >= HNSW_FROM else "flat")
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        return self.sync(store, on_progress)
+
+    def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
+        """Add vectors written since the last sync; rebuild when the index is for another
+        database, has outgrown exact search, or holds too many superseded entries."""
+        target = store.last_vector_change(self.model)
+        if self.state.store_id not in ("", store.store_id()) or self.state.last_change > target:
+            return self.rebuild(store, on_progress)
+        if target == self.state.last_change:
+            return 0
+        stale = len(self.seq_of) - len(self.current)
+        grows_out = self.state.kind == "flat" and store.count_embeddings(self.model) >= HNSW_FROM
+        if grows_out or stale > STALE_REBUILD * max(len(self.seq_of), 1):
+            return self.rebuild(store, on_progress)
+        added = self._add_from(store, self.state.last_change, on_progress)
+        self.state = VectorState(store.store_id(), self.model, target, self.state.kind)
+        self._save()
+        log.info("vector index synced model=%s added=%d size=%d", self.model, added, self.size)
+        return added
+
+    def _add_from(self, store: Store, after: int, on_progress: Callable[[int], None] | None) -> int:
+        added = 0
+        batch: list[tuple[int, int, bytes]] = []
+        for change in store.iter_vector_changes(self.model, after):
+            batch.append((change.changed, change.seq, change.vector))
+            if len(batch) >= _BATCH:
+                added += self._add_batch(batch, on_progress)
+                batch = []
+        return added + self._add_batch(batch, on_progress)
+
+    def _add_batch(
+        self, batch: list[tuple[int, int, bytes]], on_progress: Callable[[int], None] | None
+    ) -> int:
+        if not batch:
+            return 0
+        vectors = from_blobs([b for _, _, b in batch], self.dim)
+        if self.state.kind == "hnsw" and not self.index.is_trained:
+            self.index.train(vectors)
+        self.index.add_with_ids(vectors, np.array([c for c, _, _ in batch], dtype=np.int64))
+        for change, seq, _ in batch:
+            self._note(change, seq)
+        self._tune()
+        if on_progress:
+            on_progress(len(batch))
+        return len(batch)
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, query: Vectors, k: int, exclude: int | None = None) -> list[tuple[int, float]]:
+        """(paper row, cosine similarity), best first."""
+        if self.index.ntotal == 0 or k <= 0:
+            return []
+        extra = len(self.seq_of) - len(self.current) + (1 if exclude is not None else 0)
+        want = min(k + extra, self.index.ntotal)
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), want)
+        hits = []
+        for change, score in zip(ids[0].tolist(), scores[0].tolist(), strict=True):
+            seq = self.seq_of.get(change)
+            if seq is None or self.current[seq] != change or seq == exclude:
+                continue
+            hits.append((seq, float(score)))
+        return hits[:k]
