@@ -1,0 +1,198 @@
+"""Search speed at arXiv scale: import, index build, disk, memory and query latency.
+
+For each N (default 100,000; try --n 100000 1000000 2700000) it builds a synthetic corpus
+(bench/synth.py: real vocabulary and lengths, deterministic), imports it, builds the keyword
+index, writes one vector per paper and builds the vector index, then starts a fresh "serving"
+process that opens the store and indexes and times keyword, semantic and hybrid queries over
+a fixed set (rare / mid / common words and natural-language questions), query embedding
+included.
+
+The paper vectors are random-but-clustered (1,000 centres, deterministic), not model outputs:
+embedding 1M abstracts with the CPU model would take many hours (embedding throughput on real
+abstracts is measured separately, and reported). The query vectors do come from the real model,
+so the latency includes a real query embedding. Quality is bench/eval_search.py's job.
+
+    .venv/bin/python bench/search_speed.py [--n 100000 1000000] [--model NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperfeed.ingest.files import import_file
+from paperfeed.search.embed import Embedder, HashingEmbedder, normalize, to_blob
+from paperfeed.search.engine import SearchEngine
+from paperfeed.search.query import SearchRequest
+from paperfeed.store import EmbeddingRow, open_store
+
+HERE = Path(__file__).resolve().parent
+CENTRES = 1000
+REPEATS = 3
+TARGETS = {"keyword": 20.0, "hybrid": 50.0}
+
+
+def _synth() -> Any:
+    spec = importlib.util.spec_from_file_location("synth", HERE / "synth.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_embedder(name: str) -> Embedder:
+    if name.startswith("hashing"):
+        return HashingEmbedder(384)
+    from paperfeed.search.models import load_embedder as load
+
+    return load(name or None)
+
+
+def corpus(n: int, seed: int = 0) -> Path:
+    path = Path(tempfile.gettempdir()) / f"paperfeed-synth-{n}-{seed}.jsonl"
+    if not path.exists():
+        _synth().generate(n, path, seed=seed)
+    return path
+
+
+def clustered_vectors(count: int, dim: int, start: int, rng_seed: int = 0) -> np.ndarray:
+    """Vectors start..start+count of a fixed clustered set (same for every run)."""
+    centres = np.random.default_rng(rng_seed).standard_normal((CENTRES, dim)).astype(np.float32)
+    rng = np.random.default_rng(rng_seed + 1 + start)
+    which = rng.integers(0, CENTRES, count)
+    noise = rng.standard_normal((count, dim)).astype(np.float32)
+    return normalize(centres[which] + 0.8 * noise)
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def fill_vectors(db: Path, model: str, dim: int) -> float:
+    store = open_store(str(db))
+    t = time.perf_counter()
+    after = 0
+    while todo := store.list_embedding_todo(model, after, 20_000):
+        vectors = clustered_vectors(len(todo), dim, after)
+        rows = [
+            EmbeddingRow(item.seq, item.changed, "synthetic", to_blob(vectors[i]))
+            for i, item in enumerate(todo)
+        ]
+        store.put_embeddings(model, rows)
+        after = todo[-1].seq
+    store.close()
+    return time.perf_counter() - t
+
+
+def size_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def build(n: int, workdir: Path, embedder: Embedder) -> dict[str, float]:
+    source = corpus(n)
+    db = workdir / "speed.db"
+    store = open_store(str(db))
+    import_s, _ = timed(lambda: import_file(store, source))
+    engine = SearchEngine(store, workdir / "index")
+    keyword_s, _ = timed(lambda: engine.keyword.sync(store))
+    store.close()
+    vectors_s = fill_vectors(db, embedder.name, embedder.dim)
+    store = open_store(str(db))
+    engine = SearchEngine(store, workdir / "index", embedder)
+    assert engine.vectors is not None
+    vindex_s, _ = timed(lambda: engine.vectors.sync(store))  # type: ignore[union-attr]
+    store.close()
+    return {
+        "import (papers/s)": n / import_s,
+        "keyword index build (s)": keyword_s,
+        "store synthetic vectors (s)": vectors_s,
+        "vector index build (s)": vindex_s,
+        "database (MB)": sum(size_mb(p) for p in workdir.glob("speed.db*")),
+        "keyword index (MB)": size_mb(workdir / "index" / "keyword"),
+        "vector index (MB)": size_mb(workdir / "index" / "vectors"),
+    }
+
+
+def serve(db: str, index_dir: str, model: str) -> dict[str, Any]:
+    """Runs in a fresh process: open everything as a server would, then time queries."""
+    embedder = load_embedder(model)
+    store = open_store(db, readonly=True)
+    engine = SearchEngine(store, index_dir, embedder)
+    engine.sync()
+    queries = [q for group in _synth().sample_queries().values() for q in group]
+    out: dict[str, Any] = {}
+    for mode in ("keyword", "semantic", "hybrid"):
+        engine.search(SearchRequest(queries[0], limit=10, mode=mode))  # type: ignore[arg-type]
+        times = []
+        for _ in range(REPEATS):
+            for q in queries:
+                t = time.perf_counter()
+                engine.search(SearchRequest(q, limit=10, mode=mode))  # type: ignore[arg-type]
+                times.append((time.perf_counter() - t) * 1000)
+        out[mode] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95))}
+    embed_times = []
+    for q in queries:
+        t = time.perf_counter()
+        embedder.embed_query(q)
+        embed_times.append((time.perf_counter() - t) * 1000)
+    out["query embedding"] = {"p50": float(np.percentile(embed_times, 50)),
+                              "p95": float(np.percentile(embed_times, 95))}  # fmt: skip
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def measure(n: int, model: str) -> dict[str, Any]:
+    embedder = load_embedder(model)
+    with tempfile.TemporaryDirectory(dir=Path(tempfile.gettempdir())) as tmp:
+        figures: dict[str, Any] = build(n, Path(tmp), embedder)
+        done = subprocess.run(
+            [sys.executable, __file__, "--serve", f"{tmp}/speed.db", f"{tmp}/index",
+             "--model", model],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        served = json.loads(done.stdout.strip().splitlines()[-1])
+    for mode in ("keyword", "semantic", "hybrid", "query embedding"):
+        figures[f"{mode} p50 (ms)"] = served[mode]["p50"]
+        figures[f"{mode} p95 (ms)"] = served[mode]["p95"]
+    figures["serving process peak RSS (MB)"] = served["rss_mb"]
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--model", default="", help="embedding model (default: paperfeed's)")
+    ap.add_argument("--serve", nargs=2, metavar=("DB", "INDEX_DIR"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        print(json.dumps(serve(args.serve[0], args.serve[1], args.model)))
+        return
+    results = {n: measure(n, args.model) for n in args.n}
+    print(f"| figure | {' | '.join(f'N = {n:,}' for n in args.n)} | target (at 1M) |")
+    print("|---|" + "---|" * (len(args.n) + 1))
+    for figure in results[args.n[0]]:
+        target = ""
+        for mode, ms in TARGETS.items():
+            if figure == f"{mode} p95 (ms)":
+                target = f"<= {ms:.0f} ms"
+        if figure.startswith("serving process"):
+            target = "<= 3,000 MB"
+        cells = " | ".join(f"{results[n][figure]:,.1f}" for n in args.n)
+        print(f"| {figure} | {cells} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
