@@ -25,13 +25,18 @@ from paperfeed.config import Settings, load_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.models import Paper
+from paperfeed.search.embed import Embedder, embed_missing
 from paperfeed.search.engine import Hit, SearchEngine
-from paperfeed.search.query import Filters, SearchRequest
+from paperfeed.search.query import MODES, Filters, SearchRequest
+from paperfeed.search.vectors import VectorIndex, vector_index_dir
 from paperfeed.store import Store, open_store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 MAX_LINE_ERRORS_SHOWN = 20
-DEMO_QUERIES = ("dropout", "removing the influence of training examples from a trained model")
+DEMO_QUERIES = (
+    "dropout",
+    "removing the influence of specific training examples from a trained model",
+)
 
 
 def _err(message: str) -> None:
@@ -60,8 +65,15 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
         bar.close()
 
 
-def _open_engine(settings: Settings, store: Store) -> SearchEngine:
-    return SearchEngine(store, settings.resolved_index_dir)
+def _embedder(settings: Settings, device: str | None = None) -> Embedder:
+    from paperfeed.search.models import load_embedder  # loads onnxruntime: only when needed
+
+    return load_embedder(settings.model or None, device=device or settings.embed_device)
+
+
+def _open_engine(settings: Settings, store: Store, *, semantic: bool = False) -> SearchEngine:
+    embedder = _embedder(settings) if semantic else None
+    return SearchEngine(store, settings.resolved_index_dir, embedder)
 
 
 def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
@@ -155,12 +167,15 @@ def _print_hits(hits: list[Hit]) -> None:
 def run_search(settings: Settings, request: SearchRequest, as_json: bool) -> int:
     store = open_store(settings.db, readonly=True)
     try:
-        hits = _open_engine(settings, store).search(request)
+        engine = _open_engine(settings, store, semantic=request.mode != "keyword")
+        hits = engine.search(request)
+        if request.mode == "hybrid" and engine.vectors and engine.vectors.size == 0:
+            _err("note: no paper is embedded yet, so these are keyword results; "
+                 "run `paperfeed embed` for search by meaning.")  # fmt: skip
     finally:
         store.close()
     if as_json:
-        rows = [{**paper_json(h.paper), "score": round(h.score, 4)} for h in hits]
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json([{**paper_json(h.paper), "score": round(h.score, 4)} for h in hits])
     elif hits:
         _print_hits(hits)
     else:
@@ -178,8 +193,49 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             until=args.until,
         ),
         limit=args.limit,
+        mode=args.mode,
     )
     return run_search(settings, request, args.json)
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def cmd_related(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        hits = _open_engine(settings, store, semantic=True).related(args.id, args.limit)
+    finally:
+        store.close()
+    if args.json:
+        _print_json([{**paper_json(h.paper), "score": round(h.score, 4)} for h in hits])
+    else:
+        _print_hits(hits)
+    return EXIT_OK
+
+
+def embed_papers(settings: Settings, batch_size: int, device: str | None = None) -> int:
+    store = open_store(settings.db)
+    try:
+        embedder = _embedder(settings, device)
+        todo = max(store.count_papers() - store.count_embeddings(embedder.name), 0)
+        with _progress(todo, "papers", "embedding") as update:
+            report = embed_missing(store, embedder, batch_size=batch_size, on_progress=update)
+        engine = SearchEngine(store, settings.resolved_index_dir, embedder)
+        engine.sync()
+        _err(
+            f"{report.embedded} papers embedded ({report.unchanged} checked, text unchanged); "
+            f"{store.count_embeddings(embedder.name)} of {store.count_papers()} papers have "
+            f"{embedder.name} vectors"
+        )
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
+    return embed_papers(settings, args.batch_size, args.device)
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
@@ -218,6 +274,10 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
         engine.keyword.rebuild()
         _sync_with_progress(engine, store)
         _err(f"keyword index rebuilt: {engine.keyword.num_docs()} papers")
+        for model, dim in store.list_embedding_models():  # stored vectors: no model needed
+            vectors = VectorIndex(vector_index_dir(settings.resolved_index_dir, model), model, dim)
+            vectors.rebuild(store)
+            _err(f"vector index rebuilt: {vectors.size} papers ({model})")
     finally:
         store.close()
     return EXIT_OK
@@ -232,14 +292,15 @@ def bundled_seed_path() -> Path:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     status = ingest_files(settings, [str(bundled_seed_path())])
+    embed_papers(settings, batch_size=64)
     for query in DEMO_QUERIES:
         print(f"\n$ paperfeed search {query!r} --limit 5")
-        run_search(settings, SearchRequest(query, limit=5), as_json=False)
+        run_search(settings, SearchRequest(query, limit=5, mode="hybrid"), as_json=False)
     if not args.no_prompt and sys.stdin.isatty():
         print("\nType a search (empty line or Ctrl-D to quit).")
         for line in _prompt_lines():
             try:
-                run_search(settings, SearchRequest(line, limit=10), as_json=False)
+                run_search(settings, SearchRequest(line, limit=10, mode="hybrid"), as_json=False)
             except QueryError as e:
                 _err(f"error: {e}")
     return status
@@ -296,7 +357,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="only papers with this author")
     p.add_argument("--since", type=_date_arg, help="first published on or after YYYY-MM-DD")
     p.add_argument("--until", type=_date_arg, help="first published on or before YYYY-MM-DD")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="hybrid",
+        help="keyword (BM25), semantic (by meaning) or hybrid (both; the default)",
+    )
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "related",
+        help="papers nearest in meaning to one paper",
+        description="The papers whose embeddings are nearest to one paper's, itself excluded.",
+    )
+    p.add_argument("id", help="paper id (arXiv id, DOI or our id)")
+    p.add_argument("--limit", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(func=cmd_related)
+
+    p = sub.add_parser(
+        "embed",
+        help="compute missing embeddings for search by meaning",
+        description="Embed every paper that has no embedding yet (or whose title/abstract "
+        "changed), in batches; safe to interrupt and run again: finished batches are kept.",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="papers per batch (default 64)")
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), help="where to run the model (default: cpu)"
+    )
+    p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser(
         "show",
@@ -310,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "reindex",
         help="rebuild the search index from the database",
-        description="Throw the keyword index away and build it again from the database.",
+        description="Throw the search indexes away and build them again from the database "
+        "(stored embeddings are reused: the model is not needed).",
     )
     p.set_defaults(func=cmd_reindex)
 

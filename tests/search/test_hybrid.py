@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperfeed.search.hybrid import RRF_K, reciprocal_rank_fusion
+from paperfeed.search.hybrid import RRF_K, convex_fusion, reciprocal_rank_fusion
 
 
 def test_items_found_by_both_sides_win() -> None:
@@ -34,3 +34,15 @@ def test_fusion_keeps_every_item_once_sorted(rankings: list[list[int]]) -> None:
     scores = [s for _, s in fused]
     assert scores == sorted(scores, reverse=True)
     assert fused == reciprocal_rank_fusion(rankings)
+
+
+def test_convex_fusion_scales_each_side_then_weighs() -> None:
+    keyword = [(1, 30.0), (2, 10.0)]  # BM25: unbounded
+    dense = [(2, 0.9), (3, 0.5)]  # cosine
+    fused = convex_fusion([keyword, dense], weights=[0.4, 0.6])
+    assert fused == [(2, 0.6), (1, 0.4), (3, 0.0)]
+
+
+def test_convex_fusion_with_one_empty_side_keeps_the_other_order() -> None:
+    assert [i for i, _ in convex_fusion([[(5, 2.0), (6, 1.0)], []], [0.5, 0.5])] == [5, 6]
+    assert convex_fusion([[(7, 3.0)], []], [0.5, 0.5]) == [(7, 0.5)]

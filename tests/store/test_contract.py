@@ -199,3 +199,11 @@ def test_a_changed_paper_is_checked_again_and_vector_changes_are_numbered(backen
     changes = list(backend.iter_vector_changes("m", mark))
     assert [(c.seq, c.vector) for c in changes] == [(again.seq, b"v2v2")]
     assert len(list(backend.iter_vector_changes("m", 0, batch_size=1))) == 2
+
+
+def test_embedding_models_are_listed_with_their_dimension(backend: Store) -> None:
+    assert backend.list_embedding_models() == []
+    backend.upsert_papers([arxiv()])
+    [todo] = backend.list_embedding_todo("m", 0, 10)
+    backend.put_embeddings("m", [EmbeddingRow(todo.seq, todo.changed, "h", b"\0\0" * 384)])
+    assert backend.list_embedding_models() == [("m", 384)]

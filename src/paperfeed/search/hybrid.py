@@ -26,3 +26,24 @@ def reciprocal_rank_fusion(
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     order = {item: i for i, item in enumerate(dict.fromkeys(x for r in rankings for x in r))}
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def convex_fusion(
+    rankings: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+) -> list[tuple[int, float]]:
+    """Weighted sum of each side's scores after min-max scaling to [0, 1] per query, so that
+    BM25's unbounded scores and cosine similarities share one scale (Bruch et al., 2023, found
+    this beats RRF when the weight is tuned). An item a side did not return gets 0 from it.
+    Ties break by first appearance."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if not ranking:
+            continue
+        scores = [s for _, s in ranking]
+        low, span = min(scores), max(scores) - min(scores)
+        for item, score in ranking:
+            scaled = (score - low) / span if span > 0 else 1.0
+            fused[item] = fused.get(item, 0.0) + weight * scaled
+    order = {item: i for i, item in enumerate(dict.fromkeys(x for r in rankings for x, _ in r))}
+    return sorted(fused.items(), key=lambda kv: (-kv[1], order[kv[0]]))

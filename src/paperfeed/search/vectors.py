@@ -42,6 +42,10 @@ STALE_REBUILD = 0.2
 _BATCH = 20_000
 
 
+def vector_index_dir(index_dir: str | Path, model: str) -> Path:
+    return Path(index_dir) / "vectors" / model
+
+
 @dataclass(frozen=True, slots=True)
 class VectorState:
     store_id: str = ""

@@ -113,6 +113,10 @@ class Store(Protocol):
 
     def count_embeddings(self, model: str) -> int: ...
 
+    def list_embedding_models(self) -> list[tuple[str, int]]:
+        """(model name, vector dimension) for each model with stored vectors."""
+        ...
+
     def last_vector_change(self, model: str) -> int: ...
 
     def iter_vector_changes(

@@ -265,6 +265,13 @@ class SQLiteStore:
         sql = "SELECT count(*) FROM embeddings WHERE model = ?"
         return int(self.conn.execute(sql, (model,)).fetchone()[0])
 
+    def list_embedding_models(self) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            "SELECT model, (SELECT length(vector) / 2 FROM embeddings e2 WHERE e2.model = e.model"
+            " LIMIT 1) FROM (SELECT DISTINCT model FROM embeddings) e ORDER BY model"
+        ).fetchall()
+        return [(str(m), int(d)) for m, d in rows]
+
     def last_vector_change(self, model: str) -> int:
         sql = "SELECT coalesce(max(changed), 0) FROM embeddings WHERE model = ?"
         return int(self.conn.execute(sql, (model,)).fetchone()[0])
