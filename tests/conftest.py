@@ -43,3 +43,14 @@ def seed_engine(seed_db: Path) -> Iterator[SearchEngine]:
     s = open_store(str(seed_db), readonly=True)
     yield SearchEngine(s, str(seed_db) + "-index")
     s.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_seed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed papers imported and embedded with the real model, once per run (~6 s)."""
+    from paperfeed.cli import main
+
+    path = tmp_path_factory.mktemp("embedded") / "seed.db"
+    assert main(["--db", str(path), "ingest", str(SEED)]) == 0
+    assert main(["--db", str(path), "embed"]) == 0
+    return path

@@ -345,8 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "search",
         help="search papers by keywords",
-        description='Keyword search (BM25, title weighted above abstract). Use "quoted '
-        'phrases" for exact phrases and -word to exclude a word.',
+        description='Search by words and by meaning. Use "quoted phrases" for exact phrases '
+        "and -word to exclude a word; put -- before a query that starts with '-' "
+        "(paperfeed search -- -word topic).",
     )
     p.add_argument("query", help="what to look for")
     p.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
