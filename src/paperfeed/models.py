@@ -102,9 +102,28 @@ def identity_keys(paper: Paper) -> list[str]:
     return keys
 
 
-def can_merge(existing: Paper, incoming: Paper) -> bool:
-    """A DOI or title match never merges two papers that carry different arXiv ids."""
-    return not (existing.arxiv_id and incoming.arxiv_id and existing.arxiv_id != incoming.arxiv_id)
+def _differ(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a != b)
+
+
+def _word_overlap(a: str, b: str) -> float:
+    wa, wb = set(normalize_title(a).split()), set(normalize_title(b).split())
+    return len(wa & wb) / max(len(wa | wb), 1)
+
+
+def can_merge(existing: Paper, incoming: Paper, key: str = "") -> bool:
+    """Whether a key match really is the same paper. Never two different arXiv ids; a title
+    match also needs no conflicting DOI and, when both have abstracts, abstracts that share
+    most words (generic titles such as "Summary" or "Introduction" are not one paper)."""
+    if _differ(existing.arxiv_id, incoming.arxiv_id):
+        return False
+    if not key.startswith("title:"):
+        return True
+    if _differ(existing.doi, incoming.doi):
+        return False
+    if existing.abstract and incoming.abstract:
+        return _word_overlap(existing.abstract, incoming.abstract) >= 0.5
+    return True
 
 
 def _freshness(p: Paper) -> tuple[int, str]:

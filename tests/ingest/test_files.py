@@ -264,12 +264,14 @@ def test_a_newer_version_in_a_later_file_replaces_content_not_the_first_date(
 
 
 def test_a_seed_record_and_its_arxiv_record_become_one_paper(db: Store, tmp_path: Path) -> None:
+    line = SNAPSHOT_2000.read_bytes().splitlines(keepends=True)[1]  # 0704.0002
+    abstract = " ".join(json.loads(line)["abstract"].split())  # as the seed file spells it
     seed = write_jsonl(
         tmp_path / "seed.jsonl",
-        {"title": "Sparsity-Certifying Graph Decompositions.", "abstract": "Seed abstract."},
+        {"title": "Sparsity-Certifying Graph Decompositions.", "abstract": abstract},
     )
     snapshot = tmp_path / "snapshot.jsonl"
-    snapshot.write_bytes(SNAPSHOT_2000.read_bytes().splitlines(keepends=True)[1])  # 0704.0002
+    snapshot.write_bytes(line)
 
     import_file(db, seed)
     [old_id] = [p.id for p in all_papers(db)]

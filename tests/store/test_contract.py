@@ -207,3 +207,19 @@ def test_embedding_models_are_listed_with_their_dimension(backend: Store) -> Non
     [todo] = backend.list_embedding_todo("m", 0, 10)
     backend.put_embeddings("m", [EmbeddingRow(todo.seq, todo.changed, "h", b"\0\0" * 384)])
     assert backend.list_embedding_models() == [("m", 384)]
+
+
+def test_generic_titles_with_different_abstracts_stay_apart(backend: Store) -> None:
+    one = Paper(id="a", title="Summary", abstract="Sepsis outcomes in intensive care units.")
+    two = Paper(id="b", title="Summary", abstract="Galaxy rotation curves and dark matter.")
+    backend.upsert_papers([one, two])
+    assert backend.count_papers() == 2
+    v2 = Paper(id="c", title="SUMMARY.", abstract="Sepsis outcomes in intensive care units!")
+    backend.upsert_papers([v2])
+    assert backend.count_papers() == 2  # same abstract: the same paper again
+
+
+def test_title_match_with_conflicting_dois_stays_apart(backend: Store) -> None:
+    backend.upsert_papers([Paper(id="10.1/a", doi="10.1/a", title="Erratum")])
+    backend.upsert_papers([Paper(id="10.1/b", doi="10.1/b", title="Erratum")])
+    assert backend.count_papers() == 2

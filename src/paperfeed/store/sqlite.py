@@ -356,7 +356,7 @@ class _Upsert:
     def _match(self, paper: Paper, keys: list[str]) -> int | None:
         for key in keys:
             seq = self.owners.get(key)
-            if seq is not None and can_merge(self.current[seq], paper):
+            if seq is not None and can_merge(self.current[seq], paper, key):
                 return seq
         return None
 
