@@ -89,3 +89,23 @@ def test_embed_is_incremental_and_reindex_needs_no_model(
         capsys, "--db", str(db), "search", UNLEARNING, "--json", "--mode", "semantic"
     )
     assert "unlearning" in titles(out)[0].lower()
+
+
+def test_embeddings_move_between_machines(
+    capsys: pytest.CaptureFixture[str], embedded_seed_db: Path, tmp_path: Path
+) -> None:
+    exported = tmp_path / "vectors.npz"
+    code, _, err = run(capsys, "--db", str(embedded_seed_db), "embeddings", "export", str(exported))
+    assert code == 0 and err.startswith("227 all-MiniLM-L6-v2-int8 vectors written")
+    other = str(tmp_path / "other.db")
+    run(capsys, "--db", other, "ingest", str(SEED))
+    edited = tmp_path / "edited.jsonl"
+    first = json.loads(SEED.read_text().splitlines()[0])
+    edited.write_text(json.dumps({**first, "abstract": "A rewritten abstract.", "version": 2}))
+    run(capsys, "--db", other, "ingest", str(edited))  # this paper's text no longer matches
+    code, _, err = run(capsys, "--db", other, "embeddings", "import", str(exported))
+    assert code == 0 and "226 all-MiniLM-L6-v2-int8 vectors imported; 1 papers" in err
+    code, out, _ = run(capsys, "--db", other, "search", UNLEARNING, "--mode", "semantic", "--json")
+    assert "unlearning" in titles(out)[0].lower()
+    code, _, err = run(capsys, "--db", other, "embeddings", "import", str(SEED))
+    assert code == 1 and "is not an embeddings file" in err

@@ -25,7 +25,12 @@ from paperfeed.config import Settings, load_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.models import Paper
-from paperfeed.search.embed import Embedder, embed_missing
+from paperfeed.search.embed import (
+    Embedder,
+    embed_missing,
+    export_embeddings,
+    import_embeddings,
+)
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
@@ -238,6 +243,35 @@ def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
     return embed_papers(settings, args.batch_size, args.device)
 
 
+def cmd_embeddings_export(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        models = [m for m, _ in store.list_embedding_models()]
+        model = args.model or (models[0] if len(models) == 1 else None)
+        if model is None or model not in models:
+            raise QueryError(
+                "Name the model to export with --model: "
+                + (", ".join(models) if models else "no paper is embedded yet")
+                + "."
+            )
+        count = export_embeddings(store, model, args.file)
+    finally:
+        store.close()
+    _err(f"{count} {model} vectors written to {args.file}")
+    return EXIT_OK
+
+
+def cmd_embeddings_import(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    try:
+        model, count = import_embeddings(store, args.file)
+        left = store.count_papers() - store.count_embeddings(model)
+    finally:
+        store.close()
+    _err(f"{count} {model} vectors imported; {left} papers still need `paperfeed embed`")
+    return EXIT_OK
+
+
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     store = open_store(settings.db, readonly=True)
     try:
@@ -387,6 +421,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", choices=("cpu", "cuda"), help="where to run the model (default: cpu)"
     )
     p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser(
+        "embeddings",
+        help="move embeddings between machines",
+        description="Export stored embeddings to a file, or import them, e.g. to embed a large "
+        "backlog on a GPU machine (paperfeed embed --device cuda) and bring the vectors home.",
+    )
+    actions = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="export or import"
+    )
+    a = actions.add_parser(
+        "export", help="write vectors to a .npz file", description="Write vectors to a file."
+    )
+    a.add_argument("file", help="the .npz file to write")
+    a.add_argument("--model", help="which model's vectors (needed when there are several)")
+    a.set_defaults(func=cmd_embeddings_export)
+    a = actions.add_parser(
+        "import",
+        help="read vectors from an exported file",
+        description="Store the file's vectors for papers whose title and abstract are unchanged "
+        "since they were embedded; the others are left for `paperfeed embed`.",
+    )
+    a.add_argument("file", help="a file written by `paperfeed embeddings export`")
+    a.set_defaults(func=cmd_embeddings_import)
 
     p = sub.add_parser(
         "show",

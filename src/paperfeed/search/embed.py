@@ -14,11 +14,13 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.errors import InputError
 from paperfeed.models import Paper
 from paperfeed.store import EmbeddingRow, Store
 
@@ -96,6 +98,46 @@ def embed_missing(
         if on_progress:
             on_progress(len(todo))
     return EmbedReport(embedded, unchanged)
+
+
+def export_embeddings(store: Store, model: str, path: str | Path) -> int:
+    """Write every stored vector of `model` to a .npz file (paper ids, text hashes, float16
+    vectors), e.g. to embed on a GPU machine and bring the vectors home."""
+    ids, hashes, blobs = [], [], []
+    for pid, hashed, blob in store.iter_embeddings(model):
+        ids.append(pid)
+        hashes.append(hashed)
+        blobs.append(blob)
+    dim = len(blobs[0]) // 2 if blobs else 0
+    vectors = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim)
+    with open(path, "wb") as f:
+        np.savez_compressed(
+            f, model=np.array(model), ids=np.array(ids), text_hash=np.array(hashes), vectors=vectors
+        )
+    return len(ids)
+
+
+def import_embeddings(store: Store, path: str | Path) -> tuple[str, int]:
+    """Store the vectors of an exported file for papers whose title and abstract are still the
+    text that was embedded (matched by text hash); others are left for `embed`."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            model = str(data["model"])
+            table = dict(zip(data["text_hash"].tolist(), data["vectors"], strict=True))
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"{path} is not an embeddings file made by `paperfeed embeddings "
+                         f"export` ({e}).") from None  # fmt: skip
+    imported, after = 0, 0
+    while todo := store.list_embedding_todo(model, after, 5000):
+        rows = []
+        for item in todo:
+            hashed = text_hash(paper_text(item.paper))
+            if hashed in table:
+                rows.append(EmbeddingRow(item.seq, item.changed, hashed, to_blob(table[hashed])))
+        store.put_embeddings(model, rows)
+        imported += len(rows)
+        after = todo[-1].seq
+    return model, imported
 
 
 _WORD = re.compile(r"\w+")

@@ -291,6 +291,17 @@ class SQLiteStore:
                 return
             after = rows[-1][0]
 
+    def iter_embeddings(self, model: str) -> Iterator[tuple[str, str, bytes]]:
+        after = 0
+        while rows := self.conn.execute(
+            "SELECT e.seq, p.id, e.text_hash, e.vector FROM embeddings e JOIN papers p"
+            " USING (seq) WHERE e.model = ? AND e.seq > ? ORDER BY e.seq LIMIT 5000",
+            (model, after),
+        ).fetchall():
+            for _, pid, text_hash, vector in rows:
+                yield str(pid), str(text_hash), bytes(vector)
+            after = rows[-1][0]
+
     def get_vector(self, model: str, seq: int) -> bytes | None:
         row = self.conn.execute(
             "SELECT vector FROM embeddings WHERE model = ? AND seq = ?", (model, seq)
