@@ -17,6 +17,7 @@ the real model (`embed_missing`, so a re-run only checks); then every query runs
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from paperfeed.models import Paper
 from paperfeed.search.embed import embed_missing
-from paperfeed.search.engine import SearchEngine
+from paperfeed.search.engine import DENSE_WEIGHT, MAX_LIMIT, Hit, SearchEngine
 from paperfeed.search.models import load_embedder
 from paperfeed.search.query import SearchRequest
 from paperfeed.store import open_store
@@ -37,6 +38,7 @@ EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
 CACHE = Path("/tmp/paperfeed-eval")
 Ranker = Callable[[str], list[str]]
 VARIANTS = ("keyword", "semantic", "hybrid", "hybrid-rrf")
+DENSE = DENSE_WEIGHT
 
 
 def ndcg(ranked: Sequence[str], grades: dict[str, float], k: int) -> float:
@@ -68,7 +70,7 @@ def open_engine(name: str, papers: list[Paper]) -> SearchEngine:
     if report.embedded:
         took = time.perf_counter() - t
         print(f"{name}: embedded {report.embedded} papers in {took:.0f}s", file=sys.stderr)
-    engine = SearchEngine(store, CACHE / f"{name}.db-index", embedder)
+    engine = SearchEngine(store, CACHE / f"{name}.db-index", embedder, dense_weight=DENSE)
     engine.sync()
     return engine
 
@@ -130,11 +132,7 @@ def csfcube() -> dict[str, dict[str, float]]:
         papers.append(Paper(id=pid, title=str(d["title"]), abstract=abstract))
         text_of[pid] = f"{d['title']} {abstract}"
     engine = open_engine("csfcube", papers)
-    depth = len(papers)
-    pool_rankers = {
-        "keyword": lambda q: keyword_ids(engine, text_of[q], depth),
-        "semantic": lambda q: [h.paper.id for h in engine.related(q, depth - 1)],
-    }
+    depth = min(len(papers), MAX_LIMIT)
     out: dict[str, dict[str, float]] = {v: {} for v in VARIANTS}
     for facet in ("background", "method", "result"):
         anns = json.loads((base / f"test-pid2anns-csfcube-{facet}.json").read_text())
@@ -143,9 +141,10 @@ def csfcube() -> dict[str, dict[str, float]]:
             q = f"cc{qpid}"
             pool = [f"cc{c}" for c in ann["cands"]]
             grades = {c: float(g) for c, g in zip(pool, ann["relevance_adju"], strict=True)}
-            kw, sem = pool_rankers["keyword"](q), pool_rankers["semantic"](q)
-            kw = [d for d in kw if d != q]
-            ranked = {"keyword": kw, "semantic": sem}
+            kw = [(h.paper.id, h.score) for h in keyword_hits(engine, text_of[q], depth)]
+            kw = [(d, s) for d, s in kw if d != q]
+            sem = [(h.paper.id, h.score) for h in engine.related(q, depth - 1)]
+            ranked = {"keyword": [d for d, _ in kw], "semantic": [d for d, _ in sem]}
             ranked["hybrid"] = fuse(engine, kw, sem, "convex")
             ranked["hybrid-rrf"] = fuse(engine, kw, sem, "rrf")
             for variant, ids in ranked.items():
@@ -155,18 +154,22 @@ def csfcube() -> dict[str, dict[str, float]]:
     return out
 
 
-def keyword_ids(engine: SearchEngine, text: str, depth: int) -> list[str]:
-    return [h.paper.id for h in engine.search(SearchRequest(text, limit=depth, mode="keyword"))]
+def keyword_hits(engine: SearchEngine, text: str, depth: int) -> list[Hit]:
+    return engine.search(SearchRequest(text, limit=depth, mode="keyword"))
 
 
-def fuse(engine: SearchEngine, kw: list[str], sem: list[str], fusion: str) -> list[str]:
-    """Fuse two id rankings as the engine would (scores by rank: these lists carry none)."""
-    index = {pid: i for i, pid in enumerate(dict.fromkeys(kw + sem))}
+def fuse(
+    engine: SearchEngine,
+    kw: list[tuple[str, float]],
+    sem: list[tuple[str, float]],
+    fusion: str,
+) -> list[str]:
+    """Fuse a keyword and a semantic ranking (ids with their scores) as the engine does."""
+    index = {pid: i for i, pid in enumerate(dict.fromkeys([p for p, _ in kw + sem]))}
     back = {i: pid for pid, i in index.items()}
     engine.fusion = fusion
-    kw_scored = [(index[p], 1.0 / (1 + r)) for r, p in enumerate(kw)]
-    sem_scored = [(index[p], 1.0 / (1 + r)) for r, p in enumerate(sem)]
-    return [back[i] for i, _ in engine.fuse(kw_scored, sem_scored)]
+    fused = engine.fuse([(index[p], s) for p, s in kw], [(index[p], s) for p, s in sem])
+    return [back[i] for i, _ in fused]
 
 
 def in_pool(ranked: list[str], pool: list[str]) -> list[str]:
@@ -187,7 +190,7 @@ def scirepeval() -> dict[str, dict[str, float]]:
             papers[pid] = Paper(id=pid, title=str(c["title"]), abstract=str(c["abstract"] or ""))
     engine = open_engine("scirepeval", list(papers.values()))
     out = {}
-    for variant, rank in rankers(engine, len(papers)).items():
+    for variant, rank in rankers(engine, min(len(papers), MAX_LIMIT)).items():
         n10 = []
         for row in rows:
             cands = row["candidates"]  # type: ignore[index]
@@ -203,6 +206,10 @@ def mean(xs: Sequence[float]) -> float:
 
 
 def main() -> None:
+    global DENSE
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dense-weight", type=float, default=DENSE_WEIGHT, help="for hybrid")
+    DENSE = ap.parse_args().dense_weight
     results = {"SciFact": scifact(), "CSFCube": csfcube(), "SciRepEval search": scirepeval()}
     print(f"| set | metric | {' | '.join(VARIANTS)} |")
     print("|---|---|" + "---|" * len(VARIANTS))
@@ -210,7 +217,7 @@ def main() -> None:
         for metric in by_variant["keyword"]:
             cells = " | ".join(f"{by_variant[v][metric]:.3f}" for v in VARIANTS)
             print(f"| {name} | {metric} | {cells} |")
-    print("\nhybrid = convex combination, dense weight 0.6 (the default); hybrid-rrf = RRF, k=60.")
+    print(f"\nhybrid = convex combination, dense weight {DENSE}; hybrid-rrf = RRF, k=60.")
     print("SciFact published: BM25 0.665, all-MiniLM-L6-v2 0.645, bge-small-en-v1.5 0.72.")
 
 
