@@ -10,59 +10,28 @@ real 4.5 GB snapshot cannot be downloaded here; the real 2,000-line fixture is m
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchlib import KAGGLE, corpus, timed
 
 from paperfeed.ingest.files import import_file, iter_records
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.store import open_store
 
-HERE = Path(__file__).resolve().parent
-REAL = (
-    HERE.parent.parent / "shared" / "data" / "fixtures" / "arxiv_metadata"
-    / "kaggle_snapshot_first2000" / "arxiv_data_fixed.jsonl"
-)  # fmt: skip
 TARGET = 20_000
-
-
-def _synth() -> object:
-    spec = importlib.util.spec_from_file_location("synth", HERE / "synth.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def corpus(n: int, seed: int) -> Path:
-    path = Path(tempfile.gettempdir()) / f"paperfeed-synth-{n}-{seed}.jsonl"
-    if not path.exists():
-        t = time.perf_counter()
-        _synth().generate(n, path, seed=seed)  # type: ignore[attr-defined]
-        print(
-            f"generated {n:,} papers in {time.perf_counter() - t:.1f}s -> {path}", file=sys.stderr
-        )
-    return path
-
-
-def timed(fn: object) -> float:
-    t = time.perf_counter()
-    fn()  # type: ignore[operator]
-    return time.perf_counter() - t
 
 
 def measure(path: Path, workdir: Path) -> dict[str, float]:
     with path.open("rb") as f:
         n = sum(1 for _ in f)
     with path.open("rb") as f:
-        parse_s = timed(lambda: sum(1 for _ in iter_records(f)))
+        parse_s, _ = timed(lambda: sum(1 for _ in iter_records(f)))
     store = open_store(str(workdir / "bench.db"))
-    import_s = timed(lambda: import_file(store, path))
-    again_s = timed(lambda: import_file(store, path))
+    import_s, _ = timed(lambda: import_file(store, path))
+    again_s, _ = timed(lambda: import_file(store, path))
     index = KeywordIndex(workdir / "index")
-    index_s = timed(lambda: index.sync(store))
+    index_s, _ = timed(lambda: index.sync(store))
     assert store.count_papers() == n == index.num_docs(), "not every paper went in"
     store.close()
     db_mb = sum(p.stat().st_size for p in workdir.glob("bench.db*")) / 1e6
@@ -85,7 +54,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     results = {}
-    for label, path in (("real 2,000", REAL), (f"synthetic {args.n:,}", corpus(args.n, args.seed))):
+    synthetic = corpus(args.n, args.seed)
+    for label, path in (("real 2,000", KAGGLE), (f"synthetic {args.n:,}", synthetic)):
         with tempfile.TemporaryDirectory() as tmp:
             results[label] = measure(path, Path(tmp))
     labels = list(results)

@@ -18,7 +18,6 @@ so the latency includes a real query embedding. Quality is bench/eval_search.py'
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import resource
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchlib import KAGGLE, SEED, corpus, synth, timed
 
 from paperfeed.ingest.files import import_file
 from paperfeed.search.embed import Embedder, HashingEmbedder, normalize, to_blob
@@ -36,22 +36,9 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.search.query import SearchRequest
 from paperfeed.store import EmbeddingRow, open_store
 
-HERE = Path(__file__).resolve().parent
-KAGGLE = (
-    HERE.parent.parent / "shared" / "data" / "fixtures" / "arxiv_metadata"
-    / "kaggle_snapshot_first2000" / "arxiv_data_fixed.jsonl"
-)  # fmt: skip
 CENTRES = 1000
 REPEATS = 3
 TARGETS = {"keyword": 20.0, "hybrid": 50.0}
-
-
-def _synth() -> Any:
-    spec = importlib.util.spec_from_file_location("synth", HERE / "synth.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_embedder(name: str) -> Embedder:
@@ -62,13 +49,6 @@ def load_embedder(name: str) -> Embedder:
     return load(name or None)
 
 
-def corpus(n: int, seed: int = 0) -> Path:
-    path = Path(tempfile.gettempdir()) / f"paperfeed-synth-{n}-{seed}.jsonl"
-    if not path.exists():
-        _synth().generate(n, path, seed=seed)
-    return path
-
-
 def clustered_vectors(count: int, dim: int, start: int, rng_seed: int = 0) -> np.ndarray:
     """Vectors start..start+count of a fixed clustered set (same for every run)."""
     centres = np.random.default_rng(rng_seed).standard_normal((CENTRES, dim)).astype(np.float32)
@@ -76,12 +56,6 @@ def clustered_vectors(count: int, dim: int, start: int, rng_seed: int = 0) -> np
     which = rng.integers(0, CENTRES, count)
     noise = rng.standard_normal((count, dim)).astype(np.float32)
     return normalize(centres[which] + 0.8 * noise)
-
-
-def timed(fn: Any) -> tuple[float, Any]:
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
 
 
 def fill_vectors(db: Path, model: str, dim: int) -> float:
@@ -136,7 +110,7 @@ def serve(db: str, index_dir: str, model: str) -> dict[str, Any]:
     store = open_store(db, readonly=True)
     engine = SearchEngine(store, index_dir, embedder)
     engine.sync()
-    queries = [q for group in _synth().sample_queries().values() for q in group]
+    queries = [q for group in synth().sample_queries().values() for q in group]
     out: dict[str, Any] = {}
     for mode in ("keyword", "semantic", "hybrid"):
         engine.search(SearchRequest(queries[0], limit=10, mode=mode))  # type: ignore[arg-type]
@@ -177,9 +151,8 @@ def measure(n: int, model: str) -> dict[str, Any]:
 
 def embedding_throughput(embedder: Embedder, count: int = 500) -> float:
     """docs/s embedding real title + abstract texts (seed papers, then the snapshot fixture)."""
-    shared = HERE.parent.parent / "shared" / "data"
     texts = []
-    for path in (shared / "seed" / "papers.jsonl", KAGGLE):
+    for path in (SEED, KAGGLE):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             texts.append(f"{row['title']}. {row['abstract']}")
