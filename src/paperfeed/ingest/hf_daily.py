@@ -1,0 +1,176 @@
+"""Parse Hugging Face `/api/daily_papers` responses into papers plus their community signals.
+
+The daily list says which arXiv papers people featured on a given day and how they reacted
+(upvotes, comments, linked code and its stars, AI keywords). This module turns one recorded
+response into `DailyPaper` values. It must not fetch, store or rank anything; a malformed item
+is skipped with a reason (never an exception), and only a response that is not a JSON list at
+all raises `HfDailyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from paperfeed.errors import PaperfeedError
+from paperfeed.ingest.codelinks import find_code_links
+from paperfeed.ingest.dates import parse_date
+from paperfeed.ingest.records import arxiv_links
+from paperfeed.models import Paper, collapse_space, parse_arxiv_id
+
+HF_DAILY_SOURCE = "hf-daily"
+
+
+class HfDailyError(PaperfeedError):
+    """The response is not a daily-papers list (not JSON, an error object, ...)."""
+
+
+class _Skip(Exception):
+    """One item cannot become a paper; str() is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPaper:
+    paper: Paper
+    featured_on: date
+    upvotes: int | None
+    comments: int | None
+    github_stars: int | None
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPage:
+    papers: tuple[DailyPaper, ...]
+    skipped: tuple[str, ...]  # "item 3: no arXiv id" for each item left out
+
+
+def parse_daily_papers(data: bytes | list[Any], day: date | None = None) -> list[DailyPaper]:
+    """The papers of one response; `day` (the `date=` asked for) wins over the entries' dates."""
+    return list(parse_daily_page(data, day).papers)
+
+
+def parse_daily_page(data: bytes | list[Any], day: date | None = None) -> DailyPage:
+    items = _load(data)
+    papers: list[DailyPaper] = []
+    skipped: list[str] = []
+    for n, item in enumerate(items):
+        try:
+            papers.append(_parse_item(item, day))
+        except _Skip as e:
+            skipped.append(f"item {n}: {e}")
+    return DailyPage(tuple(papers), tuple(skipped))
+
+
+def _load(data: bytes | list[Any]) -> list[Any]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise HfDailyError(f"The daily-papers response is not valid JSON ({e}).") from None
+    if isinstance(data, dict):
+        message = data.get("error")
+        if isinstance(message, str):
+            raise HfDailyError(f"Hugging Face answered with an error: {message}")
+        data = [data]  # one paper object, as a paper page embeds it
+    if not isinstance(data, list):
+        raise HfDailyError(f"The daily-papers response is a {type(data).__name__}, not a list.")
+    return data
+
+
+def _parse_item(item: Any, day: date | None) -> DailyPaper:
+    if not isinstance(item, dict):
+        raise _Skip(f"expected an object, got {type(item).__name__}")
+    entry: Mapping[str, Any] = item
+    paper = item.get("paper", item)
+    if not isinstance(paper, dict):
+        raise _Skip("field 'paper' is not an object")
+    featured_on = day or _featured_day(entry, paper)
+    github_repo = _str(paper, "githubRepo") or _str(entry, "githubRepo")
+    return DailyPaper(
+        paper=_paper(entry, paper, github_repo),
+        featured_on=featured_on,
+        upvotes=_count(paper, "upvotes"),
+        comments=_count(entry if "numComments" in entry else paper, "numComments"),
+        github_stars=_count(paper, "githubStars"),
+        keywords=_keywords(paper.get("ai_keywords")),
+    )
+
+
+def _paper(entry: Mapping[str, Any], paper: Mapping[str, Any], github_repo: str) -> Paper:
+    parsed = parse_arxiv_id(_str(paper, "id"))
+    if parsed is None:
+        raise _Skip(f"not an arXiv id: {paper.get('id')!r}")
+    arxiv_id, version = parsed
+    title = collapse_space(_str(paper, "title") or _str(entry, "title"))
+    if not title:
+        raise _Skip(f"{arxiv_id}: no title")
+    abs_url, pdf_url = arxiv_links(arxiv_id)
+    code = find_code_links(github_repo)
+    extra = {k: v for k in ("ai_summary", "discussionId") if (v := _str(paper, k))}
+    return Paper(
+        id=arxiv_id,
+        arxiv_id=arxiv_id,
+        title=title,
+        abstract=collapse_space(_str(paper, "summary")),
+        authors=_authors(paper.get("authors")),
+        published=_datetime(paper.get("publishedAt")),
+        version=version,
+        url=abs_url,
+        pdf_url=pdf_url,
+        code_url=code[0] if code else None,
+        sources=(HF_DAILY_SOURCE,),
+        extra=extra,
+    )
+
+
+def _featured_day(entry: Mapping[str, Any], paper: Mapping[str, Any]) -> date:
+    # A list entry's own publishedAt is when it was featured; a bare paper object (as a paper
+    # page embeds it) carries submittedOnDailyAt instead, and its publishedAt is arXiv's.
+    key = "publishedAt" if entry is not paper else "submittedOnDailyAt"
+    when = _datetime(entry.get(key)) or _datetime(paper.get("submittedOnDailyAt"))
+    if when is None:
+        raise _Skip(f"no featured date for {paper.get('id')!r}")
+    return when.date()
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise _Skip(f"unreadable date {value!r}") from None
+
+
+def _str(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _count(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _Skip(f"field {key!r} is not a count: {value!r}")
+    return value
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = (collapse_space(a["name"]) for a in value if isinstance(a, dict) and _str(a, "name"))
+    return tuple(n for n in names if n)
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        dict.fromkeys(collapse_space(k) for k in value if isinstance(k, str) and k.strip())
+    )
