@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from paperfeed.errors import PaperfeedError
-from paperfeed.ingest.codelinks import find_code_links
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_links
+from paperfeed.ingest.records import arxiv_paper
 from paperfeed.models import Paper, collapse_space, normalize_doi, parse_arxiv_id
 
 ARXIV_API_SOURCE = "arxiv-api"
@@ -99,11 +98,10 @@ def _paper(entry: ET.Element) -> Paper:
         raise _Skip(f"{arxiv_id}: no title")
     abstract = _text(entry, _ATOM + "summary")
     extra = _extra(entry)
-    code = find_code_links(abstract, extra.get("comments", ""))
-    abs_url, pdf_url = arxiv_links(arxiv_id)
-    return Paper(
-        id=arxiv_id,
-        arxiv_id=arxiv_id,
+    return arxiv_paper(
+        arxiv_id,
+        ARXIV_API_SOURCE,
+        code_texts=(abstract, extra.get("comments", "")),
         title=title,
         abstract=abstract,
         authors=tuple(n for a in entry.iter(_ATOM + "author") if (n := _text(a, _ATOM + "name"))),
@@ -112,10 +110,6 @@ def _paper(entry: ET.Element) -> Paper:
         published=_date(entry, _ATOM + "published"),
         updated=_date(entry, _ATOM + "updated"),
         version=version,
-        url=abs_url,
-        pdf_url=pdf_url,
-        code_url=code[0] if code else None,
-        sources=(ARXIV_API_SOURCE,),
         extra=extra,
     )
 

@@ -17,9 +17,8 @@ from typing import Any
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import parse_xml
-from paperfeed.ingest.codelinks import find_code_links
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_links, split_author_string
+from paperfeed.ingest.records import arxiv_paper, split_author_string
 from paperfeed.models import Paper, collapse_space, normalize_doi, parse_arxiv_id
 
 ARXIV_OAI_SOURCE = "arxiv-oai"
@@ -167,11 +166,10 @@ def _paper(meta: ET.Element, oai_id: str | None) -> Paper:
         extra["versions"] = _raw_version_list(meta, ns)
     abstract = text("abstract")
     doi_words = text("doi").split()
-    code = find_code_links(abstract, extra.get("comments", ""))
-    abs_url, pdf_url = arxiv_links(arxiv_id)
-    return Paper(
-        id=arxiv_id,
-        arxiv_id=arxiv_id,
+    return arxiv_paper(
+        arxiv_id,
+        ARXIV_OAI_SOURCE,
+        code_texts=(abstract, extra.get("comments", "")),
         title=title,
         abstract=abstract,
         authors=authors,
@@ -180,10 +178,6 @@ def _paper(meta: ET.Element, oai_id: str | None) -> Paper:
         published=published,
         updated=updated,
         version=version,
-        url=abs_url,
-        pdf_url=pdf_url,
-        code_url=code[0] if code else None,
-        sources=(ARXIV_OAI_SOURCE,),
         extra=extra,
     )
 

@@ -17,9 +17,8 @@ from typing import Any
 import orjson
 
 from paperfeed.errors import PaperfeedError
-from paperfeed.ingest.codelinks import find_code_links
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_links
+from paperfeed.ingest.records import arxiv_paper
 from paperfeed.models import Paper, collapse_space, parse_arxiv_id
 
 HF_DAILY_SOURCE = "hf-daily"
@@ -109,21 +108,16 @@ def _paper(entry: Mapping[str, Any], paper: Mapping[str, Any], github_repo: str)
     title = collapse_space(_str(paper, "title") or _str(entry, "title"))
     if not title:
         raise _Skip(f"{arxiv_id}: no title")
-    abs_url, pdf_url = arxiv_links(arxiv_id)
-    code = find_code_links(github_repo)
     extra = {k: v for k in ("ai_summary", "discussionId") if (v := _str(paper, k))}
-    return Paper(
-        id=arxiv_id,
-        arxiv_id=arxiv_id,
+    return arxiv_paper(
+        arxiv_id,
+        HF_DAILY_SOURCE,
+        code_texts=(github_repo,),
         title=title,
         abstract=collapse_space(_str(paper, "summary")),
         authors=_authors(paper.get("authors")),
         published=_datetime(paper.get("publishedAt")),
         version=version,
-        url=abs_url,
-        pdf_url=pdf_url,
-        code_url=code[0] if code else None,
-        sources=(HF_DAILY_SOURCE,),
         extra=extra,
     )
 

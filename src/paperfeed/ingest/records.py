@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from paperfeed.ingest.codelinks import find_code_links
 from paperfeed.ingest.dates import parse_date
 from paperfeed.models import Paper, collapse_space, default_id, normalize_doi, parse_arxiv_id
 
@@ -67,6 +68,24 @@ def _date(value: Any, key: str) -> datetime | None:
 
 def arxiv_links(arxiv_id: str) -> tuple[str, str]:
     return f"https://arxiv.org/abs/{arxiv_id}", f"https://arxiv.org/pdf/{arxiv_id}"
+
+
+def arxiv_paper(
+    arxiv_id: str, source: str, *, code_texts: tuple[str, ...] = (), **fields: Any
+) -> Paper:
+    """A Paper for an arXiv id, as every arXiv-backed source builds it: the id, abstract and PDF
+    links, and the first code repository named in `code_texts` (abstract, comments, ...)."""
+    abs_url, pdf_url = arxiv_links(arxiv_id)
+    code = find_code_links(*code_texts)
+    return Paper(
+        id=arxiv_id,
+        arxiv_id=arxiv_id,
+        url=abs_url,
+        pdf_url=pdf_url,
+        code_url=code[0] if code else None,
+        sources=(source,),
+        **fields,
+    )
 
 
 def _snapshot_authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
