@@ -24,6 +24,7 @@ format: setup
 
 bench: setup
 	$(VENV_BIN)/python bench/import.py
+	$(VENV_BIN)/python bench/harvest.py
 
 clean:
 	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index .pytest_cache .mypy_cache .ruff_cache

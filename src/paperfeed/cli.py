@@ -2,7 +2,7 @@
 search engine, calls the library and turns results and errors into text and exit codes.
 
 Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 done, but some input lines
-were skipped (each one named on stderr).
+were skipped (each one named on stderr); 4 (harvest only) every source ran, nothing new came.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,14 @@ from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
+from paperfeed.ingest.harvest import (
+    Endpoints,
+    Fetchers,
+    HarvestReport,
+    fetch_arxiv_ids,
+    harvest_source,
+)
+from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
 from paperfeed.models import Paper
 from paperfeed.search.embed import (
     Embedder,
@@ -34,9 +42,9 @@ from paperfeed.search.embed import (
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
-from paperfeed.store import Store, open_store
+from paperfeed.store import SourceRow, Store, open_store
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
 MAX_LINE_ERRORS_SHOWN = 20
 DEMO_QUERIES = (
     "dropout",
@@ -317,6 +325,188 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- sources and harvesting ---------------------------------------------------------------
+
+
+def endpoints(settings: Settings) -> Endpoints:
+    return Endpoints(
+        arxiv_oai=settings.arxiv_oai_url,
+        arxiv_api=settings.arxiv_api_url,
+        arxiv_rss=settings.arxiv_rss_url,
+        hf=settings.hf_url,
+        min_interval_s=settings.fetch_interval_s,
+    )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_arg(text: str) -> int:
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:])
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 6h or 1d") from None
+    return int(seconds)
+
+
+def _when(d: datetime | None) -> str:
+    return d.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if d else "never"
+
+
+def _every(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def source_json(s: SourceRow) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "config": dict(s.config),
+        "interval_s": s.interval_s,
+        "enabled": s.enabled,
+        "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
+        "last_ok_at": s.last_ok_at.isoformat() if s.last_ok_at else None,
+        "next_run_at": s.next_run_at.isoformat(),
+        "last_added": s.last_added,
+        "papers_added": s.papers_added,
+        "last_error": s.last_error,
+        "failures": s.failures,
+        "cursor": dict(s.cursor),
+    }
+
+
+def cmd_sources_add(settings: Settings, args: argparse.Namespace) -> int:
+    options = SourceOptions(
+        set=args.set,
+        query=args.query,
+        categories=tuple(args.category or ()),
+        metadata_format=args.format,
+        since=args.since,
+        interval_s=args.every,
+        max_results=args.max_results,
+        name=args.name,
+    )
+    source = new_source(args.kind, options, datetime.now(UTC))
+    store = open_store(settings.db)
+    try:
+        store.add_source(source)
+    finally:
+        store.close()
+    _err(f"added source {source.name}: {describe(source)}, every {_every(source.interval_s)}; "
+         f"run it now with `paperfeed harvest {source.name}`")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_sources_list(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    try:
+        sources = store.list_sources()
+    finally:
+        store.close()
+    if args.json:
+        _print_json([source_json(s) for s in sources])
+        return EXIT_OK
+    if not sources:
+        _err("No sources yet: add one with `paperfeed sources add arxiv --set cs.LG`.")
+        return EXIT_OK
+    rows = [("NAME", "KIND", "EVERY", "LAST RUN", "NEXT RUN", "ADDED (LAST/ALL)")]
+    for s in sources:
+        next_run = _when(s.next_run_at) if s.enabled else "paused"
+        rows.append((s.name, s.kind, _every(s.interval_s), _when(s.last_run_at), next_run,
+                     f"{s.last_added}/{s.papers_added}"))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    by_name = {s.name: s for s in sources}
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        source = by_name.get(row[0])
+        if source is None:
+            continue
+        print(f"    {describe(source)}")
+        if source.last_error:
+            times = "once" if source.failures == 1 else f"{source.failures} times in a row"
+            print(f"    last error (failed {times}; next try {_when(source.next_run_at)}): "
+                  f"{source.last_error}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_sources_remove(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    try:
+        if not store.remove_source(args.name):
+            raise NotFound(f"There is no source named {args.name!r}; see `paperfeed sources list`.")
+    finally:
+        store.close()
+    _err(f"removed source {args.name} (the papers it brought stay)")
+    return EXIT_OK
+
+
+def _report_harvest(report: HarvestReport) -> None:
+    if report.busy:
+        _err(f"{report.source}: skipped, another process is harvesting it")
+        return
+    _err(f"{report.source}: {report.added} new, {report.updated} updated, "
+         f"{report.unchanged} unchanged ({report.requests} requests)"
+         + (f", {len(report.skipped)} records skipped" if report.skipped else ""))  # fmt: skip
+    for line in report.skipped[:MAX_LINE_ERRORS_SHOWN]:
+        _err(f"  {report.source}: skipped {line}")
+    for note in report.notes:
+        _err(f"  {report.source}: {note}")
+    if report.error:
+        _err(f"  {report.source}: error: {report.error} (next try {_when(report.next_run_at)})")
+
+
+def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    fetchers = Fetchers(endpoints(settings))
+    try:
+        if args.names:
+            names = list(args.names)
+        elif args.due:
+            names = store.due_sources(datetime.now(UTC))
+        else:
+            names = [s.name for s in store.list_sources() if s.enabled]
+        if not names and not args.due:
+            raise NotFound(
+                "No sources yet: add one with `paperfeed sources add arxiv --set cs.LG`."
+            )
+        reports = []
+        for name in names:
+            report = harvest_source(store, fetchers, name)
+            _report_harvest(report)
+            reports.append(report)
+        if any(r.added or r.updated for r in reports):
+            _sync_with_progress(_open_engine(settings, store), store)
+    finally:
+        fetchers.close()
+        store.close()
+    if any(r.error and not r.busy for r in reports):
+        return EXIT_ERROR
+    return EXIT_OK if any(r.added for r in reports) else EXIT_NOTHING_NEW
+
+
+def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    fetchers = Fetchers(endpoints(settings))
+    try:
+        report = fetch_arxiv_ids(store, fetchers, args.ids)
+        _report_harvest(report)
+        _sync_with_progress(_open_engine(settings, store), store)
+    finally:
+        fetchers.close()
+        store.close()
+    found = report.added + report.updated + report.unchanged
+    if found < len(set(args.ids)):
+        _err(f"{len(set(args.ids)) - found} of the ids were not found on arXiv")
+        return EXIT_SKIPPED
+    return EXIT_OK
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 
@@ -464,6 +654,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser(
+        "sources",
+        help="configure where new papers come from",
+        description="Sources are harvested by `paperfeed harvest` (cron) or by the server's "
+        "scheduler, each at its interval; a failing one backs off and shows its error here.",
+    )
+    actions = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="add, list, remove"
+    )
+    a = actions.add_parser(
+        "add",
+        help="add a source",
+        description="Add a source. Kinds: arxiv (OAI-PMH, a set such as cs.LG; complete and "
+        "incremental), arxiv-api (a search query), arxiv-listing (today's new submissions of "
+        "categories, with announce types), hf-daily (Hugging Face daily papers with upvotes).",
+    )
+    a.add_argument("kind", choices=KINDS, help="what kind of source")
+    a.add_argument("--set", help="arxiv: the set, e.g. cs.LG, cs, math or physics:hep-th")
+    a.add_argument("--format", choices=OAI_FORMATS, default="arXiv",
+                   help="arxiv: metadata format; arXivRaw adds every version's date")  # fmt: skip
+    a.add_argument("--query", help="arxiv-api: the search query, e.g. 'cat:cs.LG AND abs:llm'")
+    a.add_argument("--max-results", type=int, help="arxiv-api: at most this many per run (1000)")
+    a.add_argument("--category", action="append", help="arxiv-listing: a category (repeatable)")
+    a.add_argument("--since", type=_date_arg,
+                   help="the first harvest starts here (default: 7 days ago)")  # fmt: skip
+    a.add_argument("--every", type=_duration_arg,
+                   help="interval, e.g. 30m, 6h, 1d (default: 6h for arxiv and arxiv-api, "
+                   "2h for arxiv-listing and hf-daily)")  # fmt: skip
+    a.add_argument("--name", help="a name of your own (default: from the kind and options)")
+    a.set_defaults(func=cmd_sources_add)
+    a = actions.add_parser(
+        "list",
+        help="show sources with their last and next run",
+        description="Each source with its interval, last run, next run, papers added and its "
+        "last error (with the next retry time) if it failed.",
+    )
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(func=cmd_sources_list)
+    a = actions.add_parser(
+        "remove", help="remove a source", description="Remove a source; its papers stay."
+    )
+    a.add_argument("name", help="the source's name, as `sources list` shows it")
+    a.set_defaults(func=cmd_sources_remove)
+
+    p = sub.add_parser(
+        "harvest",
+        help="harvest sources now",
+        description="Run sources now (all enabled ones, the named ones, or with --due only "
+        "those whose time has come: put `paperfeed harvest --due` in cron). Exit code 0: new "
+        "papers came; 4: every source ran and nothing new came; 1: a source failed (what the "
+        "others brought is kept).",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="source name(s)")
+    p.add_argument("--due", action="store_true", help="only sources whose next run is due")
+    p.set_defaults(func=cmd_harvest)
+
+    p = sub.add_parser(
+        "fetch",
+        help="fetch papers by arXiv id",
+        description="Look papers up on the arXiv API by id and store them (100 per request).",
+    )
+    p.add_argument(
+        "ids", nargs="+", metavar="ID", help="arXiv ids, e.g. 2104.08663 or 2104.08663v2"
+    )
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
         "demo",
         help="import the bundled sample papers and try a search",
         description="Import the 227 bundled sample papers, print example searches, and offer "
@@ -480,8 +736,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    settings = load_settings(db=args.db)
     try:
+        settings = load_settings(db=args.db)
         status: int = args.func(settings, args)
         return status
     except PaperfeedError as e:

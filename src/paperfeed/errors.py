@@ -17,6 +17,10 @@ class NotFound(PaperfeedError):
     """A paper (or other record) the user named does not exist."""
 
 
+class AlreadyExists(PaperfeedError):
+    """A record the user wants to create (a source, say) exists already."""
+
+
 class InputError(PaperfeedError):
     """A file or a record the user gave us cannot be read."""
 

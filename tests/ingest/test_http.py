@@ -9,32 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from paperfeed.ingest.http import FetchError, FetchPolicy, PoliteClient, parse_retry_after
-from tests.replay import CUT, RESET, Replay, Reply, replay_server
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.t += seconds
-
-
-@pytest.fixture
-def replay() -> Iterator[Replay]:
-    with replay_server() as r:
-        yield r
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
+from tests.replay import CUT, RESET, FakeClock, Replay, Reply
 
 _open: list[PoliteClient] = []
 

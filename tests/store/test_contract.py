@@ -4,13 +4,14 @@ to BACKENDS (the PostgreSQL one will) and the whole file runs against it too."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from paperfeed.errors import AlreadyExists
 from paperfeed.models import Paper, title_hash_id
-from paperfeed.store import EmbeddingRow, SQLiteStore, Store
+from paperfeed.store import Announcement, EmbeddingRow, Signal, SourceRow, SQLiteStore, Store
 
 
 def _sqlite(tmp_path: Path) -> Store:
@@ -223,3 +224,91 @@ def test_title_match_with_conflicting_dois_stays_apart(backend: Store) -> None:
     backend.upsert_papers([Paper(id="10.1/a", doi="10.1/a", title="Erratum")])
     backend.upsert_papers([Paper(id="10.1/b", doi="10.1/b", title="Erratum")])
     assert backend.count_papers() == 2
+
+
+# -- sources, announcements, signals ---------------------------------------------------------
+
+
+def source(name: str = "arxiv-cs.LG", due: int = 1) -> SourceRow:
+    return SourceRow(name=name, kind="arxiv", config={"set": "cs:cs:LG"}, interval_s=3600,
+                     next_run_at=day(due), created_at=day(1))  # fmt: skip
+
+
+def test_sources_are_added_listed_and_removed(backend: Store) -> None:
+    backend.add_source(source("b"))
+    backend.add_source(source("a", due=3))
+    with pytest.raises(AlreadyExists):
+        backend.add_source(source("a"))
+    assert [s.name for s in backend.list_sources()] == ["a", "b"]
+    got = backend.get_source("a")
+    assert got is not None and got.config == {"set": "cs:cs:LG"} and got.next_run_at == day(3)
+    assert backend.due_sources(day(2)) == ["b"]
+    assert backend.due_sources(day(5)) == ["b", "a"]  # most overdue first
+    assert backend.remove_source("a") and not backend.remove_source("a")
+    assert backend.get_source("a") is None
+
+
+def test_a_lease_is_exclusive_until_it_runs_out_or_its_holder_is_dead(backend: Store) -> None:
+    backend.add_source(source())
+    assert backend.claim_source("arxiv-cs.LG", "p1", day(1), day(2))
+    assert backend.claim_source("arxiv-cs.LG", "p1", day(1), day(2))  # renewing is fine
+    assert not backend.claim_source("arxiv-cs.LG", "p2", day(1), day(2))
+    assert backend.claim_source("arxiv-cs.LG", "p2", day(1), day(2), take_from="p1")
+    assert not backend.claim_source("arxiv-cs.LG", "p3", day(1), day(4))
+    assert backend.claim_source("arxiv-cs.LG", "p3", day(3), day(4))  # p2's lease ran out
+
+
+def test_runs_count_failures_and_papers_and_release_the_lease(backend: Store) -> None:
+    backend.add_source(source())
+    backend.claim_source("arxiv-cs.LG", "p1", day(1), day(2))
+    for n in (1, 2):
+        backend.finish_source_run("arxiv-cs.LG", ran_at=day(n), next_run_at=day(n + 1),
+                                  added=0, error="down")  # fmt: skip
+    s = backend.get_source("arxiv-cs.LG")
+    assert s is not None and (s.failures, s.last_error, s.last_ok_at) == (2, "down", None)
+    assert s.lease_owner is None
+    backend.finish_source_run("arxiv-cs.LG", ran_at=day(4), next_run_at=day(5), added=7,
+                              error=None)  # fmt: skip
+    backend.finish_source_run("arxiv-cs.LG", ran_at=day(5), next_run_at=day(6), added=2,
+                              error=None)  # fmt: skip
+    s = backend.get_source("arxiv-cs.LG")
+    assert s is not None and (s.failures, s.last_error, s.last_ok_at) == (0, None, day(5))
+    assert (s.last_added, s.papers_added, s.last_run_at) == (2, 9, day(5))
+
+
+def test_a_cursor_commits_with_its_papers_or_not_at_all(backend: Store) -> None:
+    backend.add_source(source())
+    with pytest.raises(RuntimeError), backend.transaction():
+        backend.upsert_papers([arxiv()])
+        backend.save_cursor("arxiv-cs.LG", {"token": "t1"})
+        raise RuntimeError("killed")
+    s = backend.get_source("arxiv-cs.LG")
+    assert s is not None and s.cursor == {} and backend.count_papers() == 0
+    with backend.transaction():
+        backend.upsert_papers([arxiv()])
+        backend.save_cursor("arxiv-cs.LG", {"token": "t1"})
+    s = backend.get_source("arxiv-cs.LG")
+    assert s is not None and s.cursor == {"token": "t1"} and backend.count_papers() == 1
+
+
+def test_announcements_are_recorded_once(backend: Store) -> None:
+    backend.upsert_papers([arxiv()])
+    item = Announcement("2401.00001v1", "arxiv:cs.LG", date(2024, 1, 2), "new")
+    ghost = Announcement("2401.99999", "arxiv:cs.LG", date(2024, 1, 2), "new")
+    assert backend.add_announcements([item, ghost]) == 1  # an unknown paper is ignored
+    assert backend.add_announcements([item]) == 0
+    assert backend.get_announcements("2401.00001") == [
+        Announcement("2401.00001", "arxiv:cs.LG", date(2024, 1, 2), "new")
+    ]
+
+
+def test_signals_keep_a_time_series_of_changes_only(backend: Store) -> None:
+    backend.upsert_papers([arxiv()])
+    votes = [Signal("2401.00001", "hf_upvotes", 10.0), Signal("2401.00001", "github_stars", 3)]
+    assert backend.record_signals(votes, day(1), "hf-daily") == 2
+    assert backend.record_signals(votes, day(2), "hf-daily") == 0  # unchanged: nothing new
+    more = [Signal("2401.00001", "hf_upvotes", 12.0)]
+    assert backend.record_signals(more, day(3), "hf-daily") == 1
+    points = [(p.name, p.observed_at, p.value) for p in backend.get_signals("2401.00001")]
+    assert points == [("github_stars", day(1), 3.0), ("hf_upvotes", day(1), 10.0),
+                      ("hf_upvotes", day(3), 12.0)]  # fmt: skip

@@ -4,9 +4,13 @@
 """
 
 from paperfeed.store.base import (
+    Announcement,
     Change,
     EmbeddingRow,
     EmbeddingTodo,
+    Signal,
+    SignalPoint,
+    SourceRow,
     Store,
     UpsertResult,
     VectorChange,
@@ -20,10 +24,14 @@ def open_store(path: str, *, readonly: bool = False) -> Store:
 
 
 __all__ = [
+    "Announcement",
     "Change",
     "EmbeddingRow",
     "EmbeddingTodo",
     "SQLiteStore",
+    "Signal",
+    "SignalPoint",
+    "SourceRow",
     "Store",
     "UpsertResult",
     "VectorChange",

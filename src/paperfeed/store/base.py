@@ -6,10 +6,11 @@ free of SQL: methods speak in `Paper`s, ids and change numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from paperfeed.models import Paper
 
@@ -61,6 +62,56 @@ class VectorChange:
     changed: int
     seq: int
     vector: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A configured source and where its harvest stands. `cursor` is the harvester's own
+    bookmark (resumption token, dates), opaque to the store."""
+
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    interval_s: int
+    next_run_at: datetime
+    enabled: bool = True
+    created_at: datetime | None = None
+    cursor: Mapping[str, Any] = field(default_factory=dict)
+    last_run_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0
+    last_added: int = 0
+    papers_added: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """Paper `ref` (any id it is known by) appeared in `list` on `day` as `kind`."""
+
+    ref: str
+    list: str
+    day: date
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """An outside measurement of attention (Hugging Face upvotes, GitHub stars) of `ref`."""
+
+    ref: str
+    name: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPoint:
+    name: str
+    observed_at: datetime
+    value: float
+    source: str
 
 
 class Store(Protocol):
@@ -129,4 +180,62 @@ class Store(Protocol):
 
     def iter_embeddings(self, model: str) -> Iterator[tuple[str, str, bytes]]:
         """(paper id, text hash, vector) of every stored vector of `model`, by row."""
+        ...
+
+    # -- sources --------------------------------------------------------------------------
+
+    def add_source(self, source: SourceRow) -> None:
+        """Add a source; `AlreadyExists` if the name is taken."""
+        ...
+
+    def get_source(self, name: str) -> SourceRow | None: ...
+
+    def list_sources(self) -> list[SourceRow]: ...
+
+    def remove_source(self, name: str) -> bool:
+        """Forget a source (not the papers it brought). False if there was none."""
+        ...
+
+    def due_sources(self, now: datetime) -> list[str]:
+        """Names of enabled sources whose next run is due, most overdue first."""
+        ...
+
+    def claim_source(
+        self, name: str, owner: str, now: datetime, until: datetime, take_from: str | None = None
+    ) -> bool:
+        """Take the lease on a source until `until` unless another owner holds a live one
+        (`take_from`: that owner is known to be dead, take its lease anyway)."""
+        ...
+
+    def save_cursor(self, name: str, cursor: Mapping[str, Any]) -> None:
+        """Record harvest progress; call it in the transaction that writes the papers."""
+        ...
+
+    def finish_source_run(
+        self,
+        name: str,
+        *,
+        ran_at: datetime,
+        next_run_at: datetime,
+        added: int,
+        error: str | None,
+    ) -> None:
+        """Record a finished run (error None: it succeeded) and release the lease."""
+        ...
+
+    # -- announcements and signals ----------------------------------------------------------
+
+    def add_announcements(self, items: Sequence[Announcement]) -> int:
+        """Record list appearances of stored papers; returns how many were new. Unknown
+        papers are ignored."""
+        ...
+
+    def record_signals(self, items: Sequence[Signal], observed_at: datetime, source: str) -> int:
+        """Record measurements that differ from the latest known value; returns how many."""
+        ...
+
+    def get_announcements(self, ref: str) -> list[Announcement]: ...
+
+    def get_signals(self, ref: str) -> list[SignalPoint]:
+        """Every recorded measurement of a paper, oldest first."""
         ...

@@ -7,16 +7,16 @@ never create or migrate the file.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from paperfeed.errors import StoreError
+from paperfeed.errors import AlreadyExists, StoreError
 from paperfeed.models import (
     Paper,
     can_merge,
@@ -26,9 +26,13 @@ from paperfeed.models import (
     parse_arxiv_id,
 )
 from paperfeed.store.base import (
+    Announcement,
     Change,
     EmbeddingRow,
     EmbeddingTodo,
+    Signal,
+    SignalPoint,
+    SourceRow,
     UpsertResult,
     VectorChange,
 )
@@ -48,6 +52,42 @@ def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[An
 
 def _iso(d: datetime | None) -> str | None:
     return d.isoformat() if d else None
+
+
+def _ts(d: datetime) -> str:
+    """A UTC timestamp as text that sorts in time order."""
+    return d.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+_SOURCE_COLUMNS = (
+    "name, kind, config, interval_s, next_run_at, enabled, created_at, cursor, last_run_at, "
+    "last_ok_at, last_error, failures, last_added, papers_added, lease_owner, lease_until"
+)
+
+
+def _row_source(r: Sequence[Any]) -> SourceRow:
+    return SourceRow(
+        name=r[0],
+        kind=r[1],
+        config=orjson.loads(r[2]),
+        interval_s=int(r[3]),
+        next_run_at=datetime.fromisoformat(r[4]),
+        enabled=bool(r[5]),
+        created_at=_dt(r[6]),
+        cursor=orjson.loads(r[7]),
+        last_run_at=_dt(r[8]),
+        last_ok_at=_dt(r[9]),
+        last_error=r[10],
+        failures=int(r[11]),
+        last_added=int(r[12]),
+        papers_added=int(r[13]),
+        lease_owner=r[14],
+        lease_until=_dt(r[15]),
+    )
 
 
 def _paper_values(p: Paper) -> tuple[Any, ...]:
@@ -307,6 +347,143 @@ class SQLiteStore:
             "SELECT vector FROM embeddings WHERE model = ? AND seq = ?", (model, seq)
         ).fetchone()
         return bytes(row[0]) if row else None
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def add_source(self, source: SourceRow) -> None:
+        created = source.created_at or datetime.now(UTC)
+        try:
+            with self.transaction():
+                self.conn.execute(
+                    "INSERT INTO sources (name, kind, config, interval_s, next_run_at, enabled,"
+                    " created_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        source.name,
+                        source.kind,
+                        orjson.dumps(source.config).decode(),
+                        source.interval_s,
+                        _ts(source.next_run_at),
+                        int(source.enabled),
+                        _ts(created),
+                        orjson.dumps(source.cursor).decode(),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"A source named {source.name!r} exists already.") from None
+
+    def get_source(self, name: str) -> SourceRow | None:
+        sql = f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE name = ?"
+        row = self.conn.execute(sql, (name,)).fetchone()
+        return _row_source(row) if row else None
+
+    def list_sources(self) -> list[SourceRow]:
+        sql = f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY name"
+        return [_row_source(r) for r in self.conn.execute(sql)]
+
+    def remove_source(self, name: str) -> bool:
+        with self.transaction():
+            return self.conn.execute("DELETE FROM sources WHERE name = ?", (name,)).rowcount > 0
+
+    def due_sources(self, now: datetime) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT name FROM sources WHERE enabled AND next_run_at <= ? ORDER BY next_run_at, "
+            "name",
+            (_ts(now),),
+        )
+        return [str(r[0]) for r in rows]
+
+    def claim_source(
+        self, name: str, owner: str, now: datetime, until: datetime, take_from: str | None = None
+    ) -> bool:
+        with self.transaction():
+            taken = self.conn.execute(
+                "UPDATE sources SET lease_owner = ?, lease_until = ? WHERE name = ? AND "
+                "(lease_owner IS NULL OR lease_owner IN (?, ?) OR lease_until < ?)",
+                (owner, _ts(until), name, owner, take_from or owner, _ts(now)),
+            )
+            return taken.rowcount > 0
+
+    def save_cursor(self, name: str, cursor: Mapping[str, Any]) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE sources SET cursor = ? WHERE name = ?",
+                (orjson.dumps(cursor).decode(), name),
+            )
+
+    def finish_source_run(
+        self,
+        name: str,
+        *,
+        ran_at: datetime,
+        next_run_at: datetime,
+        added: int,
+        error: str | None,
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE sources SET last_run_at = ?, next_run_at = ?, last_error = ?,"
+                " last_ok_at = CASE WHEN ? IS NULL THEN ? ELSE last_ok_at END,"
+                " failures = CASE WHEN ? IS NULL THEN 0 ELSE failures + 1 END,"
+                " last_added = ?, papers_added = papers_added + ?,"
+                " lease_owner = NULL, lease_until = NULL WHERE name = ?",
+                (_ts(ran_at), _ts(next_run_at), error, error, _ts(ran_at), error, added, added,
+                 name),
+            )  # fmt: skip
+
+    # -- announcements and signals --------------------------------------------------------
+
+    def _seqs(self, refs: Iterable[str]) -> dict[str, int]:
+        found = {}
+        for ref in set(refs):
+            seq = self.find_seq(ref)
+            if seq is not None:
+                found[ref] = seq
+        return found
+
+    def add_announcements(self, items: Sequence[Announcement]) -> int:
+        with self.transaction():
+            seqs = self._seqs(a.ref for a in items)
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO announcements (list, day, seq, kind) VALUES (?, ?, ?, ?)",
+                [(a.list, a.day.isoformat(), seqs[a.ref], a.kind) for a in items if a.ref in seqs],
+            )
+            return self.conn.total_changes - before
+
+    def record_signals(self, items: Sequence[Signal], observed_at: datetime, source: str) -> int:
+        with self.transaction():
+            seqs = self._seqs(s.ref for s in items)
+            rows = []
+            for item in items:
+                seq = seqs.get(item.ref)
+                if seq is None:
+                    continue
+                latest = self.conn.execute(
+                    "SELECT value FROM signals WHERE seq = ? AND name = ? "
+                    "ORDER BY observed_at DESC LIMIT 1",
+                    (seq, item.name),
+                ).fetchone()
+                if latest is None or latest[0] != item.value:
+                    rows.append((seq, item.name, _ts(observed_at), item.value, source))
+            self.conn.executemany("INSERT OR REPLACE INTO signals VALUES (?, ?, ?, ?, ?)", rows)
+            return len(rows)
+
+    def get_announcements(self, ref: str) -> list[Announcement]:
+        seq = self.find_seq(ref)
+        rows = self.conn.execute(
+            "SELECT p.id, a.list, a.day, a.kind FROM announcements a JOIN papers p USING (seq)"
+            " WHERE a.seq = ? ORDER BY a.day, a.list",
+            (seq,),
+        )
+        return [Announcement(r[0], r[1], date.fromisoformat(r[2]), r[3]) for r in rows]
+
+    def get_signals(self, ref: str) -> list[SignalPoint]:
+        rows = self.conn.execute(
+            "SELECT name, observed_at, value, source FROM signals WHERE seq = ?"
+            " ORDER BY observed_at, name",
+            (self.find_seq(ref),),
+        )
+        return [SignalPoint(r[0], datetime.fromisoformat(r[1]), r[2], r[3]) for r in rows]
 
 
 def _split_sql(script: str) -> list[str]:

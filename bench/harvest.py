@@ -1,0 +1,128 @@
+"""Harvest speed: records/s parsed from OAI-PMH XML, and a whole harvest over local HTTP.
+
+Target (sources issue): >= 5,000 records/s parsed from OAI-PMH XML, so that parsing is never
+what holds a harvest back (arXiv's 3 s spacing is: 1,000 records a page -> ~330 records/s).
+Pages are built like arXiv's ListRecords pages (1,000 records each) from the real records in
+../shared fixtures, with their ids renumbered so that every record is a distinct paper. The
+end-to-end row runs the real harvester against a local HTTP server with no spacing, into a
+fresh SQLite store; the API Atom and HF daily parsers are measured beside it.
+
+    .venv/bin/python bench/harvest.py [--records 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchlib import SHARED_DATA, timed
+
+from paperfeed.ingest.arxiv_atom import parse_arxiv_atom
+from paperfeed.ingest.arxiv_oai import parse_oai_page
+from paperfeed.ingest.harvest import Endpoints, Fetchers, harvest_source
+from paperfeed.ingest.hf_daily import parse_daily_page
+from paperfeed.ingest.sources import SourceOptions, new_source
+from paperfeed.store import SQLiteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.replay import Reply, replay_server  # the same server the tests use
+
+TARGET = 5_000
+PAGE = 1_000
+FIXTURES = SHARED_DATA / "fixtures"
+_RECORD = re.compile(rb"<record>.*?</record>", re.S)
+_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/'
+    b'2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n<responseDate>2024-10-25T'
+    b'10:00:00Z</responseDate>\n<request verb="ListRecords">x</request>\n<ListRecords>\n'
+)
+
+
+def real_records() -> list[bytes]:
+    found: dict[bytes, bytes] = {}
+    for path in sorted((FIXTURES / "arxiv_oai_pmh" / "hepcrawl").glob("*.xml")):
+        for record in _RECORD.findall(path.read_bytes()):
+            key = re.search(rb"<identifier>\s*(.*?)\s*</identifier>", record)
+            assert key is not None
+            found.setdefault(key.group(1), record)
+    return list(found.values())
+
+
+def renumbered(record: bytes, n: int) -> bytes:
+    new_id = f"2401.{n:05d}".encode()
+    record = re.sub(rb"oai:arXiv.org:[^<]+", b"oai:arXiv.org:" + new_id, record)
+    return re.sub(rb"<id>[^<]+</id>", b"<id>" + new_id + b"</id>", record)
+
+
+def pages(total: int) -> list[bytes]:
+    base = real_records()
+    records = [renumbered(base[n % len(base)], n) for n in range(total)]
+    out = []
+    for i in range(0, total, PAGE):
+        more = i + PAGE < total
+        token = f"tok-{i // PAGE + 1}" if more else ""
+        tail = f'<resumptionToken cursor="{i}" completeListSize="{total}">{token}'
+        out.append(_HEAD + b"\n".join(records[i : i + PAGE]) + tail.encode()
+                   + b"</resumptionToken>\n</ListRecords>\n</OAI-PMH>\n")  # fmt: skip
+    return out
+
+
+def harvest_over_http(bodies: list[bytes], workdir: Path) -> tuple[float, int]:
+    with replay_server() as replay:
+
+        def answer(query: dict[str, str]) -> Reply:
+            n = int(query.get("resumptionToken", "tok-0").removeprefix("tok-"))
+            return Reply(200, bodies[n])
+
+        replay.handle("/oai", answer)
+        store = SQLiteStore(workdir / "harvest.db")
+        now = datetime.now(UTC)
+        store.add_source(new_source("arxiv", SourceOptions(set="cs.LG"), now))
+        url = replay.base_url
+        fetchers = Fetchers(Endpoints(url + "/oai", url, url, url, min_interval_s=0.0))
+        seconds, report = timed(lambda: harvest_source(store, fetchers, "arxiv-cs.LG"))
+        fetchers.close()
+        assert report.error is None, report.error
+        count = store.count_papers()
+        store.close()
+    return seconds, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    args = parser.parse_args()
+    bodies = pages(args.records)
+    mb = sum(map(len, bodies)) / 1e6
+    parse_s, parsed = timed(lambda: sum(len(parse_oai_page(b).papers) for b in bodies))
+    assert parsed == args.records, f"parsed {parsed} of {args.records}"
+    with tempfile.TemporaryDirectory() as tmp:
+        http_s, stored = harvest_over_http(bodies, Path(tmp))
+    assert stored == args.records, f"stored {stored} of {args.records}"
+
+    api = [p.read_bytes() for p in sorted((FIXTURES / "arxiv_api" / "xml").glob("*.xml"))]
+    api = [b for b in api if b"/api/errors" not in b] * 20
+    api_s, entries = timed(lambda: sum(len(parse_arxiv_atom(b).papers) for b in api))
+    hf = (FIXTURES / "hf_daily_papers" / "daily_papers_2024-10-25_first4.json").read_bytes()
+    hf_s, items = timed(lambda: sum(len(parse_daily_page(hf).papers) for _ in range(2_000)))
+
+    rows = [
+        ("OAI-PMH parse, records/s", parsed / parse_s, f">= {TARGET:,} (target)"),
+        ("OAI-PMH parse, MB/s of XML", mb / parse_s, f"{mb:.0f} MB in {len(bodies)} pages"),
+        ("harvest over local HTTP into SQLite, records/s", stored / http_s,
+         f"arXiv's 3 s spacing allows ~{PAGE / 3:.0f}"),
+        ("arXiv API Atom parse, entries/s", entries / api_s, f"{entries:,} entries"),
+        ("HF daily papers parse, items/s", items / hf_s, f"{items:,} items"),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'value':>10}  comparison")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>10,.0f}  {note}")
+
+
+if __name__ == "__main__":
+    main()
