@@ -547,7 +547,7 @@ def _prompt_lines() -> Iterator[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperfeed",
-        description="Self-hosted research-paper discovery: import, search, and (soon) digests.",
+        description="Self-hosted research-paper discovery: harvest, search and (soon) digests.",
     )
     parser.add_argument("--version", action="version", version=f"paperfeed {__version__}")
     parser.add_argument(

@@ -4,6 +4,7 @@ injected faults and an injected clock. The store is the real SQLite store."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -380,3 +381,28 @@ def test_an_unknown_source_is_a_sentence(store: SQLiteStore, fetchers: Fetchers)
     assert harvest_source(store, fetchers, "nope").error == (
         "There is no source named 'nope'; see `paperfeed sources list`."
     )
+
+
+def test_the_scheduler_thread_harvests_due_sources_and_stops(
+    tmp_path: Path, replay: Replay, oai: OaiList
+) -> None:
+    db = tmp_path / "scheduled.db"
+    setup = SQLiteStore(db)
+    setup.add_source(new_source("arxiv", SourceOptions(set="cs.LG"), datetime.now(UTC)))
+    endpoints = endpoints_for(replay.base_url)
+    fast = Endpoints(endpoints.arxiv_oai, endpoints.arxiv_api, endpoints.arxiv_rss,
+                     endpoints.hf, min_interval_s=0.0)  # fmt: skip
+    seen: list[str] = []
+    scheduler = SourceScheduler(
+        lambda: SQLiteStore(db), fast, poll_s=0.05, on_harvest=lambda r: seen.append(r.source)
+    )
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+    assert seen == ["arxiv-cs.LG"]  # once: the next run is 6 h away
+    assert setup.count_papers() == len(oai_fixture_ids())
+    setup.close()
