@@ -451,7 +451,8 @@ def _report_harvest(report: HarvestReport) -> None:
         _err(f"{report.source}: skipped, another process is harvesting it")
         return
     _err(f"{report.source}: {report.added} new, {report.updated} updated, "
-         f"{report.unchanged} unchanged ({report.requests} requests)"
+         f"{report.unchanged} unchanged ({report.requests} "
+         f"request{'' if report.requests == 1 else 's'})"
          + (f", {len(report.skipped)} records skipped" if report.skipped else ""))  # fmt: skip
     for line in report.skipped[:MAX_LINE_ERRORS_SHOWN]:
         _err(f"  {report.source}: skipped {line}")

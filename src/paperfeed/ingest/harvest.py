@@ -386,7 +386,7 @@ def harvest_source(
     else:
         delay = retry_delay_s(source.interval_s, source.failures + 1, asked)
         next_run = finished + timedelta(seconds=delay)
-        log.warning("harvest failed source=%s error=%s retry_at=%s", name, report.error,
+        log.info("harvest failed source=%s error=%s retry_at=%s", name, report.error,
                     next_run.isoformat())  # fmt: skip
     report.next_run_at = next_run
     store.finish_source_run(name, ran_at=started, next_run_at=next_run, added=report.added,

@@ -51,8 +51,12 @@ class SourceScheduler:
             report = harvest_one(store, self.fetchers, name, owner=self.owner)
             if report.busy:
                 continue
-            log.info("harvested source=%s added=%d updated=%d error=%s", name, report.added,
-                     report.updated, report.error)  # fmt: skip
+            if report.error:
+                log.warning("harvest failed source=%s error=%s retry_at=%s", name, report.error,
+                            report.next_run_at)  # fmt: skip
+            else:
+                log.info("harvested source=%s added=%d updated=%d", name, report.added,
+                         report.updated)  # fmt: skip
             reports.append(report)
             if self.on_harvest is not None:
                 self.on_harvest(report)
