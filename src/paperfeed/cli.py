@@ -25,14 +25,14 @@ from paperfeed.config import Settings, load_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import (
-    Endpoints,
     Fetchers,
     HarvestReport,
+    endpoints_from,
     fetch_arxiv_ids,
     harvest_source,
 )
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
-from paperfeed.models import Paper
+from paperfeed.models import paper_json
 from paperfeed.search.embed import (
     Embedder,
     embed_missing,
@@ -145,26 +145,6 @@ def _date_arg(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
-
-
-def paper_json(paper: Paper) -> dict[str, Any]:
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "authors": list(paper.authors),
-        "categories": list(paper.categories),
-        "arxiv_id": paper.arxiv_id,
-        "doi": paper.doi,
-        "published": paper.published.isoformat() if paper.published else None,
-        "updated": paper.updated.isoformat() if paper.updated else None,
-        "version": paper.version,
-        "url": paper.url,
-        "pdf_url": paper.pdf_url,
-        "code_url": paper.code_url,
-        "sources": list(paper.sources),
-        "extra": dict(paper.extra),
-    }
 
 
 def _print_hits(hits: list[Hit]) -> None:
@@ -328,16 +308,6 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
 # -- sources and harvesting ---------------------------------------------------------------
 
 
-def endpoints(settings: Settings) -> Endpoints:
-    return Endpoints(
-        arxiv_oai=settings.arxiv_oai_url,
-        arxiv_api=settings.arxiv_api_url,
-        arxiv_rss=settings.arxiv_rss_url,
-        hf=settings.hf_url,
-        min_interval_s=settings.fetch_interval_s,
-    )
-
-
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -464,7 +434,7 @@ def _report_harvest(report: HarvestReport) -> None:
 
 def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
     store = open_store(settings.db)
-    fetchers = Fetchers(endpoints(settings))
+    fetchers = Fetchers(endpoints_from(settings))
     try:
         if args.names:
             names = list(args.names)
@@ -493,7 +463,7 @@ def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     store = open_store(settings.db)
-    fetchers = Fetchers(endpoints(settings))
+    fetchers = Fetchers(endpoints_from(settings))
     try:
         report = fetch_arxiv_ids(store, fetchers, args.ids)
         _report_harvest(report)
@@ -505,6 +475,23 @@ def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     if found < len(set(args.ids)):
         _err(f"{len(set(args.ids)) - found} of the ids were not found on arXiv")
         return EXIT_SKIPPED
+    return EXIT_OK
+
+
+# -- serve -------------------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    open_store(settings.db).close()  # create and migrate once, before the workers start
+    os.environ["PAPERFEED_DB"] = settings.db
+    os.environ["PAPERFEED_SCHEDULER"] = "0" if args.no_scheduler else "1"
+    _err(f"serving {settings.db} on http://{args.host}:{args.port} (Ctrl-C to stop)")
+    uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", proxy_headers=True)  # fmt: skip
     return EXIT_OK
 
 
@@ -719,6 +706,18 @@ def build_parser() -> argparse.ArgumentParser:
         "ids", nargs="+", metavar="ID", help="arXiv ids, e.g. 2104.08663 or 2104.08663v2"
     )
     p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the web UI and the JSON API",
+        description="Serve the web UI, the JSON API and feeds, and run the source scheduler in "
+        "the same process (unless --no-scheduler).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    p.add_argument("--no-scheduler", action="store_true", help="do not harvest sources here")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "demo",

@@ -166,3 +166,24 @@ def merge_papers(existing: Paper, incoming: Paper) -> Paper:
 
 def with_id(paper: Paper, new_id: str) -> Paper:
     return replace(paper, id=new_id)
+
+
+def paper_json(paper: Paper) -> dict[str, Any]:
+    """The JSON shape of a paper, the same in the CLI and the API."""
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+        "published": paper.published.isoformat() if paper.published else None,
+        "updated": paper.updated.isoformat() if paper.updated else None,
+        "version": paper.version,
+        "url": paper.url,
+        "pdf_url": paper.pdf_url,
+        "code_url": paper.code_url,
+        "sources": list(paper.sources),
+        "extra": dict(paper.extra),
+    }

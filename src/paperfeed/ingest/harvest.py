@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import AtomPage, parse_arxiv_atom
 from paperfeed.ingest.arxiv_listing import parse_arxiv_listing
@@ -54,6 +55,16 @@ class Endpoints:
     arxiv_rss: str
     hf: str
     min_interval_s: float | None = None
+
+
+def endpoints_from(settings: Settings) -> Endpoints:
+    return Endpoints(
+        arxiv_oai=settings.arxiv_oai_url,
+        arxiv_api=settings.arxiv_api_url,
+        arxiv_rss=settings.arxiv_rss_url,
+        hf=settings.hf_url,
+        min_interval_s=settings.fetch_interval_s,
+    )
 
 
 class Fetchers:

@@ -1,7 +1,9 @@
 """SQLite backend: one file, WAL, foreign keys, a busy timeout, one writer connection.
 
 Read-only opens (`readonly=True`) are for processes that only read, such as a search; they
-never create or migrate the file.
+never create or migrate the file. A store may be handed from the thread that opened it to
+another (the web app opens it before its event loop runs), but it must never be used by two
+threads at once: each thread that works in parallel (the source scheduler) opens its own.
 """
 
 from __future__ import annotations
@@ -159,9 +161,9 @@ class SQLiteStore:
                         "(paperfeed ingest FILE) or point --db at an existing one."
                     )
                 uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
-                conn = sqlite3.connect(self.path, isolation_level=None)
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 # Checkpoint every ~80 MB of WAL rather than 4 MB: bulk imports run ~15% faster.
