@@ -367,3 +367,7 @@ def test_merge_keeps_every_source_and_the_earliest_date(a: Paper, b: Paper) -> N
     dates = [d for d in (a.published, b.published) if d is not None]
     assert merged.published == (min(dates) if dates else None)
     assert merged.arxiv_id == (a.arxiv_id or b.arxiv_id)
+
+
+def test_an_absurd_version_is_not_an_arxiv_id() -> None:
+    assert parse_arxiv_id("2104.08663v" + "9" * 5000) is None  # int() would refuse it

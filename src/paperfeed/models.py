@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
-_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7})(?:v(\d+))?$")
+_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d{1,6}))?$")
+_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7})(?:v(\d{1,6}))?$")
 _ID_PREFIX = re.compile(
     r"^(?:https?://(?:www\.)?(?:export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)", re.I
 )

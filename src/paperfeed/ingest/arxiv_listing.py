@@ -1,11 +1,14 @@
-"""Parse arXiv's new-submission listings (rss.arxiv.org, RSS 2.0 or Atom) into papers with
-their announce type.
+"""Parse arXiv's daily listings feeds (rss.arxiv.org/rss/<cats>, /atom/<cats>) into papers and
+their announce types.
 
-The listing of a category is "what was announced today": new submissions, cross-lists from
-other categories, and replacements (new versions), each item marked `new`, `cross`,
-`replace` or `replace-cross`. This module turns one feed body into a `ListingPage`. It must
-not fetch, store or retry; a bad item is skipped with a reason, and only a body that is not
-such a feed raises `ArxivListingError`.
+A listing is what arXiv announced in some categories on one day: new submissions, cross-lists
+from other categories and replacements, each item marked `new`, `cross`, `replace` or
+`replace-cross` (in its `arxiv:announce_type` and again at the head of its description). The
+service writes the same items as RSS 2.0 or as Atom (the 2024 format); the root element says
+which. This module turns one body into a `ListingPage`. It must not fetch, store or retry: the
+harvester does. It refuses any DOCTYPE, as the API parser does, so no entity is ever resolved.
+A bad item is skipped with a reason; only a body that is not such a feed raises
+`ArxivListingError`, with a sentence, never a parser traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import parse_xml
@@ -26,11 +30,17 @@ ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ARXIV = "{http://arxiv.org/schemas/atom}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
-_PREFIX = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*([\w-]+)\s*", re.I)
+_OAI_PREFIX = re.compile(r"^oai:arxiv\.org:", re.I)
+# "arXiv:2403.09629v1 Announce Type: new \nAbstract: ...", the head of every description
+_HEAD = re.compile(r"\s*arXiv:(\S+)\s+Announce Type:[ \t]*([\w-]*)", re.I)
 
 
 class ArxivListingError(PaperfeedError):
-    """The body is not an arXiv listing feed (not XML, truncated, another document)."""
+    """The body is not an arXiv listing feed: not XML, truncated, or some other document."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class _Skip(Exception):
@@ -40,123 +50,194 @@ class _Skip(Exception):
 @dataclass(frozen=True, slots=True)
 class ListedPaper:
     paper: Paper
-    announce_type: str  # one of ANNOUNCE_TYPES (an unknown one is kept, lower-cased)
-    announced_on: date | None
+    announce_type: str  # one of ANNOUNCE_TYPES; another one arXiv writes is kept, lower-cased
+    announced_on: date | None  # the item's date, else the listing's
 
 
 @dataclass(frozen=True, slots=True)
 class ListingPage:
     items: tuple[ListedPaper, ...]
-    day: date | None  # the listing's own date, as written (arXiv writes US Eastern time)
+    day: date | None  # the listing's date as written (arXiv writes its midnight, US Eastern)
     skipped: tuple[str, ...] = ()  # "item 3: ..." for each item left out
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """What one <item> or <entry> says, the same whichever flavour it came in."""
+
+    ids: tuple[str, ...]  # guid or id, then links: where the arXiv id may be, best first
+    title: str
+    text: str  # description or summary, as written
+    categories: tuple[str, ...]
+    when: str  # pubDate or published
+    kind: str  # arxiv:announce_type
+    authors: tuple[str, ...]
 
 
 def parse_arxiv_listing(xml: bytes) -> ListingPage:
     root = parse_xml(xml, "arXiv listing", ArxivListingError)
     if root.tag == "rss":
-        channel = root.find("channel")
-        if channel is None:
-            raise ArxivListingError("The arXiv listing is an RSS document without a channel.")
-        day = _day(channel.findtext("pubDate") or channel.findtext("lastBuildDate"))
-        entries = [(item, _rss_fields(item)) for item in channel.iter("item")]
+        day, found = _rss(root)
     elif root.tag == _ATOM + "feed":
-        day = _day(root.findtext(_ATOM + "updated"))
-        entries = [(entry, _atom_fields(entry)) for entry in root.iter(_ATOM + "entry")]
+        day, found = _atom(root)
     else:
-        raise ArxivListingError(f"The arXiv listing is not RSS or Atom (root <{root.tag}>).")
-    items, skipped = [], []
-    for n, (element, fields) in enumerate(entries):
+        raise ArxivListingError(
+            f"The arXiv listing is neither an RSS 2.0 nor an Atom feed (root <{root.tag}>)."
+        )
+    items: list[ListedPaper] = []
+    skipped: list[str] = []
+    for n, item in enumerate(found):
         try:
-            items.append(_item(element, fields, day))
+            items.append(_listed(item, day))
         except _Skip as e:
             skipped.append(f"item {n}: {e}")
     return ListingPage(tuple(items), day, tuple(skipped))
 
 
-@dataclass(frozen=True, slots=True)
-class _Fields:
-    ident: str
-    title: str
-    text: str
-    categories: tuple[str, ...]
-    when: str | None
+def _rss(root: ET.Element) -> tuple[date | None, list[_Item]]:
+    channel = root.find("channel")
+    if channel is None:
+        raise ArxivListingError("The arXiv listing is an RSS document without a <channel>.")
+    day = _day(channel.findtext("pubDate")) or _day(channel.findtext("lastBuildDate"))
+    items = [
+        _Item(
+            ids=(_text(item, "guid"), _text(item, "link")),
+            title=_text(item, "title"),
+            text=item.findtext("description") or "",
+            categories=tuple(collapse_space(c.text or "") for c in item.findall("category")),
+            when=_text(item, "pubDate"),
+            kind=_text(item, _ARXIV + "announce_type"),
+            authors=_creators(item),
+        )
+        for item in channel.findall("item")
+    ]
+    return day, items
 
 
-def _rss_fields(item: ET.Element) -> _Fields:
-    return _Fields(
-        ident=item.findtext("guid") or item.findtext("link") or "",
-        title=item.findtext("title") or "",
-        text=item.findtext("description") or "",
-        categories=tuple(c.text or "" for c in item.iter("category")),
-        when=item.findtext("pubDate"),
-    )
+def _atom(feed: ET.Element) -> tuple[date | None, list[_Item]]:
+    items = [
+        _Item(
+            ids=(_text(entry, _ATOM + "id"), *_alternate_links(entry)),
+            title=_text(entry, _ATOM + "title"),
+            text=entry.findtext(_ATOM + "summary") or "",
+            categories=tuple(c.get("term", "") for c in entry.findall(_ATOM + "category")),
+            when=_text(entry, _ATOM + "published"),  # an entry's <updated> is when it was built
+            kind=_text(entry, _ARXIV + "announce_type"),
+            authors=_creators(entry) or _atom_authors(entry),
+        )
+        for entry in feed.findall(_ATOM + "entry")
+    ]
+    return _day(feed.findtext(_ATOM + "updated")), items
 
 
-def _atom_fields(entry: ET.Element) -> _Fields:
-    return _Fields(
-        ident=entry.findtext(_ATOM + "id") or "",
-        title=entry.findtext(_ATOM + "title") or "",
-        text=entry.findtext(_ATOM + "summary") or "",
-        categories=tuple(c.get("term", "") for c in entry.iter(_ATOM + "category")),
-        when=entry.findtext(_ATOM + "published") or entry.findtext(_ATOM + "updated"),
-    )
-
-
-def _item(element: ET.Element, f: _Fields, day: date | None) -> ListedPaper:
-    prefix = _PREFIX.match(f.text)
-    parsed = parse_arxiv_id(collapse_space(f.ident).removeprefix("oai:arXiv.org:"))
-    if parsed is None and prefix:
-        parsed = parse_arxiv_id(prefix.group(1))
-    if parsed is None:
-        raise _Skip(f"no arXiv id in {f.ident!r}")
-    arxiv_id, version = parsed
-    title = collapse_space(f.title)
-    if not title:
+def _listed(item: _Item, day: date | None) -> ListedPaper:
+    head = _HEAD.match(item.text)
+    arxiv_id, version = _arxiv_id(item, head)
+    if not item.title:
         raise _Skip(f"{arxiv_id}: no title")
-    kind = collapse_space(element.findtext(_ARXIV + "announce_type") or "").lower()
-    if not kind and prefix:
-        kind = prefix.group(2).lower()
-    text = f.text[prefix.end() :] if prefix else f.text
-    _, marker, after = text.partition("Abstract:")
-    abstract = collapse_space(after if marker else text)
-    announced = _day(f.when) or day
-    first_version = kind == "new" and version in (None, 1)
-    return ListedPaper(
-        paper=arxiv_paper(
-            arxiv_id,
-            ARXIV_LISTING_SOURCE,
-            code_texts=(abstract,),
-            title=title,
-            abstract=abstract,
-            authors=_authors(element),
-            categories=tuple(dict.fromkeys(c.strip() for c in f.categories if c.strip())),
-            version=version,
-            published=_datetime(f.when) if first_version else None,
-        ),
-        announce_type=kind or "new",
-        announced_on=announced,
+    stated = (item.kind or (head.group(2) if head else "")).lower()
+    # Only a first version announced as new was published that day; the rest are older papers.
+    first_seen = stated == "new" and version in (None, 1)
+    abstract = _abstract(item.text, head)
+    paper = arxiv_paper(
+        arxiv_id,
+        ARXIV_LISTING_SOURCE,
+        code_texts=(abstract,),
+        title=item.title,
+        abstract=abstract,
+        authors=item.authors,
+        categories=tuple(dict.fromkeys(c.strip() for c in item.categories if c.strip())),
+        version=version,
+        published=_datetime(item.when) if first_seen else None,
+        extra={},
     )
+    # arXiv always states a type; should one be missing, a later version can only be a replacement
+    kind = stated or ("replace" if version is not None and version > 1 else "new")
+    return ListedPaper(paper, kind, _day(item.when) or day)
 
 
-def _authors(element: ET.Element) -> tuple[str, ...]:
-    creator = collapse_space(element.findtext(_DC + "creator") or "")
-    if creator:
-        return tuple(split_author_string(creator))
-    names = (
-        collapse_space(a.findtext(_ATOM + "name") or "") for a in element.iter(_ATOM + "author")
-    )
-    return tuple(n for name in names for n in split_author_string(name))
+def _arxiv_id(item: _Item, head: re.Match[str] | None) -> tuple[str, int | None]:
+    in_text = _parse_id(head.group(1)) if head else None
+    parsed = next((p for i in item.ids if (p := _parse_id(i))), in_text)
+    if parsed is None:
+        named = f" ({item.ids[0]!r})" if item.ids[0] else ""
+        raise _Skip(f"no arXiv id in its id{named}, link or description")
+    arxiv_id, version = parsed
+    if version is None and in_text is not None and in_text[0] == arxiv_id:
+        version = in_text[1]  # an abs link has no version; the description's head does
+    return arxiv_id, version
 
 
-def _datetime(text: str | None) -> datetime | None:
-    if not text or not text.strip():
-        return None
+def _parse_id(text: str) -> tuple[str, int | None] | None:
     try:
-        return parse_date(text.strip())
+        return parse_arxiv_id(_OAI_PREFIX.sub("", text))
+    except ValueError:  # a version too long to be a number
+        return None
+
+
+def _abstract(text: str, head: re.Match[str] | None) -> str:
+    """The text after "Abstract:"; without that marker, all of it after the head."""
+    rest = text[head.end() :] if head else text
+    before, marker, after = rest.partition("Abstract:")
+    if marker and (head or not before.strip()):  # a bare "Abstract:" mid-text is the abstract's
+        return collapse_space(after)
+    return collapse_space(rest)
+
+
+def _creators(element: ET.Element) -> tuple[str, ...]:
+    """`A. One (MIT, CSAIL), B. Two and C. Three` -> ('A. One', 'B. Two', 'C. Three')."""
+    names: list[str] = []
+    for creator in element.findall(_DC + "creator"):
+        text = _without_parentheses(creator.text or "")
+        names.extend(n for name in split_author_string(text) if (n := collapse_space(name)))
+    return tuple(names)
+
+
+def _without_parentheses(text: str) -> str:
+    """arXiv writes affiliations in parentheses after a name, commas and all; they are not
+    names. Unbalanced parentheses are left as they are."""
+    kept: list[str] = []
+    depth = 0
+    for c in text:
+        if c == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif not depth:
+            kept.append(c)
+    return "".join(kept) if depth == 0 else text
+
+
+def _atom_authors(entry: ET.Element) -> tuple[str, ...]:
+    return tuple(n for a in entry.findall(_ATOM + "author") if (n := _text(a, _ATOM + "name")))
+
+
+def _alternate_links(entry: ET.Element) -> list[str]:
+    links = entry.findall(_ATOM + "link")
+    return [link.get("href", "") for link in links if link.get("rel", "alternate") == "alternate"]
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    return collapse_space(element.findtext(tag) or "")
+
+
+def _datetime(text: str) -> datetime | None:
+    """An aware UTC datetime, or None: one item's unreadable date does not cost its paper."""
+    try:
+        return parse_date(text) if text else None
     except ValueError:
         return None
 
 
 def _day(text: str | None) -> date | None:
-    when = _datetime(text)
-    return when.date() if when else None
+    """The calendar day as written: `Mon, 18 Mar 2024 23:30:00 -0400` is the 18th, though it is
+    the 19th in UTC. None for no date or an unreadable one."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if text[:4].isdigit():
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return parsedate_to_datetime(text).date()
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
