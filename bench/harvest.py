@@ -29,27 +29,13 @@ from paperfeed.ingest.sources import SourceOptions, new_source
 from paperfeed.store import SQLiteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.replay import Reply, replay_server  # the same server the tests use
+# The same server and OAI-PMH list the tests use.
+from tests.replay import replay_server
+from tests.sources import OaiList, oai_fixture_records
 
 TARGET = 5_000
 PAGE = 1_000
 FIXTURES = SHARED_DATA / "fixtures"
-_RECORD = re.compile(rb"<record>.*?</record>", re.S)
-_HEAD = (
-    b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/'
-    b'2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n<responseDate>2024-10-25T'
-    b'10:00:00Z</responseDate>\n<request verb="ListRecords">x</request>\n<ListRecords>\n'
-)
-
-
-def real_records() -> list[bytes]:
-    found: dict[bytes, bytes] = {}
-    for path in sorted((FIXTURES / "arxiv_oai_pmh" / "hepcrawl").glob("*.xml")):
-        for record in _RECORD.findall(path.read_bytes()):
-            key = re.search(rb"<identifier>\s*(.*?)\s*</identifier>", record)
-            assert key is not None
-            found.setdefault(key.group(1), record)
-    return list(found.values())
 
 
 def renumbered(record: bytes, n: int) -> bytes:
@@ -58,27 +44,14 @@ def renumbered(record: bytes, n: int) -> bytes:
     return re.sub(rb"<id>[^<]+</id>", b"<id>" + new_id + b"</id>", record)
 
 
-def pages(total: int) -> list[bytes]:
-    base = real_records()
-    records = [renumbered(base[n % len(base)], n) for n in range(total)]
-    out = []
-    for i in range(0, total, PAGE):
-        more = i + PAGE < total
-        token = f"tok-{i // PAGE + 1}" if more else ""
-        tail = f'<resumptionToken cursor="{i}" completeListSize="{total}">{token}'
-        out.append(_HEAD + b"\n".join(records[i : i + PAGE]) + tail.encode()
-                   + b"</resumptionToken>\n</ListRecords>\n</OAI-PMH>\n")  # fmt: skip
-    return out
+def oai_list(total: int) -> OaiList:
+    base = oai_fixture_records()
+    return OaiList([renumbered(base[n % len(base)], n) for n in range(total)], per_page=PAGE)
 
 
-def harvest_over_http(bodies: list[bytes], workdir: Path) -> tuple[float, int]:
+def harvest_over_http(served: OaiList, workdir: Path) -> tuple[float, int]:
     with replay_server() as replay:
-
-        def answer(query: dict[str, str]) -> Reply:
-            n = int(query.get("resumptionToken", "tok-0").removeprefix("tok-"))
-            return Reply(200, bodies[n])
-
-        replay.handle("/oai", answer)
+        replay.handle("/oai", served)
         store = SQLiteStore(workdir / "harvest.db")
         now = datetime.now(UTC)
         store.add_source(new_source("arxiv", SourceOptions(set="cs.LG"), now))
@@ -96,12 +69,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     args = parser.parse_args()
-    bodies = pages(args.records)
+    served = oai_list(args.records)
+    bodies = [served.page(n) for n in range(len(served.pages))]
     mb = sum(map(len, bodies)) / 1e6
     parse_s, parsed = timed(lambda: sum(len(parse_oai_page(b).papers) for b in bodies))
     assert parsed == args.records, f"parsed {parsed} of {args.records}"
     with tempfile.TemporaryDirectory() as tmp:
-        http_s, stored = harvest_over_http(bodies, Path(tmp))
+        http_s, stored = harvest_over_http(served, Path(tmp))
     assert stored == args.records, f"stored {stored} of {args.records}"
 
     api = [p.read_bytes() for p in sorted((FIXTURES / "arxiv_api" / "xml").glob("*.xml"))]

@@ -37,6 +37,9 @@ class Settings:
         return self.index_dir or self.db + "-index"
 
 
+_DEFAULTS = Settings()
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
@@ -44,10 +47,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
         index_dir=env.get("PAPERFEED_INDEX_DIR", ""),
         model=env.get("PAPERFEED_MODEL", ""),
         embed_device=env.get("PAPERFEED_EMBED_DEVICE", "cpu"),
-        arxiv_oai_url=env.get("PAPERFEED_ARXIV_OAI_URL") or "https://oaipmh.arxiv.org/oai",
-        arxiv_api_url=env.get("PAPERFEED_ARXIV_API_URL") or "https://export.arxiv.org/api/query",
-        arxiv_rss_url=env.get("PAPERFEED_ARXIV_RSS_URL") or "https://rss.arxiv.org",
-        hf_url=env.get("PAPERFEED_HF_URL") or "https://huggingface.co",
+        arxiv_oai_url=env.get("PAPERFEED_ARXIV_OAI_URL") or _DEFAULTS.arxiv_oai_url,
+        arxiv_api_url=env.get("PAPERFEED_ARXIV_API_URL") or _DEFAULTS.arxiv_api_url,
+        arxiv_rss_url=env.get("PAPERFEED_ARXIV_RSS_URL") or _DEFAULTS.arxiv_rss_url,
+        hf_url=env.get("PAPERFEED_HF_URL") or _DEFAULTS.hf_url,
         fetch_interval_s=_seconds(env.get("PAPERFEED_FETCH_INTERVAL_S")),
     )
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_paper
+from paperfeed.ingest.records import RecordError, arxiv_paper, parse_each
 from paperfeed.models import Paper, collapse_space, normalize_doi, parse_arxiv_id
 
 ARXIV_API_SOURCE = "arxiv-api"
@@ -33,10 +33,6 @@ class ArxivApiError(PaperfeedError):
         self.message = message
 
 
-class _Skip(Exception):
-    """One entry cannot become a paper; str() is the reason."""
-
-
 @dataclass(frozen=True, slots=True)
 class AtomPage:
     papers: tuple[Paper, ...]
@@ -50,20 +46,16 @@ def parse_arxiv_atom(xml: bytes) -> AtomPage:
     feed = parse_xml(xml, "arXiv API response", ArxivApiError)
     if feed.tag != _ATOM + "feed":
         raise ArxivApiError(f"The arXiv API response is not an Atom feed (root <{feed.tag}>).")
-    papers: list[Paper] = []
-    skipped: list[str] = []
-    for n, entry in enumerate(feed.iter(_ATOM + "entry")):
+    entries = list(feed.iter(_ATOM + "entry"))
+    for entry in entries:
         _raise_if_error(entry)
-        try:
-            papers.append(_paper(entry))
-        except _Skip as e:
-            skipped.append(f"entry {n}: {e}")
+    papers, skipped = parse_each(entries, _paper, "entry")
     return AtomPage(
-        papers=tuple(papers),
+        papers=papers,
         total_results=_int(feed.findtext(_OPENSEARCH + "totalResults")),
         start_index=_int(feed.findtext(_OPENSEARCH + "startIndex")),
         items_per_page=_int(feed.findtext(_OPENSEARCH + "itemsPerPage")),
-        skipped=tuple(skipped),
+        skipped=skipped,
     )
 
 
@@ -91,11 +83,11 @@ def _paper(entry: ET.Element) -> Paper:
     raw_id = collapse_space(entry.findtext(_ATOM + "id") or "")
     parsed = parse_arxiv_id(raw_id)
     if parsed is None:
-        raise _Skip(f"not an arXiv id: {raw_id!r}")
+        raise RecordError(f"not an arXiv id: {raw_id!r}")
     arxiv_id, version = parsed
     title = _text(entry, _ATOM + "title")
     if not title:
-        raise _Skip(f"{arxiv_id}: no title")
+        raise RecordError(f"{arxiv_id}: no title")
     abstract = _text(entry, _ATOM + "summary")
     extra = _extra(entry)
     return arxiv_paper(
@@ -141,7 +133,7 @@ def _date(entry: ET.Element, tag: str) -> datetime | None:
     try:
         return parse_date(text)
     except ValueError:
-        raise _Skip(f"unreadable date {text!r} in <{tag.split('}')[-1]}>") from None
+        raise RecordError(f"unreadable date {text!r} in <{tag.split('}')[-1]}>") from None
 
 
 def _int(text: str | None) -> int | None:

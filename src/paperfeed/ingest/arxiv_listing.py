@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import parse_xml
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_paper, split_author_string
+from paperfeed.ingest.records import RecordError, arxiv_paper, parse_each, split_author_string
 from paperfeed.models import Paper, collapse_space, parse_arxiv_id
 
 ARXIV_LISTING_SOURCE = "arxiv-listing"
@@ -41,10 +41,6 @@ class ArxivListingError(PaperfeedError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class _Skip(Exception):
-    """One item cannot become a paper; str() is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +80,8 @@ def parse_arxiv_listing(xml: bytes) -> ListingPage:
         raise ArxivListingError(
             f"The arXiv listing is neither an RSS 2.0 nor an Atom feed (root <{root.tag}>)."
         )
-    items: list[ListedPaper] = []
-    skipped: list[str] = []
-    for n, item in enumerate(found):
-        try:
-            items.append(_listed(item, day))
-        except _Skip as e:
-            skipped.append(f"item {n}: {e}")
-    return ListingPage(tuple(items), day, tuple(skipped))
+    items, skipped = parse_each(found, lambda item: _listed(item, day), "item")
+    return ListingPage(items, day, skipped)
 
 
 def _rss(root: ET.Element) -> tuple[date | None, list[_Item]]:
@@ -134,7 +124,7 @@ def _listed(item: _Item, day: date | None) -> ListedPaper:
     head = _HEAD.match(item.text)
     arxiv_id, version = _arxiv_id(item, head)
     if not item.title:
-        raise _Skip(f"{arxiv_id}: no title")
+        raise RecordError(f"{arxiv_id}: no title")
     stated = (item.kind or (head.group(2) if head else "")).lower()
     # Only a first version announced as new was published that day; the rest are older papers.
     first_seen = stated == "new" and version in (None, 1)
@@ -161,7 +151,7 @@ def _arxiv_id(item: _Item, head: re.Match[str] | None) -> tuple[str, int | None]
     parsed = next((p for i in item.ids if (p := _parse_id(i))), in_text)
     if parsed is None:
         named = f" ({item.ids[0]!r})" if item.ids[0] else ""
-        raise _Skip(f"no arXiv id in its id{named}, link or description")
+        raise RecordError(f"no arXiv id in its id{named}, link or description")
     arxiv_id, version = parsed
     if version is None and in_text is not None and in_text[0] == arxiv_id:
         version = in_text[1]  # an abs link has no version; the description's head does

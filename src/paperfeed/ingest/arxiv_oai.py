@@ -18,7 +18,7 @@ from typing import Any
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import parse_xml
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_paper, split_author_string
+from paperfeed.ingest.records import RecordError, arxiv_paper, split_author_string
 from paperfeed.models import Paper, collapse_space, normalize_doi, parse_arxiv_id
 
 ARXIV_OAI_SOURCE = "arxiv-oai"
@@ -34,10 +34,6 @@ class OaiError(PaperfeedError):
         super().__init__(f"OAI-PMH error {code}: {message}")
         self.code = code
         self.message = message
-
-
-class _Skip(Exception):
-    """One record cannot become a paper; str() is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +76,7 @@ def parse_oai_page(xml: bytes) -> OaiPage:
             continue
         try:
             papers.append(_paper(record, oai_id))
-        except _Skip as e:
+        except RecordError as e:
             skipped.append(f"record {n}: {e}")
     return OaiPage(tuple(papers), tuple(identifiers), tuple(deleted), _token(root), tuple(skipped))
 
@@ -149,10 +145,10 @@ def _paper(meta: ET.Element, oai_id: str | None) -> Paper:
     parsed = parse_arxiv_id(text("id"))
     arxiv_id = parsed[0] if parsed else oai_id
     if not arxiv_id:
-        raise _Skip(f"no arXiv id in <{local}> or its header")
+        raise RecordError(f"no arXiv id in <{local}> or its header")
     title = text("title")
     if not title:
-        raise _Skip(f"{arxiv_id}: no title")
+        raise RecordError(f"{arxiv_id}: no title")
     if local == "arXivRaw":
         version, published, updated = _raw_versions(meta, ns)
         authors = split_author_string(text("authors"))
@@ -188,7 +184,7 @@ def _date(text: str) -> datetime | None:
     try:
         return parse_date(text)
     except ValueError:
-        raise _Skip(f"unreadable date {text!r}") from None
+        raise RecordError(f"unreadable date {text!r}") from None
 
 
 def _structured_authors(meta: ET.Element, ns: str) -> tuple[str, ...]:
@@ -218,7 +214,7 @@ def _raw_versions(meta: ET.Element, ns: str) -> tuple[int | None, datetime | Non
         try:
             number = int(v["version"].lower().removeprefix("v"))
         except ValueError:
-            raise _Skip(f"bad version {v['version']!r}") from None
+            raise RecordError(f"bad version {v['version']!r}") from None
         dated.append((number, _date(v["date"])))
     if not dated:
         return None, None, None

@@ -192,6 +192,10 @@ class _Run:
         self.report.requests += 1
         return self.fetchers.get(url, params)
 
+    def fetch_api(self, params: Mapping[str, str]) -> AtomPage:
+        self.report.requests += 1
+        return self.fetchers.get_arxiv_api(params)
+
     def commit(
         self,
         papers: Sequence[Paper],
@@ -270,8 +274,7 @@ def _harvest_api(run: _Run) -> None:
         params = {"search_query": config["query"], "start": str(start),
                   "max_results": str(min(page_size, max_results - start)),
                   "sortBy": "submittedDate", "sortOrder": "descending"}  # fmt: skip
-        run.report.requests += 1
-        page = run.fetchers.get_arxiv_api(params)
+        page = run.fetch_api(params)
         if not page.papers and not page.skipped:
             # The API sometimes answers an empty page in the middle of a result list.
             if page.total_results and start < page.total_results and empty_pages < 2:

@@ -18,7 +18,7 @@ import orjson
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.dates import parse_date
-from paperfeed.ingest.records import arxiv_paper
+from paperfeed.ingest.records import RecordError, arxiv_paper, parse_each
 from paperfeed.models import Paper, collapse_space, parse_arxiv_id
 
 HF_DAILY_SOURCE = "hf-daily"
@@ -26,10 +26,6 @@ HF_DAILY_SOURCE = "hf-daily"
 
 class HfDailyError(PaperfeedError):
     """The response is not a daily-papers list (not JSON, an error object, ...)."""
-
-
-class _Skip(Exception):
-    """One item cannot become a paper; str() is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +50,8 @@ def parse_daily_papers(data: bytes | list[Any], day: date | None = None) -> list
 
 
 def parse_daily_page(data: bytes | list[Any], day: date | None = None) -> DailyPage:
-    items = _load(data)
-    papers: list[DailyPaper] = []
-    skipped: list[str] = []
-    for n, item in enumerate(items):
-        try:
-            papers.append(_parse_item(item, day))
-        except _Skip as e:
-            skipped.append(f"item {n}: {e}")
-    return DailyPage(tuple(papers), tuple(skipped))
+    papers, skipped = parse_each(_load(data), lambda item: _parse_item(item, day), "item")
+    return DailyPage(papers, skipped)
 
 
 def _load(data: bytes | list[Any]) -> list[Any]:
@@ -83,11 +72,11 @@ def _load(data: bytes | list[Any]) -> list[Any]:
 
 def _parse_item(item: Any, day: date | None) -> DailyPaper:
     if not isinstance(item, dict):
-        raise _Skip(f"expected an object, got {type(item).__name__}")
+        raise RecordError(f"expected an object, got {type(item).__name__}")
     entry: Mapping[str, Any] = item
     paper = item.get("paper", item)
     if not isinstance(paper, dict):
-        raise _Skip("field 'paper' is not an object")
+        raise RecordError("field 'paper' is not an object")
     featured_on = day or _featured_day(entry, paper)
     github_repo = _str(paper, "githubRepo") or _str(entry, "githubRepo")
     return DailyPaper(
@@ -103,11 +92,11 @@ def _parse_item(item: Any, day: date | None) -> DailyPaper:
 def _paper(entry: Mapping[str, Any], paper: Mapping[str, Any], github_repo: str) -> Paper:
     parsed = parse_arxiv_id(_str(paper, "id"))
     if parsed is None:
-        raise _Skip(f"not an arXiv id: {paper.get('id')!r}")
+        raise RecordError(f"not an arXiv id: {paper.get('id')!r}")
     arxiv_id, version = parsed
     title = collapse_space(_str(paper, "title") or _str(entry, "title"))
     if not title:
-        raise _Skip(f"{arxiv_id}: no title")
+        raise RecordError(f"{arxiv_id}: no title")
     extra = {k: v for k in ("ai_summary", "discussionId") if (v := _str(paper, k))}
     return arxiv_paper(
         arxiv_id,
@@ -128,7 +117,7 @@ def _featured_day(entry: Mapping[str, Any], paper: Mapping[str, Any]) -> date:
     key = "publishedAt" if entry is not paper else "submittedOnDailyAt"
     when = _datetime(entry.get(key)) or _datetime(paper.get("submittedOnDailyAt"))
     if when is None:
-        raise _Skip(f"no featured date for {paper.get('id')!r}")
+        raise RecordError(f"no featured date for {paper.get('id')!r}")
     return when.date()
 
 
@@ -138,7 +127,7 @@ def _datetime(value: Any) -> datetime | None:
     try:
         return parse_date(value)
     except ValueError:
-        raise _Skip(f"unreadable date {value!r}") from None
+        raise RecordError(f"unreadable date {value!r}") from None
 
 
 def _str(obj: Mapping[str, Any], key: str) -> str:
@@ -151,7 +140,7 @@ def _count(obj: Mapping[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _Skip(f"field {key!r} is not a count: {value!r}")
+        raise RecordError(f"field {key!r} is not a count: {value!r}")
     return value
 
 

@@ -9,9 +9,9 @@ They raise `RecordError` with a reason a user can fix; they never touch the stor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from paperfeed.ingest.codelinks import find_code_links
 from paperfeed.ingest.dates import parse_date
@@ -27,8 +27,26 @@ _OWN_FIELDS = {
 }  # fmt: skip
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
 class RecordError(ValueError):
     """A record we cannot turn into a paper; str() is the reason."""
+
+
+def parse_each(
+    items: Iterable[_T], parse: Callable[[_T], _R], label: str
+) -> tuple[tuple[_R, ...], tuple[str, ...]]:
+    """Parse every item; one that raises RecordError is left out as "LABEL N: reason"."""
+    parsed: list[_R] = []
+    skipped: list[str] = []
+    for n, item in enumerate(items):
+        try:
+            parsed.append(parse(item))
+        except RecordError as e:
+            skipped.append(f"{label} {n}: {e}")
+    return tuple(parsed), tuple(skipped)
 
 
 def parse_record(obj: Any) -> Paper:

@@ -14,8 +14,13 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from paperfeed.ingest.harvest import Endpoints, Fetchers, HarvestReport, default_owner
-from paperfeed.ingest.harvest import harvest_source as harvest_one
+from paperfeed.ingest.harvest import (
+    Endpoints,
+    Fetchers,
+    HarvestReport,
+    default_owner,
+    harvest_source,
+)
 from paperfeed.ingest.http import Clock, SystemClock
 from paperfeed.store import Store
 
@@ -48,7 +53,7 @@ class SourceScheduler:
         for name in store.due_sources(now):
             if self._stop.is_set():
                 break
-            report = harvest_one(store, self.fetchers, name, owner=self.owner)
+            report = harvest_source(store, self.fetchers, name, owner=self.owner)
             if report.busy:
                 continue
             if report.error:

@@ -9,6 +9,7 @@ Templates autoescape everything; paper text is never marked safe.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,8 +25,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
+from paperfeed.config import load_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
+from paperfeed.ingest.harvest import endpoints_from
+from paperfeed.ingest.scheduler import SourceScheduler
 from paperfeed.search.engine import SearchEngine
+from paperfeed.store import open_store
 from paperfeed.web import views
 
 log = logging.getLogger(__name__)
@@ -66,13 +71,7 @@ def app_from_env() -> Starlette:
     """The app `paperfeed serve` runs (uvicorn factory, one per worker process): settings from
     the PAPERFEED_* environment, the bundled model, and the source scheduler unless
     PAPERFEED_SCHEDULER=0."""
-    import os
-
-    from paperfeed.config import load_settings
-    from paperfeed.ingest.harvest import endpoints_from
-    from paperfeed.ingest.scheduler import SourceScheduler
-    from paperfeed.search.models import load_embedder
-    from paperfeed.store import open_store
+    from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
 
     settings = load_settings()
 
@@ -105,15 +104,19 @@ def create_app(
         html = env.get_template(template).render(view=view, request=request)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
-    def twin(template: str, build: Callable[[Request], dict[str, Any]]) -> tuple[Route, Route]:
+    def twin(
+        html_path: str, json_path: str, template: str, build: Callable[[Request], dict[str, Any]]
+    ) -> list[Route]:
+        """A page and its JSON twin, both from `build`; the JSON route first, so that a path
+        parameter of the page never swallows the `.json` suffix."""
+
         async def as_html(request: Request) -> Response:
             return page(request, template, build(request))
 
         async def as_json(request: Request) -> Response:
             return JSONResponse(build(request), headers=SECURITY_HEADERS)
 
-        path = "/" + template.removesuffix(".html")
-        return Route(path, as_html), Route(path + ".json", as_json)
+        return [Route(json_path, as_json), Route(html_path, as_html)]
 
     def home(request: Request) -> dict[str, Any]:
         return views.home_view(engine(), request.query_params)
@@ -123,18 +126,6 @@ def create_app(
 
     def paper(request: Request) -> dict[str, Any]:
         return views.paper_view(engine(), request.path_params["ref"])
-
-    async def home_html(request: Request) -> Response:
-        return page(request, "home.html", home(request))
-
-    async def home_json(request: Request) -> Response:
-        return JSONResponse(home(request), headers=SECURITY_HEADERS)
-
-    async def paper_html(request: Request) -> Response:
-        return page(request, "paper.html", paper(request))
-
-    async def paper_json(request: Request) -> Response:
-        return JSONResponse(paper(request), headers=SECURITY_HEADERS)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "papers": engine().store.count_papers()})
@@ -164,8 +155,6 @@ def create_app(
                                 headers=SECURITY_HEADERS)  # fmt: skip
         return page(request, "error.html", {"status": status, "message": message}, status)
 
-    search_html, search_json = twin("search.html", search)
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine()
@@ -178,12 +167,9 @@ def create_app(
                 on_shutdown()
 
     routes = [
-        Route("/", home_html),
-        Route("/index.json", home_json),
-        search_html,
-        search_json,
-        Route("/paper/{ref:path}.json", paper_json),
-        Route("/paper/{ref:path}", paper_html),
+        *twin("/", "/index.json", "home.html", home),
+        *twin("/search", "/search.json", "search.html", search),
+        *twin("/paper/{ref:path}", "/paper/{ref:path}.json", "paper.html", paper),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -112,7 +112,7 @@ def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
     if paper is None:
         raise NotFound(f"No paper with id {ref!r}.")
     related: list[dict[str, Any]] = []
-    if engine.embedder is not None or engine.vectors is not None:
+    if engine.embedder is not None:
         try:
             related = [_hit_json(h, []) for h in engine.related(paper.id, 8)]
         except (NotFound, QueryError):
