@@ -8,22 +8,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import open_store
 from paperfeed.web.app import create_app
 from tests.conftest import SEED
-
-HOSTILE = Paper(
-    id="2401.66666",
-    arxiv_id="2401.66666",
-    title="<script>alert(1)</script> & <img src=x onerror=alert(2)> x<y & z>w",
-    abstract=r"We bound $\mathcal{O}(n^2)$ \href{javascript:alert(3)}{x} and $unbalanced "
-    "<iframe src=//evil></iframe> dropout &amp; friends",
-    authors=("<b>Mallory</b>", "Eve & Co"),
-    categories=("cs.LG",),
-    code_url="https://github.com/x/y",
-)
+from tests.web.conftest import HOSTILE
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +35,7 @@ def test_home_lists_the_newest_papers_with_a_json_twin(client: TestClient) -> No
     assert "Newest papers" in page.text and 'name="viewport"' in page.text
     data = client.get("/index.json").json()
     assert len(data["newest"]) == 20 and data["next_page"] == 2
-    assert data["newest"][0]["title"] in page.text.replace("&amp;", "&").replace("&#39;", "'")
+    assert data["newest"][-1]["title"] in page.text.replace("&amp;", "&").replace("&#39;", "'")
 
 
 def test_search_page_and_json_come_from_one_view(client: TestClient) -> None:
