@@ -20,6 +20,8 @@ if ! PY=$(pick_python); then
   need_apt+=(python3 python3-venv python3-dev)
 fi
 if ! command -v gcc >/dev/null 2>&1; then need_apt+=(gcc); fi
+# The browser tests (tests/web/test_browser.py) drive Debian's Chromium; never a downloaded one.
+if [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium fonts-dejavu-core); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

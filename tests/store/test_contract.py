@@ -312,3 +312,49 @@ def test_signals_keep_a_time_series_of_changes_only(backend: Store) -> None:
     points = [(p.name, p.observed_at, p.value) for p in backend.get_signals("2401.00001")]
     assert points == [("github_stars", day(1), 3.0), ("hf_upvotes", day(1), 10.0),
                       ("hf_upvotes", day(3), 12.0)]  # fmt: skip
+
+
+def test_latest_signals_are_the_newest_value_of_each_name(backend: Store) -> None:
+    backend.upsert_papers([arxiv()])
+    backend.record_signals([Signal("2401.00001", "hf_upvotes", 10.0)], day(1), "hf-daily")
+    backend.record_signals([Signal("2401.00001", "hf_upvotes", 7.0)], day(2), "hf-daily")
+    backend.record_signals([Signal("2401.00001", "github_stars", 3.0)], day(1), "hf-daily")
+    assert backend.latest_signals(["2401.00001v1", "2401.99999"]) == {
+        "2401.00001v1": {"hf_upvotes": 7.0, "github_stars": 3.0}
+    }
+
+
+def _dated(n: int, published: datetime | None) -> Paper:
+    return Paper(id=f"2410.0000{n}", arxiv_id=f"2410.0000{n}", title=f"Paper {n}",
+                 published=published)  # fmt: skip
+
+
+def test_days_list_announced_and_published_papers_newest_or_by_signal(backend: Store) -> None:
+    at = lambda d, h=12: datetime(2024, 10, d, h, tzinfo=UTC)  # noqa: E731
+    backend.upsert_papers([_dated(1, at(20)), _dated(2, at(22)), _dated(3, at(22, 18)),
+                           _dated(4, None), _dated(5, at(1))])  # fmt: skip
+    assert backend.add_announcements([
+        Announcement("2410.00004", "hf-daily", date(2024, 10, 21), "featured"),
+        Announcement("2410.00001", "hf-daily", date(2024, 10, 23), "featured"),
+        Announcement("2410.00005", "arxiv:cs.LG", date(2024, 10, 22), "replace"),
+    ]) == 3  # fmt: skip
+    votes = [Signal("2410.00004", "hf_upvotes", 9.0), Signal("2410.00002", "hf_upvotes", 3.0)]
+    backend.record_signals(votes, at(23), "hf-daily")
+    assert backend.latest_day(date(2024, 10, 30)) == date(2024, 10, 23)
+    assert backend.latest_day(date(2024, 10, 22)) == date(2024, 10, 22)
+    assert backend.latest_day(date(2024, 9, 1)) is None
+    week = backend.list_days(date(2024, 10, 17), date(2024, 10, 23))
+    assert [(x.paper.id, x.day.day) for x in week] == [
+        ("2410.00001", 23),
+        ("2410.00003", 22),
+        ("2410.00002", 22),
+        ("2410.00004", 21),
+    ]  # a replacement is not a new paper of its day; the later published first within a day
+    ranked = backend.list_days(date(2024, 10, 17), date(2024, 10, 23), by_signal="hf_upvotes")
+    assert [x.paper.id for x in ranked] == ["2410.00004", "2410.00002", "2410.00001", "2410.00003"]
+    assert ranked[0].signals == {"hf_upvotes": 9.0}
+    page2 = backend.list_days(date(2024, 10, 17), date(2024, 10, 23), limit=2, offset=2)
+    assert [x.paper.id for x in page2] == ["2410.00002", "2410.00004"]
+    assert backend.list_days(date(2024, 10, 22), date(2024, 10, 22), limit=1)[0].day == date(
+        2024, 10, 22
+    )

@@ -34,6 +34,7 @@ HOSTILE = Paper(
     published=datetime(2024, 10, 24, 12, tzinfo=UTC),
 )
 HF_OBSERVED = datetime(2024, 10, 25, 18, tzinfo=UTC)
+HF_IDS = ("2410.17243", "2410.16251", "2410.18533", "2410.18693")  # in the recorded day
 
 
 def add_hf_day(store: Store) -> list[str]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import open_store
 from paperfeed.web.app import create_app
 from tests.conftest import SEED
-from tests.web.conftest import HOSTILE
+from tests.web.conftest import HF_IDS, HOSTILE, add_hf_day
 
 
 @pytest.fixture(scope="module")
@@ -23,42 +26,83 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     store = open_store(str(db))
     import_file(store, SEED)
     store.upsert_papers([HOSTILE])
+    add_hf_day(store)
     app = create_app(lambda: SearchEngine(store, str(db) + "-index"))
     with TestClient(app) as c:
         yield c
     store.close()
 
 
-def test_home_lists_the_newest_papers_with_a_json_twin(client: TestClient) -> None:
+def test_home_shows_the_latest_day_and_trending_with_a_json_twin(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "Newest papers" in page.text and 'name="viewport"' in page.text
+    assert 'name="viewport"' in page.text and "Papers of 2024-10-25" in page.text
     data = client.get("/index.json").json()
-    assert len(data["newest"]) == 20 and data["next_page"] == 2
-    assert data["newest"][-1]["title"] in page.text.replace("&amp;", "&").replace("&#39;", "'")
+    assert data["newest"] is None
+    assert data["today"]["date"] == "2024-10-25" and not data["today"]["more"]
+    assert {p["id"] for p in data["today"]["papers"]} == set(HF_IDS)
+    trending = data["trending"]
+    assert (trending["window"], trending["since"], trending["until"]) == (
+        "week",
+        "2024-10-19",
+        "2024-10-25",
+    )
+    votes = [p["signals"].get("hf_upvotes", 0) for p in trending["papers"]]
+    assert votes == sorted(votes, reverse=True) and votes[0] > 0
+    # the hostile paper, published on the 24th with no votes, comes after the voted ones
+    assert [p["id"] for p in trending["papers"]][-1] == HOSTILE.id
+    assert f"▲ {int(votes[0])}" in page.text
+
+
+def test_trending_windows_and_days(client: TestClient) -> None:
+    day = client.get("/trending.json", params={"window": "day"}).json()
+    assert {p["id"] for p in day["papers"]} == set(HF_IDS) and day["since"] == "2024-10-25"
+    month = client.get("/trending.json", params={"window": "month"}).json()
+    assert month["since"] == "2024-09-26" and len(month["papers"]) == len(HF_IDS) + 1
+    assert client.get("/trending.json", params={"window": "year"}).status_code == 400
+    today = client.get("/today.json").json()
+    assert today["date"] == "2024-10-25" and today["earlier"] == "2024-10-24"
+    earlier = client.get("/today.json", params={"date": "2024-10-24"}).json()
+    # published that day: the hostile paper and two of the HF papers (featured a day later)
+    assert {p["id"] for p in earlier["papers"]} == {HOSTILE.id, "2410.18533", "2410.18693"}
+    assert "Papers of 2024-10-24" in client.get("/today", params={"date": "2024-10-24"}).text
+
+
+def test_a_store_of_undated_papers_shows_its_newest(tmp_path: Path) -> None:
+    from paperfeed.ingest.files import import_file
+
+    store = open_store(str(tmp_path / "undated.db"))
+    import_file(store, SEED)
+    with TestClient(create_app(lambda: SearchEngine(store, str(tmp_path / "ix")))) as c:
+        data = c.get("/index.json").json()
+        assert data["trending"] is None and len(data["newest"]["papers"]) == 20
+        page = c.get("/").text
+        assert "Newest papers" in page and "no “today” or trending list yet" in page
+        assert data["newest"]["papers"][-1]["title"] in html.unescape(page)
+    store.close()
 
 
 def test_search_page_and_json_come_from_one_view(client: TestClient) -> None:
     data = client.get("/search.json", params={"q": "dropout", "mode": "keyword"}).json()
-    assert data["mode"] == "keyword" and data["results"]
-    assert "dropout" in data["results"][0]["title"].lower()
+    assert data["mode"] == "keyword" and data["papers"]
+    assert "dropout" in data["papers"][0]["title"].lower()
     page = client.get("/search", params={"q": "dropout", "mode": "keyword"})
     assert page.status_code == 200
-    assert "<mark>" in page.text and data["results"][1]["id"] in page.text
+    assert "<mark>" in page.text and data["papers"][1]["id"] in page.text
 
 
 def test_without_the_model_hybrid_falls_back_to_keyword(client: TestClient) -> None:
     data = client.get("/search.json", params={"q": "dropout"}).json()
-    assert data["mode"] == "keyword" and data["results"]
+    assert data["mode"] == "keyword" and data["papers"]
 
 
 def test_filters_and_paging(client: TestClient) -> None:
     first = client.get("/search.json", params={"q": "learning", "limit": 5}).json()
     second = client.get("/search.json", params={"q": "learning", "limit": 5, "page": 2}).json()
     assert first["next_page"] == 2
-    assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+    assert not {r["id"] for r in first["papers"]} & {r["id"] for r in second["papers"]}
     coded = client.get("/search.json", params={"q": "dropout", "has_code": "1"}).json()
-    assert [r["id"] for r in coded["results"]] == ["2401.66666"]
+    assert [r["id"] for r in coded["papers"]] == ["2401.66666"]
 
 
 def test_paper_page_and_twin(client: TestClient) -> None:
@@ -80,8 +124,8 @@ def test_hostile_paper_text_is_inert_everywhere(client: TestClient, path: str) -
 
 def test_hostile_text_reads_back_exactly_in_json(client: TestClient) -> None:
     data = client.get("/search.json", params={"q": "alert", "mode": "keyword"}).json()
-    assert data["results"][0]["title"] == HOSTILE.title
-    assert data["results"][0]["abstract"] == HOSTILE.abstract
+    assert data["papers"][0]["title"] == HOSTILE.title
+    assert data["papers"][0]["abstract"] == HOSTILE.abstract
 
 
 @pytest.mark.parametrize(
@@ -126,10 +170,58 @@ def test_with_the_model_search_is_hybrid_and_papers_have_related(
     with TestClient(create_app(lambda: engine)) as c:
         question = "removing the influence of specific training examples from a trained model"
         data = c.get("/search.json", params={"q": question}).json()
-        top = [r["title"].lower() for r in data["results"][:5]]
+        top = [r["title"].lower() for r in data["papers"][:5]]
         assert data["mode"] == "hybrid" and sum("unlearning" in t for t in top) >= 2, top
-        first = data["results"][0]["id"]
+        first = data["papers"][0]["id"]
         paper = c.get(f"/paper/{first}.json").json()
         assert len(paper["related"]) == 8 and first not in {r["id"] for r in paper["related"]}
         assert "Related papers" in c.get(f"/paper/{first}").text
+    store.close()
+
+
+def test_math_is_rendered_on_pages_and_links_are_dropped(client: TestClient) -> None:
+    page = client.get(f"/paper/{HOSTILE.id}").text
+    assert "<math" in page and "<mi>n</mi>" in page and "javascript" not in page
+
+
+def test_conditional_get_and_gzip(client: TestClient) -> None:
+    for path in ("/", "/search.json?q=dropout", f"/paper/{HOSTILE.id}", "/trending.atom"):
+        first = client.get(path)
+        etag = first.headers["etag"]
+        assert etag.startswith('W/"') and first.headers["cache-control"] == "no-cache"
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert client.get(path, headers={"If-None-Match": 'W/"other"'}).status_code == 200
+    paper = client.get(f"/paper/{HOSTILE.id}")
+    assert paper.headers["last-modified"] == "Thu, 24 Oct 2024 12:00:00 GMT"
+    since = {"If-Modified-Since": paper.headers["last-modified"]}
+    assert client.get(f"/paper/{HOSTILE.id}", headers=since).status_code == 304
+    feed = client.get("/trending.atom")
+    assert feed.headers["last-modified"] == "Thu, 24 Oct 2024 12:42:04 GMT"  # newest entry
+    zipped = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and "Trending" in zipped.text
+    assert "etag" not in client.get("/nowhere").headers  # errors are not cached
+
+
+def test_openapi_describes_every_json_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    paths = set(spec["paths"])
+    app: Starlette = client.app  # type: ignore[assignment]
+    routes = {getattr(r, "path", "").replace("{ref:path}", "{id}") for r in app.routes}
+    wanted = {p for p in routes if p.endswith((".json", ".atom")) or p.startswith("/api/")}
+    assert wanted - {"/openapi.json"} <= paths
+    assert paths <= routes
+
+
+def test_links_from_sources_must_be_http(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "links.db"))
+    linked = Paper(id="x1", title="Linked", code_url="javascript:alert(1)",
+                   url="data:text/html,hi", pdf_url="https://arxiv.org/pdf/1")  # fmt: skip
+    store.upsert_papers([linked])
+    with TestClient(create_app(lambda: SearchEngine(store, str(tmp_path / "ix")))) as c:
+        page = c.get("/paper/x1").text
+        assert "javascript:" not in page and "data:text" not in page
+        assert '<a href="https://arxiv.org/pdf/1" rel="noopener">PDF</a>' in page
+        assert "javascript:" not in c.get("/search", params={"q": "linked"}).text
     store.close()

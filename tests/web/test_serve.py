@@ -38,7 +38,7 @@ def test_serve_answers_pages_and_json(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert health.json() == {"status": "ok", "papers": 227}
         found = httpx.get(base + "/search.json", params={"q": "dropout"}).json()
-        assert "dropout" in found["results"][0]["title"].lower()
+        assert "dropout" in found["papers"][0]["title"].lower()
         assert httpx.get(base + "/").status_code == 200
     finally:
         server.terminate()

@@ -114,6 +114,17 @@ class SignalPoint:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A paper in a listing of days: `day` is the latest day of the range on which it was
+    announced (new, cross-listed or featured; not replaced) or first published; `signals` holds
+    the latest value of each of its signals."""
+
+    paper: Paper
+    day: date
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
 class Store(Protocol):
     def close(self) -> None: ...
 
@@ -238,4 +249,30 @@ class Store(Protocol):
 
     def get_signals(self, ref: str) -> list[SignalPoint]:
         """Every recorded measurement of a paper, oldest first."""
+        ...
+
+    def latest_signals(self, refs: Sequence[str]) -> dict[str, dict[str, float]]:
+        """The latest value of each signal of each paper, keyed by the refs given; papers
+        without signals are left out."""
+        ...
+
+    # -- listings by day --------------------------------------------------------------------
+
+    def latest_day(self, until: date) -> date | None:
+        """The most recent day, not after `until`, on which some paper was announced or first
+        published; None for a store of undated papers."""
+        ...
+
+    def list_days(
+        self,
+        since: date,
+        until: date,
+        *,
+        by_signal: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Listed]:
+        """The papers of the days `since`..`until` (inclusive), newest day first; with
+        `by_signal`, highest latest value of that signal first (papers without it last). Ties
+        go to the later day, then the later published date, then the later stored paper."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from paperfeed.store.base import (
     Change,
     EmbeddingRow,
     EmbeddingTodo,
+    Listed,
     Signal,
     SignalPoint,
     SourceRow,
@@ -486,6 +487,81 @@ class SQLiteStore:
             (self.find_seq(ref),),
         )
         return [SignalPoint(r[0], datetime.fromisoformat(r[1]), r[2], r[3]) for r in rows]
+
+    def latest_signals(self, refs: Sequence[str]) -> dict[str, dict[str, float]]:
+        seqs = self._seqs(refs)
+        by_seq = self._latest_signals(list(set(seqs.values())))
+        return {ref: by_seq[seq] for ref, seq in seqs.items() if seq in by_seq}
+
+    def _latest_signals(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
+        found: dict[int, dict[str, float]] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT seq, name, value FROM signals s WHERE seq IN "
+                f"({','.join('?' * len(chunk))}) AND observed_at = (SELECT max(observed_at) "
+                "FROM signals t WHERE t.seq = s.seq AND t.name = s.name)",
+                chunk,
+            )
+            for seq, name, value in rows:
+                found.setdefault(seq, {})[name] = value
+        return found
+
+    def latest_day(self, until: date) -> date | None:
+        after = (until + timedelta(days=1)).isoformat()
+        days = [
+            r[0][:10]
+            for sql in (
+                "SELECT day FROM announcements WHERE day < ? AND kind NOT LIKE 'replace%'"
+                " ORDER BY day DESC LIMIT 1",
+                "SELECT published FROM papers WHERE published < ? ORDER BY published DESC LIMIT 1",
+            )
+            for r in self.conn.execute(sql, (after,))
+        ]
+        return date.fromisoformat(max(days)) if days else None
+
+    def list_days(
+        self,
+        since: date,
+        until: date,
+        *,
+        by_signal: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Listed]:
+        signal = (
+            "(SELECT value FROM signals s WHERE s.seq = l.seq AND s.name = :signal"
+            " ORDER BY observed_at DESC LIMIT 1)"
+            if by_signal
+            else "NULL"
+        )
+        order = "sig IS NULL, sig DESC, " if by_signal else ""
+        rows = self.conn.execute(
+            "WITH hits(seq, day) AS ("
+            " SELECT seq, day FROM announcements"
+            "  WHERE day >= :since AND day < :after AND kind NOT LIKE 'replace%'"
+            " UNION ALL"
+            " SELECT seq, substr(published, 1, 10) FROM papers"
+            "  WHERE published >= :since AND published < :after"
+            "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
+            f" SELECT l.seq, l.day, {signal} AS sig FROM listed l JOIN papers p USING (seq)"
+            f" ORDER BY {order}l.day DESC, p.published DESC, l.seq DESC"
+            " LIMIT :limit OFFSET :offset",
+            {
+                "since": since.isoformat(),
+                "after": (until + timedelta(days=1)).isoformat(),
+                "signal": by_signal,
+                "limit": limit,
+                "offset": offset,
+            },
+        ).fetchall()
+        seqs = [r[0] for r in rows]
+        papers = self.get_papers_by_seq(seqs)
+        signals = self._latest_signals(seqs)
+        return [
+            Listed(papers[seq], date.fromisoformat(day), signals.get(seq, {}))
+            for seq, day, _ in rows
+        ]
 
 
 def _split_sql(script: str) -> list[str]:

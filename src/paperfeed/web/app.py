@@ -12,6 +12,8 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
@@ -31,7 +35,9 @@ from paperfeed.ingest.harvest import endpoints_from
 from paperfeed.ingest.scheduler import SourceScheduler
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import open_store
-from paperfeed.web import views
+from paperfeed.web import feeds, hf_api, views
+from paperfeed.web.caching import ConditionalGet
+from paperfeed.web.openapi import openapi
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -63,7 +69,8 @@ def _templates() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["version"] = __version__
-    env.filters["highlight"] = views.highlight_spans
+    env.filters["rich"] = views.rich_text
+    env.filters["web_url"] = views.web_url
     return env
 
 
@@ -90,10 +97,13 @@ def create_app(
     *,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    today: Callable[[], date] = lambda: datetime.now(UTC).date(),
 ) -> Starlette:
-    """The app around a search engine made by `open_engine` (called once, at startup)."""
+    """The app around a search engine made by `open_engine` (called once, at startup).
+    `today` is the date listings are anchored to (tests pass a fixed one)."""
     env = _templates()
     state: dict[str, SearchEngine] = {}
+    started = datetime.now(UTC).replace(microsecond=0)
 
     def engine() -> SearchEngine:
         if "engine" not in state:
@@ -105,27 +115,65 @@ def create_app(
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     def twin(
-        html_path: str, json_path: str, template: str, build: Callable[[Request], dict[str, Any]]
+        path: str,
+        template: str,
+        build: Callable[[Request], dict[str, Any]],
+        feed_title: Callable[[dict[str, Any]], str] | None = None,
     ) -> list[Route]:
-        """A page and its JSON twin, both from `build`; the JSON route first, so that a path
-        parameter of the page never swallows the `.json` suffix."""
+        """A page and its JSON twin, both from `build`, and its Atom and RSS feeds when it
+        lists papers. Suffixed routes first, so that a path parameter of the page never
+        swallows the suffix. The home page's twin is /index.json."""
+        stem = path if path != "/" else "/index"
 
         async def as_html(request: Request) -> Response:
-            return page(request, template, build(request))
+            view = build(request)
+            response = page(request, template, view)
+            if modified := _modified(view):
+                response.headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+            return response
 
         async def as_json(request: Request) -> Response:
             return JSONResponse(build(request), headers=SECURITY_HEADERS)
 
-        return [Route(json_path, as_json), Route(html_path, as_html)]
+        routes = [Route(stem + ".json", as_json)]
+        if feed_title is not None:
+            title = feed_title
+            for kind, render in feeds.RENDER.items():
+
+                async def as_feed(
+                    request: Request, render: Any = render, kind: str = kind
+                ) -> Response:
+                    view = build(request)
+                    page_url = str(request.url.replace(path=path))
+                    feed = feeds.Feed(title(view), str(request.url), page_url,
+                                      str(request.base_url), view["papers"], started)  # fmt: skip
+                    modified = format_datetime(feeds.feed_updated(feed), usegmt=True)
+                    headers = {**SECURITY_HEADERS, "Last-Modified": modified}
+                    return Response(render(feed), media_type=feeds.FORMATS[kind], headers=headers)
+
+                routes.append(Route(f"{stem}.{kind}", as_feed))
+        return [*routes, Route(path, as_html)]
 
     def home(request: Request) -> dict[str, Any]:
-        return views.home_view(engine(), request.query_params)
+        return views.home_view(engine(), request.query_params, today())
+
+    def trending(request: Request) -> dict[str, Any]:
+        return views.trending_view(engine(), request.query_params, today())
+
+    def day(request: Request) -> dict[str, Any]:
+        return views.day_view(engine(), request.query_params, today())
 
     def search(request: Request) -> dict[str, Any]:
         return views.search_view(engine(), request.query_params)
 
     def paper(request: Request) -> dict[str, Any]:
         return views.paper_view(engine(), request.path_params["ref"])
+
+    def api(build: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            return JSONResponse(build(request), headers=SECURITY_HEADERS)
+
+        return endpoint
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "papers": engine().store.count_papers()})
@@ -150,7 +198,7 @@ def create_app(
         else:
             log.exception("unhandled error path=%s", request.url.path)
             status, message = 500, "Something went wrong on our side; it has been logged."
-        if wants_json(request):
+        if wants_json(request) or request.url.path.endswith((".atom", ".rss")):
             return JSONResponse(error_json(status, message), status_code=status,
                                 headers=SECURITY_HEADERS)  # fmt: skip
         return page(request, "error.html", {"status": status, "message": message}, status)
@@ -167,14 +215,34 @@ def create_app(
                 on_shutdown()
 
     routes = [
-        *twin("/", "/index.json", "home.html", home),
-        *twin("/search", "/search.json", "search.html", search),
-        *twin("/paper/{ref:path}", "/paper/{ref:path}.json", "paper.html", paper),
+        *twin("/", "home.html", home),
+        *twin("/trending", "trending.html", trending, views.trending_title),
+        *twin("/today", "day.html", day, views.day_title),
+        *twin("/search", "search.html", search, views.search_title),
+        *twin("/paper/{ref:path}", "paper.html", paper),
+        Route("/api/papers/search", api(lambda r: hf_api.search_papers(engine(), r.query_params))),
+        Route(
+            "/api/papers/{ref:path}",
+            api(lambda r: hf_api.paper_info(engine(), r.path_params["ref"])),
+        ),
+        Route(
+            "/api/daily_papers",
+            api(lambda r: hf_api.daily_papers(engine(), r.query_params, today())),
+        ),
+        Route("/openapi.json", api(lambda r: openapi())),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(ConditionalGet)],
         exception_handlers={PaperfeedError: on_error, HTTPException: on_error, Exception: on_error},
     )
+
+
+def _modified(view: dict[str, Any]) -> datetime | None:
+    """A page's Last-Modified where it has one: a paper page, from the paper's dates."""
+    paper = view.get("paper")
+    stamp = paper and (paper.get("updated") or paper.get("published"))
+    return datetime.fromisoformat(stamp) if stamp else None

@@ -8,21 +8,25 @@ parameters raise `QueryError` / `NotFound`, which the app turns into one error s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
+
+from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import paper_json
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest, parse_query
+from paperfeed.store import Listed
+from paperfeed.web import mathtext
 
 PAGE_SIZE = 20
 MAX_PAGE = 50
 MAX_QUERY = 500
 
 
-def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name, "").strip()
     if not text:
         return default
@@ -35,7 +39,7 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     return value
 
 
-def _day(params: Mapping[str, str], name: str) -> date | None:
+def day_param(params: Mapping[str, str], name: str) -> date | None:
     text = params.get(name, "").strip()
     if not text:
         return None
@@ -64,14 +68,14 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         raise QueryError(f"mode must be one of {', '.join(MODES)}.")
     if mode != "keyword" and engine.embedder is None:
         mode = "keyword"
-    page = _int(params, "page", 1, 1, MAX_PAGE)
-    limit = _int(params, "limit", PAGE_SIZE, 1, 100)
+    page = int_param(params, "page", 1, 1, MAX_PAGE)
+    limit = int_param(params, "limit", PAGE_SIZE, 1, 100)
     category = params.get("category", "").strip()
     filters = Filters(
         categories=tuple(category.split()) if category else (),
         author=params.get("author", "").strip() or None,
-        since=_day(params, "since"),
-        until=_day(params, "until"),
+        since=day_param(params, "since"),
+        until=day_param(params, "until"),
     )
     has_code = params.get("has_code", "") in ("1", "true", "on")
     request = SearchRequest(text=text, filters=filters, limit=limit, offset=(page - 1) * limit,
@@ -93,18 +97,92 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         "page": page,
         "limit": limit,
         "next_page": page + 1 if len(hits) == limit and page < MAX_PAGE else None,
-        "results": [_hit_json(h, terms) for h in hits],
+        "papers": [_hit_json(h, terms) for h in hits],
     }
 
 
-def home_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, Any]:
-    page = _int(params, "page", 1, 1, MAX_PAGE)
+WINDOWS = {"day": 1, "week": 7, "month": 30}
+TODAY_ON_HOME = 5
+TRENDING_SIGNAL = "hf_upvotes"  # until the trending score of issue 6: Hugging Face upvotes
+
+
+def listed_json(item: Listed) -> dict[str, Any]:
+    return {**paper_json(item.paper), "day": item.day.isoformat(), "signals": dict(item.signals)}
+
+
+def window_days(engine: SearchEngine, window: str, today: date) -> tuple[date, date] | None:
+    """The days a window covers: it ends on the latest day with papers (so an archive, or a
+    server whose harvest paused, still shows its last day / week / month)."""
+    if window not in WINDOWS:
+        raise QueryError(f"window must be one of {', '.join(WINDOWS)}.")
+    last = engine.store.latest_day(today)
+    if last is None:
+        return None
+    return last - timedelta(days=WINDOWS[window] - 1), last
+
+
+def trending_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
+    """Papers of the window, most upvoted first, newest first among equals."""
+    window = params.get("window", "") or "week"
+    page = int_param(params, "page", 1, 1, MAX_PAGE)
+    days = window_days(engine, window, today)
+    papers = []
+    if days is not None:
+        listed = engine.store.list_days(*days, by_signal=TRENDING_SIGNAL, limit=PAGE_SIZE,
+                                        offset=(page - 1) * PAGE_SIZE)  # fmt: skip
+        papers = [listed_json(x) for x in listed]
+    return {
+        "window": window,
+        "since": days[0].isoformat() if days else None,
+        "until": days[1].isoformat() if days else None,
+        "ranked_by": TRENDING_SIGNAL,
+        "page": page,
+        "next_page": page + 1 if len(papers) == PAGE_SIZE and page < MAX_PAGE else None,
+        "papers": papers,
+    }
+
+
+def day_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
+    """The papers of one day (`date`, or the latest day with papers), newest first."""
+    page = int_param(params, "page", 1, 1, MAX_PAGE)
+    day = day_param(params, "date") or engine.store.latest_day(today)
+    papers = []
+    if day is not None:
+        listed = engine.store.list_days(day, day, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        papers = [listed_json(x) for x in listed]
+    earlier = engine.store.latest_day(day - timedelta(days=1)) if day else None
+    return {
+        "date": day.isoformat() if day else None,
+        "earlier": earlier.isoformat() if earlier else None,
+        "page": page,
+        "next_page": page + 1 if len(papers) == PAGE_SIZE and page < MAX_PAGE else None,
+        "papers": papers,
+    }
+
+
+def newest_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, Any]:
+    """The most recently stored papers, for a store whose papers carry no dates."""
+    page = int_param(params, "page", 1, 1, MAX_PAGE)
     hits = engine.search(SearchRequest(text="", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
     return {
         "page": page,
         "next_page": page + 1 if len(hits) == PAGE_SIZE and page < MAX_PAGE else None,
-        "newest": [paper_json(h.paper) for h in hits],
+        "papers": [paper_json(h.paper) for h in hits],
     }
+
+
+def home_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
+    """Today's papers (the first few, on the first page) and the trending list; a store of
+    undated papers gets its newest papers instead."""
+    trending = trending_view(engine, params, today)
+    if trending["since"] is None:
+        return {"trending": None, "today": None, "newest": newest_view(engine, params)}
+    top_today = None
+    if trending["page"] == 1:
+        day = day_view(engine, {}, today)
+        top_today = {**day, "papers": day["papers"][:TODAY_ON_HOME],
+                     "more": len(day["papers"]) > TODAY_ON_HOME}  # fmt: skip
+    return {"trending": trending, "today": top_today, "newest": None}
 
 
 def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
@@ -118,6 +196,32 @@ def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
         except (NotFound, QueryError):
             related = []  # not embedded yet
     return {"paper": paper_json(paper), "related": related}
+
+
+def search_title(view: dict[str, Any]) -> str:
+    return f"paperfeed: search “{view['query']}”" if view["query"] else "paperfeed: search"
+
+
+def trending_title(view: dict[str, Any]) -> str:
+    return f"paperfeed: trending this {view['window']}"
+
+
+def day_title(view: dict[str, Any]) -> str:
+    return f"paperfeed: papers of {view['date']}" if view["date"] else "paperfeed: papers"
+
+
+def web_url(value: str | None) -> str | None:
+    """`value` if it is an http(s) URL, else None: a source could send `javascript:...`."""
+    if value and value.lower().startswith(("https://", "http://")):
+        return value
+    return None
+
+
+def rich_text(text: str, terms: Sequence[str] = ()) -> Markup:
+    """Paper text as safe HTML: math as MathML, query terms marked (see web/mathtext.py)."""
+    if not terms:
+        return mathtext.render(text)
+    return mathtext.render(text, lambda piece: iter(highlight_spans(piece, list(terms))))
 
 
 _SPLIT = re.compile(r"\s+")

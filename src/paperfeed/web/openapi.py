@@ -1,0 +1,307 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /openapi.json.
+
+Written out rather than generated: Starlette routes carry no schemas, and the description is
+short enough to keep beside the routes (tests/web check that every JSON route is in it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paperfeed import __version__
+
+
+def _param(name: str, description: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": kind, **extra},
+    }
+
+
+def _ok(description: str, schema: dict[str, Any], kind: str = "application/json") -> dict[str, Any]:
+    return {
+        "200": {"description": description, "content": {kind: {"schema": schema}}},
+        "400": {"$ref": "#/components/responses/Error"},
+    }
+
+
+def _feed(description: str) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": description,
+            "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+        }
+    }
+
+
+SEARCH = [
+    _param("q", 'Words, "quoted phrases", or a question in plain language.'),
+    _param("mode", "How to match.", enum=["hybrid", "keyword", "semantic"], default="hybrid"),
+    _param("category", "arXiv categories, space separated (cs.LG math.PR)."),
+    _param("author", "Part of an author's name."),
+    _param("since", "Published on or after (YYYY-MM-DD).", format="date"),
+    _param("until", "Published on or before (YYYY-MM-DD).", format="date"),
+    _param("has_code", "Only papers with a code link.", enum=["1", "0"]),
+    _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
+    _param("limit", "Results per page.", "integer", minimum=1, maximum=100, default=20),
+]
+WINDOW = [
+    _param(
+        "window",
+        "Days covered, ending on the latest day with papers.",
+        enum=["day", "week", "month"],
+        default="week",
+    ),
+    _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
+]
+DAY = [
+    _param(
+        "date", "The day (YYYY-MM-DD); the latest day with papers when left out.", format="date"
+    ),
+    _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
+]
+PAPER_REF = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "arXiv id (2410.17243, with or without version), DOI, or our id.",
+}
+LIST = {"type": "array", "items": {"$ref": "#/components/schemas/HfListItem"}}
+
+PAPER = {
+    "type": "object",
+    "required": ["id", "title", "abstract", "authors", "categories"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "abstract": {"type": "string"},
+        "authors": {"type": "array", "items": {"type": "string"}},
+        "categories": {"type": "array", "items": {"type": "string"}},
+        "arxiv_id": {"type": ["string", "null"]},
+        "doi": {"type": ["string", "null"]},
+        "published": {"type": ["string", "null"], "format": "date-time"},
+        "updated": {"type": ["string", "null"], "format": "date-time"},
+        "version": {"type": ["integer", "null"]},
+        "url": {"type": ["string", "null"]},
+        "pdf_url": {"type": ["string", "null"]},
+        "code_url": {"type": ["string", "null"]},
+        "sources": {"type": "array", "items": {"type": "string"}},
+        "extra": {"type": "object"},
+    },
+}
+HF_PAPER = {
+    "type": "object",
+    "required": ["id", "title", "summary", "authors", "upvotes"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "summary": {"type": "string"},
+        "authors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "hidden": {"type": "boolean"}},
+            },
+        },
+        "publishedAt": {"type": ["string", "null"], "format": "date-time"},
+        "upvotes": {"type": "integer"},
+        "githubRepo": {"type": "string"},
+        "githubStars": {"type": "integer"},
+        "ai_keywords": {"type": "array", "items": {"type": "string"}},
+    },
+}
+HF_ITEM = {
+    "type": "object",
+    "properties": {
+        "paper": {"$ref": "#/components/schemas/HfPaper"},
+        "publishedAt": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "The day the paper was listed.",
+        },
+        "title": {"type": "string"},
+        "summary": {"type": "string"},
+        "numComments": {"type": "integer"},
+    },
+}
+LISTING = {
+    "type": "object",
+    "properties": {
+        "papers": {"type": "array", "items": {"$ref": "#/components/schemas/Paper"}},
+        "page": {"type": "integer"},
+        "next_page": {"type": ["integer", "null"]},
+    },
+}
+
+
+def openapi() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "paperfeed",
+            "version": __version__,
+            "description": "Every page of paperfeed has a JSON twin (the page's path with "
+            "`.json`), and feeds (`.atom`, `.rss`) where it lists papers. `/api/...` speaks "
+            'the Hugging Face papers API. Every error is `{"error": {"status", '
+            '"message"}}`.',
+        },
+        "paths": {
+            "/search.json": {
+                "get": {
+                    "summary": "Search papers",
+                    "parameters": SEARCH,
+                    "responses": _ok("Results", {"type": "object"}),
+                }
+            },
+            "/search.atom": {
+                "get": {
+                    "summary": "A search as an Atom feed (.rss: RSS 2.0)",
+                    "parameters": SEARCH,
+                    "responses": _feed("Atom feed"),
+                }
+            },
+            "/index.json": {
+                "get": {
+                    "summary": "Home: today's papers and trending",
+                    "parameters": WINDOW,
+                    "responses": _ok("Home", {"type": "object"}),
+                }
+            },
+            "/trending.json": {
+                "get": {
+                    "summary": "Trending papers of a window",
+                    "parameters": WINDOW,
+                    "responses": _ok("Papers", LISTING),
+                }
+            },
+            "/trending.atom": {
+                "get": {
+                    "summary": "Trending as an Atom feed (.rss: RSS 2.0)",
+                    "parameters": WINDOW,
+                    "responses": _feed("Atom feed"),
+                }
+            },
+            "/today.json": {
+                "get": {
+                    "summary": "The papers of a day",
+                    "parameters": DAY,
+                    "responses": _ok("Papers", LISTING),
+                }
+            },
+            "/today.atom": {
+                "get": {
+                    "summary": "A day's papers as an Atom feed (.rss: RSS 2.0)",
+                    "parameters": DAY,
+                    "responses": _feed("Atom feed"),
+                }
+            },
+            "/paper/{id}.json": {
+                "get": {
+                    "summary": "One paper and its related papers",
+                    "parameters": [PAPER_REF],
+                    "responses": {
+                        **_ok(
+                            "The paper",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "paper": {"$ref": "#/components/schemas/Paper"},
+                                    "related": {"type": "array", "items": {"type": "object"}},
+                                },
+                            },
+                        ),
+                        "404": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/api/papers/search": {
+                "get": {
+                    "summary": "Hugging Face API: search papers",
+                    "parameters": [
+                        _param("q", "The query."),
+                        _param(
+                            "limit",
+                            "At most this many.",
+                            "integer",
+                            minimum=1,
+                            maximum=100,
+                            default=20,
+                        ),
+                    ],
+                    "responses": _ok("Matching papers", LIST),
+                }
+            },
+            "/api/papers/{id}": {
+                "get": {
+                    "summary": "Hugging Face API: one paper",
+                    "parameters": [PAPER_REF],
+                    "responses": {
+                        **_ok("The paper", {"$ref": "#/components/schemas/HfPaper"}),
+                        "404": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/api/daily_papers": {
+                "get": {
+                    "summary": "Hugging Face API: the papers of a day, week or month",
+                    "parameters": [
+                        _param(
+                            "date",
+                            "A day (YYYY-MM-DD); the latest when no period is given.",
+                            format="date",
+                        ),
+                        _param("week", "An ISO week (2025-W09)."),
+                        _param("month", "A month (2025-02)."),
+                        _param(
+                            "sort",
+                            "Order.",
+                            enum=["publishedAt", "trending"],
+                            default="publishedAt",
+                        ),
+                        _param("p", "Page, from 0.", "integer", minimum=0, default=0),
+                        _param(
+                            "limit", "Page size.", "integer", minimum=1, maximum=100, default=50
+                        ),
+                    ],
+                    "responses": _ok("Listed papers", LIST),
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and paper count",
+                    "responses": _ok("ok", {"type": "object"}),
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Paper": PAPER,
+                "HfPaper": HF_PAPER,
+                "HfListItem": HF_ITEM,
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "status": {"type": "integer"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "Error": {
+                    "description": "An error, in one shape",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+            },
+        },
+    }
