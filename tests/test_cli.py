@@ -124,7 +124,7 @@ def test_every_command_has_help_text() -> None:
 def test_demo_imports_the_bundled_papers_and_searches(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
-    code, out, err = run(capsys, "--db", db, "demo", "--no-prompt")
+    code, out, err = run(capsys, "--db", db, "demo", "--no-serve")
     assert code == 0 and "227 papers in" in err
     assert "paperfeed search 'dropout'" in out and "Dropout" in out
 

@@ -506,27 +506,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     status = ingest_files(settings, [str(bundled_seed_path())])
     embed_papers(settings, batch_size=64)
     for query in DEMO_QUERIES:
-        print(f"\n$ paperfeed search {query!r} --limit 5")
-        run_search(settings, SearchRequest(query, limit=5, mode="hybrid"), as_json=False)
-    if not args.no_prompt and sys.stdin.isatty():
-        print("\nType a search (empty line or Ctrl-D to quit).")
-        for line in _prompt_lines():
-            try:
-                run_search(settings, SearchRequest(line, limit=10, mode="hybrid"), as_json=False)
-            except QueryError as e:
-                _err(f"error: {e}")
-    return status
-
-
-def _prompt_lines() -> Iterator[str]:
-    while True:
-        try:
-            line = input("search> ").strip()
-        except EOFError:
-            return
-        if not line:
-            return
-        yield line
+        print(f"\n$ paperfeed search {query!r} --limit 3")
+        run_search(settings, SearchRequest(query, limit=3, mode="hybrid"), as_json=False)
+    if args.no_serve:
+        return status
+    print(f"\nOpen http://{args.host}:{args.port}/ and search, e.g. for {DEMO_QUERIES[1]!r}.")
+    sys.stdout.flush()
+    args.workers, args.no_scheduler = 1, False
+    return cmd_serve(settings, args)
 
 
 # -- argument parsing ------------------------------------------------------------------
@@ -721,11 +708,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="import the bundled sample papers and try a search",
-        description="Import the 227 bundled sample papers, print example searches, and offer "
-        "a search prompt when run in a terminal.",
+        help="import the bundled sample papers and serve the web UI on them",
+        description="Import and embed the 227 bundled sample papers, print two example "
+        "searches, and serve the web UI (http://127.0.0.1:8000/ unless told otherwise).",
     )
-    p.add_argument("--no-prompt", action="store_true", help="do not ask for searches")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     p.set_defaults(func=cmd_demo)
     return parser
 

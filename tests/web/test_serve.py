@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,14 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import SEED
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.web.conftest import free_port, wait_until_up
 
 
 def test_serve_answers_pages_and_json(tmp_path: Path) -> None:
     db = str(tmp_path / "serve.db")
     cli = [sys.executable, "-m", "paperfeed", "--db", db]
     subprocess.run([*cli, "ingest", str(SEED)], check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([*cli, "serve", "--port", str(port), "--no-scheduler"],
                               stderr=subprocess.DEVNULL, env={**os.environ})  # fmt: skip
     try:
@@ -43,3 +37,27 @@ def test_serve_answers_pages_and_json(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_demo_serves_the_ui_on_the_bundled_papers(tmp_path: Path) -> None:
+    """What `make demo` runs: import, embed, example searches, then the web UI."""
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "--db", str(tmp_path / "demo.db"), "demo",
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, demo, timeout_s=120)
+        assert httpx.get(base + "/healthz").json() == {"status": "ok", "papers": 227}
+        question = "removing the influence of specific training examples from a trained model"
+        found = httpx.get(base + "/search.json", params={"q": question}).json()
+        top = [p["title"].lower() for p in found["papers"][:5]]
+        assert found["mode"] == "hybrid" and sum("unlearning" in t for t in top) >= 2, top
+        home = httpx.get(base + "/")
+        assert home.status_code == 200 and "Newest papers" in home.text
+    finally:
+        demo.terminate()
+        out, _ = demo.communicate(timeout=20)
+    assert f"Open http://127.0.0.1:{port}/" in out.decode()
