@@ -56,12 +56,7 @@ def cache_dir(n: int) -> Path:
 
 def build_db(n: int, model: str) -> Path:
     """The store + indexes for n papers, built once into cache_dir(n) (index at DB-index)."""
-    from benchlib import corpus, timed
-    from search_speed import fill_vectors, load_embedder
-
-    from paperfeed.ingest.files import import_file
-    from paperfeed.search.engine import SearchEngine
-    from paperfeed.store import open_store
+    from search_speed import build_store, load_embedder
 
     work = cache_dir(n)
     db = work / "papers.db"
@@ -71,33 +66,14 @@ def build_db(n: int, model: str) -> Path:
         return db
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    index = Path(str(db) + "-index")
+    embedder = load_embedder(model)
 
     def step(what: str) -> None:
         print(f"[build {n:,}] {what}", file=sys.stderr, flush=True)
 
-    step("synthetic corpus")
-    source_s, source = timed(lambda: corpus(n))
-    step(f"importing {source}")
-    store = open_store(str(db))
-    import_s, _ = timed(lambda: import_file(store, source))
-    step(f"imported in {import_s:.0f} s; building the keyword index")
-    engine = SearchEngine(store, index)
-    keyword_s, _ = timed(lambda: engine.keyword.sync(store))
-    store.close()
-    embedder = load_embedder(model)
-    step(f"keyword index in {keyword_s:.0f} s; storing synthetic vectors for {embedder.name}")
-    vectors_s = fill_vectors(db, embedder.name, embedder.dim)
-    step(f"vectors stored in {vectors_s:.0f} s; building the vector index (1M: ~10 min)")
-    store = open_store(str(db))
-    engine = SearchEngine(store, index, embedder)
-    assert engine.vectors is not None
-    vindex_s, _ = timed(lambda: engine.vectors.sync(store))  # type: ignore[union-attr]
-    store.close()
-    step(f"vector index in {vindex_s:.0f} s; done")
-    info = {"papers": n, "model": embedder.name, "import_s": round(import_s),
-            "keyword_s": round(keyword_s), "vectors_s": round(vectors_s),
-            "vector_index_s": round(vindex_s), "corpus_s": round(source_s)}  # fmt: skip
+    step("synthetic corpus and import (1M: ~10 min in all)")
+    took = build_store(n, db, Path(str(db) + "-index"), embedder, step)
+    info = {"papers": n, "model": embedder.name, **{k: round(v) for k, v in took.items()}}
     done.write_text(json.dumps(info))
     return db
 
@@ -121,7 +97,7 @@ def get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
 
 def start_server(db: Path, workers: int, port: int) -> tuple[subprocess.Popen[bytes], float]:
     """A `paperfeed serve` subprocess and the seconds until /healthz answered."""
-    log = cache_dir_of(db) / f"serve-w{workers}.log"
+    log = db.parent / f"serve-w{workers}.log"
     t = time.perf_counter()
     proc = subprocess.Popen(
         [str(PAPERFEED), "--db", str(db), "serve", "--port", str(port), "--no-scheduler",
@@ -141,10 +117,6 @@ def start_server(db: Path, workers: int, port: int) -> tuple[subprocess.Popen[by
         time.sleep(0.5)
     stop_server(proc)
     raise SystemExit(f"server did not answer /healthz in 600 s; see {log}")
-
-
-def cache_dir_of(db: Path) -> Path:
-    return db.parent
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,25 +80,37 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
-def build(n: int, workdir: Path, embedder: Embedder) -> dict[str, float]:
+def build_store(
+    n: int, db: Path, index: Path, embedder: Embedder, step: Callable[[str], None] = print
+) -> dict[str, float]:
+    """Import n synthetic papers into `db`, build the keyword index, store clustered vectors
+    for `embedder` and build the vector index in `index`; returns seconds per stage."""
     source = corpus(n)
-    db = workdir / "speed.db"
     store = open_store(str(db))
     import_s, _ = timed(lambda: import_file(store, source))
-    engine = SearchEngine(store, workdir / "index")
+    step(f"imported in {import_s:.0f} s; building the keyword index")
+    engine = SearchEngine(store, index)
     keyword_s, _ = timed(lambda: engine.keyword.sync(store))
     store.close()
+    step(f"keyword index in {keyword_s:.0f} s; storing synthetic vectors for {embedder.name}")
     vectors_s = fill_vectors(db, embedder.name, embedder.dim)
+    step(f"vectors stored in {vectors_s:.0f} s; building the vector index")
     store = open_store(str(db))
-    engine = SearchEngine(store, workdir / "index", embedder)
+    engine = SearchEngine(store, index, embedder)
     assert engine.vectors is not None
     vindex_s, _ = timed(lambda: engine.vectors.sync(store))  # type: ignore[union-attr]
     store.close()
+    return {"import_s": import_s, "keyword_s": keyword_s, "vectors_s": vectors_s,
+            "vector_index_s": vindex_s}  # fmt: skip
+
+
+def build(n: int, workdir: Path, embedder: Embedder) -> dict[str, float]:
+    took = build_store(n, workdir / "speed.db", workdir / "index", embedder, step=lambda _: None)
     return {
-        "import (papers/s)": n / import_s,
-        "keyword index build (s)": keyword_s,
-        "store synthetic vectors (s)": vectors_s,
-        "vector index build (s)": vindex_s,
+        "import (papers/s)": n / took["import_s"],
+        "keyword index build (s)": took["keyword_s"],
+        "store synthetic vectors (s)": took["vectors_s"],
+        "vector index build (s)": took["vector_index_s"],
         "database (MB)": sum(size_mb(p) for p in workdir.glob("speed.db*")),
         "keyword index (MB)": size_mb(workdir / "index" / "keyword"),
         "vector index (MB)": size_mb(workdir / "index" / "vectors"),

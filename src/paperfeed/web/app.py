@@ -159,7 +159,7 @@ def create_app(
                 async def as_feed(
                     request: Request, render: Any = render, kind: str = kind
                 ) -> Response:
-                    view = build(request)
+                    view = await run_in_threadpool(build, request)
                     page_url = str(request.url.replace(path=path))
                     feed = feeds.Feed(title(view), str(request.url), page_url,
                                       str(request.base_url), view["papers"], started)  # fmt: skip

@@ -45,7 +45,6 @@ class ConditionalGet:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(raw=message["headers"])
                 if message["status"] != 200 or "etag" in headers:  # errors, static files
-                    start = None
                     await send(message)
                     return
                 start = message

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 
@@ -62,7 +63,7 @@ def paper_link(feed: Feed, p: dict[str, Any]) -> str:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    node = ET.SubElement(parent, tag, {k.rstrip("_"): _clean(v) for k, v in attrs.items()})
+    node = ET.SubElement(parent, tag, {k: _clean(v) for k, v in attrs.items()})
     if text is not None:
         node.text = _clean(text)
     return node
@@ -95,7 +96,7 @@ def atom(feed: Feed) -> bytes:
 
 
 def rss(feed: Feed) -> bytes:
-    root = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS})
+    root = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS})
     channel = _sub(root, "channel")
     _sub(channel, "title", feed.title)
     _sub(channel, "link", feed.page_url)
@@ -115,7 +116,6 @@ def rss(feed: Feed) -> bytes:
         for category in p["categories"]:
             _sub(item, "category", category)
         _sub(item, "description", html.escape(p["abstract"], quote=False))
-    root.set("xmlns:dc", "http://purl.org/dc/elements/1.1/")
     return _document(root)
 
 

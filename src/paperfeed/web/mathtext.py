@@ -10,15 +10,12 @@ partner, is shown as the source text. Browsers render MathML Core natively; no s
 
 from __future__ import annotations
 
-import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from markupsafe import Markup, escape
-
-log = logging.getLogger(__name__)
 
 MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
 
@@ -59,7 +56,7 @@ _TEXT_CMD = re.compile(
 _STYLE = {"emph": "em", "textit": "em", "textbf": "strong", "texttt": "code"}
 
 
-Highlight = Callable[[str], Iterator[tuple[str, bool]]]
+Highlight = Callable[[str], Iterable[tuple[str, bool]]]
 
 
 def render(text: str, highlight: Highlight | None = None) -> Markup:

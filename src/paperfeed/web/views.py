@@ -49,6 +49,11 @@ def day_param(params: Mapping[str, str], name: str) -> date | None:
         raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.") from None
 
 
+def _next_page(page: int, shown: int, size: int = PAGE_SIZE) -> int | None:
+    """The next page's number when this one was full and paging may go on."""
+    return page + 1 if shown == size and page < MAX_PAGE else None
+
+
 def query_terms(text: str) -> list[str]:
     """The words and phrases a result should show highlighted."""
     parsed = parse_query(text)
@@ -96,7 +101,7 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         },
         "page": page,
         "limit": limit,
-        "next_page": page + 1 if len(hits) == limit and page < MAX_PAGE else None,
+        "next_page": _next_page(page, len(hits), limit),
         "papers": [_hit_json(h, terms) for h in hits],
     }
 
@@ -137,7 +142,7 @@ def trending_view(engine: SearchEngine, params: Mapping[str, str], today: date) 
         "until": days[1].isoformat() if days else None,
         "ranked_by": TRENDING_SIGNAL,
         "page": page,
-        "next_page": page + 1 if len(papers) == PAGE_SIZE and page < MAX_PAGE else None,
+        "next_page": _next_page(page, len(papers)),
         "papers": papers,
     }
 
@@ -155,7 +160,7 @@ def day_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> di
         "date": day.isoformat() if day else None,
         "earlier": earlier.isoformat() if earlier else None,
         "page": page,
-        "next_page": page + 1 if len(papers) == PAGE_SIZE and page < MAX_PAGE else None,
+        "next_page": _next_page(page, len(papers)),
         "papers": papers,
     }
 
@@ -166,7 +171,7 @@ def newest_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
     hits = engine.search(SearchRequest(text="", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
     return {
         "page": page,
-        "next_page": page + 1 if len(hits) == PAGE_SIZE and page < MAX_PAGE else None,
+        "next_page": _next_page(page, len(hits)),
         "papers": [paper_json(h.paper) for h in hits],
     }
 
@@ -221,7 +226,7 @@ def rich_text(text: str, terms: Sequence[str] = ()) -> Markup:
     """Paper text as safe HTML: math as MathML, query terms marked (see web/mathtext.py)."""
     if not terms:
         return mathtext.render(text)
-    return mathtext.render(text, lambda piece: iter(highlight_spans(piece, list(terms))))
+    return mathtext.render(text, lambda piece: highlight_spans(piece, list(terms)))
 
 
 _SPLIT = re.compile(r"\s+")
