@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -33,6 +34,7 @@ from paperfeed.ingest.harvest import (
 )
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
 from paperfeed.models import paper_json
+from paperfeed.rank import trending
 from paperfeed.search.embed import (
     Embedder,
     embed_missing,
@@ -478,6 +480,37 @@ def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- trending ------------------------------------------------------------------------------
+
+
+def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    try:
+        today = datetime.now(UTC).date()
+        if args.recompute:
+            trending.recompute(store, time.time(), today)
+        else:
+            trending.refresh_if_stale(store, today, settings.trending_every_s)
+        state = store.get_trending_state(args.window)
+        ranked = trending.list_page(store, args.window, limit=args.limit, offset=0)
+    finally:
+        store.close()
+    rows = [trending.ranked_json(r) for r in ranked]
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    if state is not None:
+        span = f"{state.since} to {state.until}" if state.until else "all papers (undated)"
+        computed = datetime.fromtimestamp(state.computed_at, UTC).isoformat(timespec="seconds")
+        print(f"trending this {args.window}: {span}, computed {computed}")
+    for rank, row in enumerate(rows, 1):
+        named = row["trending"]["parts"].items()
+        parts = " + ".join(f"{n.replace('_', ' ')} {v:.2f}" for n, v in named if v)
+        print(f"{rank:3d}. {row['trending']['score']:7.2f}  {row['id']}  {row['title']}")
+        print(f"     = {parts or 'nothing yet'}")
+    return EXIT_OK
+
+
 # -- serve -------------------------------------------------------------------------------
 
 
@@ -488,6 +521,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     open_store(settings.db).close()  # create and migrate once, before the workers start
     os.environ["PAPERFEED_DB"] = settings.db
+    if not os.environ.get("PAPERFEED_BASE_URL"):
+        os.environ["PAPERFEED_BASE_URL"] = f"http://{args.host}:{args.port}"
     os.environ["PAPERFEED_SCHEDULER"] = "0" if args.no_scheduler else "1"
     _err(f"serving {settings.db} on http://{args.host}:{args.port} (Ctrl-C to stop)")
     uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=args.host, port=args.port,
@@ -693,6 +728,20 @@ def build_parser() -> argparse.ArgumentParser:
         "ids", nargs="+", metavar="ID", help="arXiv ids, e.g. 2104.08663 or 2104.08663v2"
     )
     p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
+        "trending",
+        help="print the trending papers and why",
+        description="Print a trending window's papers with each one's score and the part each "
+        "signal contributes (see the README's Trending section for the formula). Recomputes "
+        "first when the last ranking is older than PAPERFEED_TRENDING_EVERY_S (600 s).",
+    )
+    p.add_argument("--window", choices=list(trending.WINDOWS), default="week",
+                   help="day, week or month (week)")  # fmt: skip
+    p.add_argument("--limit", type=int, default=20, help="how many papers (20)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.add_argument("--recompute", action="store_true", help="recompute the ranking first")
+    p.set_defaults(func=cmd_trending)
 
     p = sub.add_parser(
         "serve",

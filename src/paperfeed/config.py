@@ -9,6 +9,14 @@
   where the sources live (defaults: arXiv's and Hugging Face's public endpoints)
 - PAPERFEED_FETCH_INTERVAL_S: seconds between two requests to one host (default 3 for arXiv,
   1 for others; arXiv hosts never go below 3, whatever this says)
+- PAPERFEED_BASE_URL: the address readers reach the server at, for links in mails (default:
+  http://HOST:PORT of `paperfeed serve`); an https:// address makes cookies Secure
+- PAPERFEED_SECRET_KEY: signs mailed links and form tokens (default: a random key made once
+  and kept in the database)
+- PAPERFEED_TRENDING_EVERY_S: seconds between full trending recomputes (default 600)
+- PAPERFEED_SMTP_HOST, _PORT, _SECURITY, _USER, _PASSWORD, PAPERFEED_MAIL_FROM,
+  PAPERFEED_OUTBOX: how mail is sent (see digest/mailer.py; without a host, mail goes to a
+  local Maildir, DB + '-outbox')
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ class Settings:
     arxiv_rss_url: str = "https://rss.arxiv.org"
     hf_url: str = "https://huggingface.co"
     fetch_interval_s: float | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    trending_every_s: float = 600.0
 
     @property
     def resolved_index_dir(self) -> str:
@@ -52,18 +63,30 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
         arxiv_rss_url=env.get("PAPERFEED_ARXIV_RSS_URL") or _DEFAULTS.arxiv_rss_url,
         hf_url=env.get("PAPERFEED_HF_URL") or _DEFAULTS.hf_url,
         fetch_interval_s=_seconds(env.get("PAPERFEED_FETCH_INTERVAL_S")),
+        base_url=_url(env.get("PAPERFEED_BASE_URL")) or _DEFAULTS.base_url,
+        secret_key=env.get("PAPERFEED_SECRET_KEY", ""),
+        trending_every_s=_seconds(
+            env.get("PAPERFEED_TRENDING_EVERY_S"), "PAPERFEED_TRENDING_EVERY_S"
+        )
+        or _DEFAULTS.trending_every_s,
     )
 
 
-def _seconds(text: str | None) -> float | None:
+def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S") -> float | None:
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise InputError(
-            f"PAPERFEED_FETCH_INTERVAL_S={text!r} is not a number of seconds."
-        ) from None
+        raise InputError(f"{name}={text!r} is not a number of seconds.") from None
     if value < 0:
-        raise InputError("PAPERFEED_FETCH_INTERVAL_S cannot be negative.")
+        raise InputError(f"{name} cannot be negative.")
     return value
+
+
+def _url(text: str | None) -> str | None:
+    if not text:
+        return None
+    if not text.startswith(("http://", "https://")):
+        raise InputError(f"PAPERFEED_BASE_URL={text!r} must start with http:// or https://.")
+    return text.rstrip("/")

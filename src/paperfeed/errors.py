@@ -31,3 +31,19 @@ class QueryError(PaperfeedError):
 
 class IndexBusy(PaperfeedError):
     """Another process holds the search index writer; the caller may read what is committed."""
+
+
+class TokenError(PaperfeedError):
+    """A signed link or form token that is forged, damaged, expired or already used."""
+
+
+class Forbidden(PaperfeedError):
+    """A request that must not be carried out: a cross-site form, a missing form token."""
+
+
+class NotSignedIn(PaperfeedError):
+    """An action that needs an account, asked without a session."""
+
+
+class RateLimited(PaperfeedError):
+    """Too many requests of one kind from one client or for one address."""

@@ -38,7 +38,7 @@ def test_home_shows_the_latest_day_and_trending_with_a_json_twin(client: TestCli
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'name="viewport"' in page.text and "Papers of 2024-10-25" in page.text
     data = client.get("/index.json").json()
-    assert data["newest"] is None
+    assert data["undated"] is False
     assert data["today"]["date"] == "2024-10-25" and not data["today"]["more"]
     assert {p["id"] for p in data["today"]["papers"]} == set(HF_IDS)
     trending = data["trending"]
@@ -68,17 +68,21 @@ def test_trending_windows_and_days(client: TestClient) -> None:
     assert "Papers of 2024-10-24" in client.get("/today", params={"date": "2024-10-24"}).text
 
 
-def test_a_store_of_undated_papers_shows_its_newest(tmp_path: Path) -> None:
+def test_a_store_of_undated_papers_ranks_them_all(tmp_path: Path) -> None:
     from paperfeed.ingest.files import import_file
 
     store = open_store(str(tmp_path / "undated.db"))
     import_file(store, SEED)
     with TestClient(create_app(lambda: SearchEngine(store, str(tmp_path / "ix")))) as c:
         data = c.get("/index.json").json()
-        assert data["trending"] is None and len(data["newest"]["papers"]) == 20
+        assert data["undated"] and data["today"] is None
+        papers = data["trending"]["papers"]
+        assert len(papers) == 20 and data["trending"]["since"] is None
+        # nobody engaged yet: every score is 0 and the newest stored paper comes first
+        assert {p["trending"]["score"] for p in papers} == {0.0}
         page = c.get("/").text
-        assert "Newest papers" in page and "no “today” or trending list yet" in page
-        assert data["newest"]["papers"][-1]["title"] in html.unescape(page)
+        assert "These papers carry no dates" in page
+        assert papers[-1]["title"] in html.unescape(page)
     store.close()
 
 

@@ -37,12 +37,14 @@ class SourceScheduler:
         poll_s: float = 30.0,
         owner: str | None = None,
         on_harvest: Callable[[HarvestReport], None] | None = None,
+        after_pass: Callable[[Store], None] | None = None,
     ) -> None:
         self.open_store = open_store
         self.fetchers = Fetchers(endpoints, clock or SystemClock())
         self.poll_s = poll_s
         self.owner = owner or default_owner()
         self.on_harvest = on_harvest
+        self.after_pass = after_pass  # other periodic upkeep (the trending recompute)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,6 +89,8 @@ class SourceScheduler:
             while not self._stop.is_set():
                 try:
                     self.run_due(store)
+                    if self.after_pass is not None:
+                        self.after_pass(store)
                 except Exception:  # the loop outlives any bug in one pass
                     log.exception("source scheduler pass failed")
                 self._stop.wait(self.poll_s)

@@ -121,11 +121,64 @@ class Listed:
     the latest value of each of its signals."""
 
     paper: Paper
-    day: date
+    day: date | None
     signals: Mapping[str, float] = field(default_factory=dict)
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryItem:
+    """A paper a user reacted to: `kinds` of reaction (upvote, save, hide), when each was made
+    (seconds since 1970), and the user's tags on it."""
+
+    paper: Paper
+    kinds: Mapping[str, float]
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decayed:
+    """How a trending sum is taken: each event's amount counts 2^(-age / half_life) at `now`
+    (events after `now` count fully). For a signal measured as a running total (Hugging Face
+    upvotes, GitHub stars) the events are its increases (a drop counts as none); `first_counts`
+    says whether the first measurement counts as an increase from zero."""
+
+    half_life_s: float
+    first_counts: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingRow:
+    """A ranked paper of a trending window: its score and each signal's part of it."""
+
+    seq: int
+    day: date | None
+    published: str | None
+    score: float
+    parts: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingState:
+    """When a window was ranked (`computed_at`), the time its scores are as of (`as_of`), and
+    the days it covers (None for a store of undated papers)."""
+
+    computed_at: float
+    as_of: float
+    since: date | None
+    until: date | None
 
 
 class Store(Protocol):
+    readonly: bool  # opened for reading only: nothing may be written
+
     def close(self) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -256,6 +309,10 @@ class Store(Protocol):
         without signals are left out."""
         ...
 
+    def latest_signals_by_seq(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
+        """`latest_signals` keyed by row number."""
+        ...
+
     # -- listings by day --------------------------------------------------------------------
 
     def latest_day(self, until: date) -> date | None:
@@ -271,8 +328,104 @@ class Store(Protocol):
         by_signal: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        unranked_in: str | None = None,
     ) -> list[Listed]:
         """The papers of the days `since`..`until` (inclusive), newest day first; with
         `by_signal`, highest latest value of that signal first (papers without it last). Ties
-        go to the later day, then the later published date, then the later stored paper."""
+        go to the later day, then the later published date, then the later stored paper. With
+        `unranked_in`, only papers not ranked in that trending window."""
+        ...
+
+    def list_newest(self, *, limit: int = 20, offset: int = 0, unranked_in: str | None = None
+                    ) -> list[Listed]:  # fmt: skip
+        """Papers newest stored first (for stores whose papers carry no dates); with
+        `unranked_in`, only those not in that trending window."""
+        ...
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def get_secret(self, name: str) -> bytes:
+        """A random 32-byte key made once per database (signing links and cookies)."""
+        ...
+
+    def get_or_add_user(self, email: str, now: datetime) -> User:
+        """The user with this address, made on first sign-in; records the sign-in time."""
+        ...
+
+    def get_user(self, user_id: int) -> User | None: ...
+
+    def delete_user(self, user_id: int) -> bool:
+        """Forget a user and everything that is theirs: sessions, reactions, tags."""
+        ...
+
+    def add_session(self, token_hash: str, user_id: int, now: datetime, expires: datetime
+                    ) -> None: ...  # fmt: skip
+
+    def get_session_user(self, token_hash: str, now: datetime) -> User | None:
+        """The user of an unexpired session."""
+        ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+    def spend_token(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Mark a one-time link as used; False if it was used before."""
+        ...
+
+    def hit_rate(self, key: str, now: float, window_s: float, limit: int) -> bool:
+        """Count a hit on `key` unless it already had `limit` in the last `window_s` seconds;
+        True when the hit was allowed."""
+        ...
+
+    # -- library --------------------------------------------------------------------------
+
+    def set_reaction(self, user_id: int, seq: int, kind: str, on: bool, at: float) -> bool:
+        """Add (on) or remove a reaction; True if that changed anything."""
+        ...
+
+    def set_tags(self, user_id: int, seq: int, tags: Sequence[str]) -> None: ...
+
+    def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]: ...
+
+    def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
+                     ) -> list[LibraryItem]:  # fmt: skip
+        """Papers the user reacted to with `kind`, most recent first."""
+        ...
+
+    def list_user_tags(self, user_id: int) -> list[tuple[str, int]]:
+        """The user's tags with how many saved papers carry each, by name."""
+        ...
+
+    # -- engagement and trending ------------------------------------------------------------
+
+    def record_event(self, seq: int, signal: str, at: float, *, client: str | None = None,
+                     burst_s: float = 0.0) -> bool:  # fmt: skip
+        """Count an anonymous event (a view, a digest click); a `client` counted for the same
+        paper and signal less than `burst_s` ago is not counted again. True when counted."""
+        ...
+
+    def decayed_sums(self, now: float, rules: Mapping[str, Decayed], *,
+                     seqs: Sequence[int] | None = None) -> dict[int, dict[str, float]]:  # fmt: skip
+        """For each paper (all, or `seqs`), each signal's decayed sum (see `Decayed`) over
+        events, reactions (upvote, save) and measured signals, for the signals in `rules`;
+        papers without any are left out."""
+        ...
+
+    def list_day_of(self, since: date, until: date, *, seqs: Sequence[int] | None = None
+                    ) -> dict[int, tuple[date, str | None]]:  # fmt: skip
+        """(day, published) of the papers listed in `since`..`until` (all or `seqs`); `day` as
+        in `list_days`."""
+        ...
+
+    def replace_trending(self, span: str, state: TrendingState, rows: Sequence[TrendingRow]
+                         ) -> None:  # fmt: skip
+        """Replace a window's ranking at once."""
+        ...
+
+    def upsert_trending(self, span: str, rows: Sequence[TrendingRow]) -> None: ...
+
+    def get_trending_state(self, span: str) -> TrendingState | None: ...
+
+    def list_trending(self, span: str, *, limit: int = 20, offset: int = 0) -> list[TrendingRow]:
+        """Ranked papers of a window: highest score first, then later day, later published,
+        later stored."""
         ...

@@ -8,6 +8,8 @@ threads at once: each thread that works in parallel (the source scheduler) opens
 
 from __future__ import annotations
 
+import math
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,13 +32,18 @@ from paperfeed.models import (
 from paperfeed.store.base import (
     Announcement,
     Change,
+    Decayed,
     EmbeddingRow,
     EmbeddingTodo,
+    LibraryItem,
     Listed,
     Signal,
     SignalPoint,
     SourceRow,
+    TrendingRow,
+    TrendingState,
     UpsertResult,
+    User,
     VectorChange,
 )
 
@@ -172,6 +179,7 @@ class SQLiteStore:
             conn.execute("PRAGMA cache_size=-65536")  # 64 MB: bulk imports touch many pages
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
+            _ensure_math(conn)
             return conn
         except sqlite3.Error as e:
             raise StoreError(f"Cannot open the database {self.path}: {e}.") from e
@@ -493,6 +501,9 @@ class SQLiteStore:
         by_seq = self._latest_signals(list(set(seqs.values())))
         return {ref: by_seq[seq] for ref, seq in seqs.items() if seq in by_seq}
 
+    def latest_signals_by_seq(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
+        return self._latest_signals(seqs)
+
     def _latest_signals(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
         found: dict[int, dict[str, float]] = {}
         for start in range(0, len(seqs), 500):
@@ -528,6 +539,7 @@ class SQLiteStore:
         by_signal: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        unranked_in: str | None = None,
     ) -> list[Listed]:
         signal = (
             "(SELECT value FROM signals s WHERE s.seq = l.seq AND s.name = :signal"
@@ -545,6 +557,7 @@ class SQLiteStore:
             "  WHERE published >= :since AND published < :after"
             "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
             f" SELECT l.seq, l.day, {signal} AS sig FROM listed l JOIN papers p USING (seq)"
+            f" WHERE {_UNRANKED.format(seq='l.seq') if unranked_in else '1'}"
             f" ORDER BY {order}l.day DESC, p.published DESC, l.seq DESC"
             " LIMIT :limit OFFSET :offset",
             {
@@ -553,15 +566,311 @@ class SQLiteStore:
                 "signal": by_signal,
                 "limit": limit,
                 "offset": offset,
+                "span": unranked_in,
             },
         ).fetchall()
         seqs = [r[0] for r in rows]
         papers = self.get_papers_by_seq(seqs)
         signals = self._latest_signals(seqs)
         return [
-            Listed(papers[seq], date.fromisoformat(day), signals.get(seq, {}))
+            Listed(papers[seq], date.fromisoformat(day), signals.get(seq, {}), seq)
             for seq, day, _ in rows
         ]
+
+    def list_newest(self, *, limit: int = 20, offset: int = 0, unranked_in: str | None = None
+                    ) -> list[Listed]:  # fmt: skip
+        where = _UNRANKED.format(seq="papers.seq") if unranked_in else "1"
+        params = {"span": unranked_in, "limit": limit, "offset": offset}
+        seqs = [r[0] for r in self.conn.execute(
+            f"SELECT seq FROM papers WHERE {where} ORDER BY seq DESC LIMIT :limit OFFSET :offset",
+            params)]  # fmt: skip
+        papers = self.get_papers_by_seq(seqs)
+        signals = self._latest_signals(seqs)
+        return [Listed(papers[s], None, signals.get(s, {}), s) for s in seqs]
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def get_secret(self, name: str) -> bytes:
+        key = "secret:" + name
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return bytes.fromhex(row[0])
+        if self.readonly:
+            raise StoreError(f"No key {name!r} in the read-only database {self.path}.")
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                (key, secrets.token_hex(32)),
+            )
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return bytes.fromhex(row[0])
+
+    def get_or_add_user(self, email: str, now: datetime) -> User:
+        email = email.strip().lower()
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO users (email, created_at, last_signin_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (email) DO UPDATE SET last_signin_at = excluded.last_signin_at",
+                (email, _ts(now), _ts(now)),
+            )
+            row = self.conn.execute(
+                "SELECT id, email, created_at FROM users WHERE email = ?", (email,)
+            ).fetchone()
+        return _row_user(row)
+
+    def get_user(self, user_id: int) -> User | None:
+        row = self.conn.execute(
+            "SELECT id, email, created_at FROM users WHERE id = ?", (user_id,)
+        ).fetchone()
+        return _row_user(row) if row else None
+
+    def delete_user(self, user_id: int) -> bool:
+        with self.transaction():
+            return self.conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+    def add_session(self, token_hash: str, user_id: int, now: datetime, expires: datetime
+                    ) -> None:  # fmt: skip
+        with self.transaction():
+            self.conn.execute("DELETE FROM sessions WHERE expires_at < ?", (_ts(now),))
+            self.conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                (token_hash, user_id, _ts(now), _ts(expires)),
+            )
+
+    def get_session_user(self, token_hash: str, now: datetime) -> User | None:
+        row = self.conn.execute(
+            "SELECT u.id, u.email, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_hash = ? AND s.expires_at > ?",
+            (token_hash, _ts(now)),
+        ).fetchone()
+        return _row_user(row) if row else None
+
+    def delete_session(self, token_hash: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def spend_token(self, nonce: str, expires_at: float, now: float) -> bool:
+        with self.transaction():
+            self.conn.execute("DELETE FROM spent_tokens WHERE expires_at < ?", (now,))
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO spent_tokens VALUES (?, ?)", (nonce, expires_at)
+            )
+            return cursor.rowcount > 0
+
+    def hit_rate(self, key: str, now: float, window_s: float, limit: int) -> bool:
+        with self.transaction():
+            self.conn.execute("DELETE FROM rate_hits WHERE key = ? AND at <= ?",
+                              (key, now - window_s))  # fmt: skip
+            (count,) = self.conn.execute(
+                "SELECT count(*) FROM rate_hits WHERE key = ?", (key,)
+            ).fetchone()
+            if count >= limit:
+                return False
+            self.conn.execute("INSERT INTO rate_hits VALUES (?, ?)", (key, now))
+            return True
+
+    # -- library --------------------------------------------------------------------------
+
+    def set_reaction(self, user_id: int, seq: int, kind: str, on: bool, at: float) -> bool:
+        with self.transaction():
+            if on:
+                sql = "INSERT OR IGNORE INTO reactions VALUES (?, ?, ?, ?)"
+                changed = self.conn.execute(sql, (user_id, seq, kind, at)).rowcount > 0
+            else:
+                sql = "DELETE FROM reactions WHERE user_id = ? AND seq = ? AND kind = ?"
+                changed = self.conn.execute(sql, (user_id, seq, kind)).rowcount > 0
+                if kind == "save":
+                    self.conn.execute(
+                        "DELETE FROM tags WHERE user_id = ? AND seq = ?", (user_id, seq)
+                    )
+            return changed
+
+    def set_tags(self, user_id: int, seq: int, tags: Sequence[str]) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM tags WHERE user_id = ? AND seq = ?", (user_id, seq))
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO tags VALUES (?, ?, ?)", [(user_id, seq, t) for t in tags]
+            )
+
+    def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        for chunk in _chunks(list(seqs)):
+            rows = self.conn.execute(
+                f"SELECT seq, kind FROM reactions WHERE user_id = ? AND seq IN "
+                f"({','.join('?' * len(chunk))})",
+                (user_id, *chunk),
+            )
+            for seq, kind in rows:
+                found.setdefault(seq, set()).add(kind)
+        return found
+
+    def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
+                     ) -> list[LibraryItem]:  # fmt: skip
+        tagged = "AND seq IN (SELECT seq FROM tags WHERE user_id = :user AND tag = :tag)"
+        rows = self.conn.execute(
+            "SELECT seq FROM reactions WHERE user_id = :user AND kind = :kind"
+            f" {tagged if tag is not None else ''} ORDER BY at DESC, seq DESC",
+            {"user": user_id, "kind": kind, "tag": tag},
+        ).fetchall()
+        seqs = [r[0] for r in rows]
+        papers = self.get_papers_by_seq(seqs)
+        kinds: dict[int, dict[str, float]] = {}
+        tags: dict[int, list[str]] = {}
+        for seq, k, at in self.conn.execute(
+            "SELECT seq, kind, at FROM reactions WHERE user_id = ?", (user_id,)
+        ):
+            kinds.setdefault(seq, {})[k] = at
+        for seq, t in self.conn.execute(
+            "SELECT seq, tag FROM tags WHERE user_id = ? ORDER BY tag", (user_id,)
+        ):
+            tags.setdefault(seq, []).append(t)
+        return [LibraryItem(papers[s], kinds.get(s, {}), tuple(tags.get(s, ()))) for s in seqs]
+
+    def list_user_tags(self, user_id: int) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            "SELECT tag, count(*) FROM tags WHERE user_id = ? GROUP BY tag ORDER BY tag",
+            (user_id,),
+        )
+        return [(r[0], int(r[1])) for r in rows]
+
+    # -- engagement and trending ------------------------------------------------------------
+
+    def record_event(self, seq: int, signal: str, at: float, *, client: str | None = None,
+                     burst_s: float = 0.0) -> bool:  # fmt: skip
+        with self.transaction():
+            if client is not None:
+                self.conn.execute("DELETE FROM recent_clients WHERE at <= ?", (at - burst_s,))
+                cursor = self.conn.execute(
+                    "INSERT OR IGNORE INTO recent_clients VALUES (?, ?, ?, ?)",
+                    (client, seq, signal, at),
+                )
+                if cursor.rowcount == 0:
+                    return False
+            self.conn.execute(
+                "INSERT INTO events (seq, signal, at) VALUES (?, ?, ?)", (seq, signal, at)
+            )
+            return True
+
+    def decayed_sums(self, now: float, rules: Mapping[str, Decayed], *,
+                     seqs: Sequence[int] | None = None) -> dict[int, dict[str, float]]:  # fmt: skip
+        found: dict[int, dict[str, float]] = {}
+        for name, rule in rules.items():
+            for chunk in [None] if seqs is None else _chunks(list(seqs)):
+                only = "" if chunk is None else f"AND seq IN ({','.join('?' * len(chunk))})"
+                args = (now, rule.half_life_s, name, *(chunk or ()))
+                for sql in _decayed_sql(rule.first_counts):
+                    for seq, total in self.conn.execute(sql.format(only=only), args):
+                        if total:
+                            box = found.setdefault(seq, {})
+                            box[name] = box.get(name, 0.0) + total
+        return found
+
+    def list_day_of(self, since: date, until: date, *, seqs: Sequence[int] | None = None
+                    ) -> dict[int, tuple[date, str | None]]:  # fmt: skip
+        found: dict[int, tuple[date, str | None]] = {}
+        for chunk in [None] if seqs is None else _chunks(list(seqs), 400):
+            only = "" if chunk is None else f"AND seq IN ({','.join('?' * len(chunk))})"
+            rows = self.conn.execute(
+                "WITH hits(seq, day) AS ("
+                " SELECT seq, day FROM announcements"
+                f"  WHERE day >= ?1 AND day < ?2 AND kind NOT LIKE 'replace%' {only}"
+                " UNION ALL"
+                " SELECT seq, substr(published, 1, 10) FROM papers"
+                f"  WHERE published >= ?1 AND published < ?2 {only}"
+                "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
+                " SELECT l.seq, l.day, p.published FROM listed l JOIN papers p USING (seq)",
+                # the chunk's marks appear twice: ?3.. then after them
+                (
+                    since.isoformat(),
+                    (until + timedelta(days=1)).isoformat(),
+                    *list(chunk or ()) * 2,
+                ),
+            )
+            for seq, day, published in rows:
+                found[seq] = (date.fromisoformat(day), published)
+        return found
+
+    def replace_trending(self, span: str, state: TrendingState, rows: Sequence[TrendingRow]
+                         ) -> None:  # fmt: skip
+        with self.transaction():
+            self.conn.execute("DELETE FROM trending WHERE span = ?", (span,))
+            self.upsert_trending(span, rows)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO trending_state VALUES (?, ?, ?, ?, ?)",
+                (span, state.computed_at, state.as_of, _day(state.since), _day(state.until)),
+            )
+
+    def upsert_trending(self, span: str, rows: Sequence[TrendingRow]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO trending VALUES (?, ?, ?, ?, ?, ?)",
+                [(span, r.seq, _day(r.day), r.published, r.score, orjson.dumps(r.parts))
+                 for r in rows],
+            )  # fmt: skip
+
+    def get_trending_state(self, span: str) -> TrendingState | None:
+        row = self.conn.execute(
+            "SELECT computed_at, as_of, since, until FROM trending_state WHERE span = ?", (span,)
+        ).fetchone()
+        if row is None:
+            return None
+        return TrendingState(row[0], row[1], _date(row[2]), _date(row[3]))
+
+    def list_trending(self, span: str, *, limit: int = 20, offset: int = 0) -> list[TrendingRow]:
+        rows = self.conn.execute(
+            "SELECT seq, day, published, score, parts FROM trending WHERE span = ?"
+            " ORDER BY score DESC, day DESC, published DESC, seq DESC LIMIT ? OFFSET ?",
+            (span, limit, offset),
+        )
+        return [TrendingRow(r[0], _date(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
+
+
+# A paper not ranked in trending window :span (its engagement is nil: its prior ranks it).
+_UNRANKED = "NOT EXISTS (SELECT 1 FROM trending t WHERE t.span = :span AND t.seq = {seq})"
+# Decayed sums of one signal: ?1 now, ?2 half-life (s), ?3 the signal's name.
+_DECAY = "pow(2.0, -max(?1 - {at}, 0.0) / ?2)"
+_DECAYED_EVENTS = (
+    f"SELECT seq, sum(amount * {_DECAY.format(at='at')}) FROM events"
+    " WHERE signal = ?3 {only} GROUP BY seq"
+)
+_DECAYED_REACTIONS = (
+    f"SELECT seq, sum({_DECAY.format(at='at')}) FROM reactions"
+    " WHERE kind = ?3 {only} GROUP BY seq"
+)
+# A measured running total counts by its increases (a drop counts as none, not as negative
+# attention); the first measurement counts from zero (or not at all: a repository's stars
+# before we first looked were not gained now).
+_DECAYED_SIGNALS = (
+    f"SELECT seq, sum(max(value - prev, 0.0) * {_DECAY.format(at='t')}) FROM ("
+    " SELECT seq, value, (julianday(observed_at) - 2440587.5) * 86400.0 AS t,"
+    "  lag(value, 1, {first}) OVER (PARTITION BY seq ORDER BY observed_at) AS prev"
+    " FROM signals WHERE name = ?3 {only}) GROUP BY seq"
+)
+
+
+def _decayed_sql(first_counts: bool) -> list[str]:
+    signals = _DECAYED_SIGNALS.replace("{first}", "0" if first_counts else "value")
+    return [_DECAYED_EVENTS, _DECAYED_REACTIONS, signals]
+
+
+def _row_user(row: Sequence[Any]) -> User:
+    return User(int(row[0]), str(row[1]), datetime.fromisoformat(row[2]))
+
+
+def _day(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _ensure_math(conn: sqlite3.Connection) -> None:
+    """Trending sums need pow(); SQLite builds without its math functions get Python's."""
+    try:
+        conn.execute("SELECT pow(2.0, 1.0)")
+    except sqlite3.OperationalError:
+        conn.create_function("pow", 2, math.pow, deterministic=True)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -33,24 +36,32 @@ from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
 from paperfeed.config import load_settings
-from paperfeed.errors import NotFound, PaperfeedError, QueryError
+from paperfeed.digest.mailer import Mailer, mail_settings_from_env, mailer_from_settings
+from paperfeed.errors import (
+    Forbidden,
+    InputError,
+    NotFound,
+    NotSignedIn,
+    PaperfeedError,
+    QueryError,
+    RateLimited,
+    StoreError,
+    TokenError,
+)
 from paperfeed.ingest.harvest import endpoints_from
 from paperfeed.ingest.scheduler import SourceScheduler
+from paperfeed.rank import trending as ranking
 from paperfeed.search.engine import SearchEngine
-from paperfeed.store import open_store
-from paperfeed.web import feeds, hf_api, views
+from paperfeed.store import Store, User, open_store
+from paperfeed.users import accounts, library
+from paperfeed.web import feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
+from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
 from paperfeed.web.openapi import openapi
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 HERE = Path(__file__).parent
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 
 
 class JSONResponse(Response):
@@ -80,21 +91,131 @@ def _templates() -> Environment:
 
 def app_from_env() -> Starlette:
     """The app `paperfeed serve` runs (uvicorn factory, one per worker process): settings from
-    the PAPERFEED_* environment, the bundled model, and the source scheduler unless
-    PAPERFEED_SCHEDULER=0."""
+    the PAPERFEED_* environment, the bundled model, mail from PAPERFEED_SMTP_* (or the local
+    outbox), and the source scheduler unless PAPERFEED_SCHEDULER=0."""
     from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
 
     settings = load_settings()
+    mailer = mailer_from_settings(mail_settings_from_env(os.environ, settings.db + "-outbox"))
 
     def open_engine() -> SearchEngine:
         # one thread per query embedding: the server's parallelism is concurrent requests
         embedder = load_embedder(settings.model or None, device=settings.embed_device, threads=1)
         return SearchEngine(open_store(settings.db), settings.resolved_index_dir, embedder)
 
+    options: dict[str, Any] = {
+        "mailer": mailer,
+        "base_url": settings.base_url,
+        "secret": settings.secret_key.encode() if settings.secret_key else None,
+        "trending_max_age_s": settings.trending_every_s,
+    }
     if os.environ.get("PAPERFEED_SCHEDULER", "1") == "0":
-        return create_app(open_engine)
-    scheduler = SourceScheduler(lambda: open_store(settings.db), endpoints_from(settings))
-    return create_app(open_engine, on_startup=scheduler.start, on_shutdown=scheduler.stop)
+        return create_app(open_engine, **options)
+
+    def rank(store: Store) -> None:
+        ranking.refresh_if_stale(store, datetime.now(UTC).date(), settings.trending_every_s)
+
+    scheduler = SourceScheduler(lambda: open_store(settings.db), endpoints_from(settings),
+                                after_pass=rank)  # fmt: skip
+    return create_app(open_engine, on_startup=scheduler.start, on_shutdown=scheduler.stop,
+                      **options)  # fmt: skip
+
+
+class Site:
+    """What every handler needs: the engine, the thread pool, the templates, the guard, the
+    mailer and the clock. Writes go through `write`, one at a time: the store is one SQLite
+    connection shared by the pool's threads."""
+
+    def __init__(self, open_engine: Callable[[], SearchEngine], *, mailer: Mailer | None,
+                 base_url: str, secret: bytes | None, clock: Callable[[], float],
+                 today: Callable[[], date], trending_max_age_s: float) -> None:  # fmt: skip
+        self.env = _templates()
+        self.open_engine = open_engine
+        self.mailer = mailer
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.clock = clock
+        self.today = today
+        self.trending_max_age_s = trending_max_age_s
+        # Blocking work runs in threads, a few at a time and first come first served: more
+        # threads than cores would only share the cores out and stretch every request.
+        self.limiter = anyio.CapacityLimiter((os.cpu_count() or 1) + 1)
+        self.write_lock = threading.Lock()
+        self._engine: SearchEngine | None = None
+        self._guard: Guard | None = None
+
+    def engine(self) -> SearchEngine:
+        if self._engine is None:
+            self._engine = self.open_engine()
+        return self._engine
+
+    @property
+    def guard(self) -> Guard:
+        if self._guard is None:
+            self._guard = Guard(self.secret or self._stored_secret(), self.base_url)
+        return self._guard
+
+    def _stored_secret(self) -> bytes:
+        try:
+            with self.write_lock:
+                return self.engine().store.get_secret("web")
+        except StoreError:  # a read-only database made before accounts existed
+            log.warning("no signing key in a read-only database: links last until restart")
+            return secrets.token_bytes(32)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def write(self, fn: Callable[[Store], T]) -> T:
+        if self.engine().store.readonly:
+            raise StoreError("This server's database is open read-only; nothing can be saved.")
+        with self.write_lock:
+            return fn(self.engine().store)
+
+    def now(self) -> float:
+        return self.clock()
+
+    def visitor(self, request: Request) -> Visitor:
+        token = request.cookies.get(SESSION_COOKIE)
+        user = accounts.session_user(self.engine().store, token, self.now()) if token else None
+        return self.guard.visitor(request, user)
+
+    def fresh_trending(self) -> None:
+        if self.engine().store.readonly:
+            return  # a read-only server shows the ranking last computed, if any
+        self.write(lambda s: ranking.refresh_if_stale(s, self.today(), self.trending_max_age_s,
+                                                      self.now()))  # fmt: skip
+
+    def page(self, request: Request, template: str, view: dict[str, Any], visitor: Visitor,
+             status: int = 200) -> Response:  # fmt: skip
+        html = self.env.get_template(template).render(view=view, request=request, me=visitor)
+        headers = {**SECURITY_HEADERS, "Vary": "Cookie"}
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        return self.guard.finish(response, request, visitor)
+
+    def mine(self, view: dict[str, Any], user: User | None) -> dict[str, Any]:
+        """Mark the papers of a view with what this reader did to them (upvote, save, hide)."""
+        if user is None:
+            return view
+        papers = list(_paper_dicts(view))
+        seqs = {p["id"]: self.engine().store.find_seq(p["id"]) for p in papers}
+        found = self.engine().store.get_reactions(user.id, [s for s in seqs.values() if s])
+        for p in papers:
+            p["mine"] = sorted(found.get(seqs[p["id"]] or 0, ()))
+        return view
+
+
+def _paper_dicts(view: Any) -> Any:
+    """Every paper dict inside a view (lists of papers, related papers, the paper itself)."""
+    if isinstance(view, dict):
+        if "id" in view and "title" in view:
+            yield view
+        for key, value in view.items():
+            if key in ("papers", "related", "paper", "trending", "today", "newest"):
+                yield from _paper_dicts(value)
+    elif isinstance(view, list):
+        for value in view:
+            yield from _paper_dicts(value)
 
 
 def create_app(
@@ -103,53 +224,54 @@ def create_app(
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
     today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    mailer: Mailer | None = None,
+    base_url: str = "http://127.0.0.1:8000",
+    secret: bytes | None = None,
+    clock: Callable[[], float] = time.time,
+    trending_max_age_s: float = 600.0,
 ) -> Starlette:
     """The app around a search engine made by `open_engine` (called once, at startup).
-    `today` is the date listings are anchored to (tests pass a fixed one)."""
-    env = _templates()
-    state: dict[str, SearchEngine] = {}
-    # Blocking work runs in threads, a few at a time and first come first served: more threads
-    # than cores would only share the cores out and stretch every request's latency.
-    limiter = anyio.CapacityLimiter((os.cpu_count() or 1) + 1)
-
-    async def run_in_threadpool(fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
-
+    `today` is the date listings are anchored to and `clock` the time (tests pass fixed ones);
+    `base_url` is where mailed links point; `secret` signs links and form tokens (default: a
+    key made once and kept in the database)."""
+    site = Site(open_engine, mailer=mailer, base_url=base_url, secret=secret, clock=clock,
+                today=today, trending_max_age_s=trending_max_age_s)  # fmt: skip
     started = datetime.now(UTC).replace(microsecond=0)
-
-    def engine() -> SearchEngine:
-        if "engine" not in state:
-            state["engine"] = open_engine()
-        return state["engine"]
-
-    def page(request: Request, template: str, view: dict[str, Any], status: int = 200) -> Response:
-        html = env.get_template(template).render(view=view, request=request)
-        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     def twin(
         path: str,
         template: str,
         build: Callable[[Request], dict[str, Any]],
         feed_title: Callable[[dict[str, Any]], str] | None = None,
+        after: Callable[[Request, dict[str, Any], Visitor], None] | None = None,
     ) -> list[Route]:
         """A page and its JSON twin, both from `build`, and its Atom and RSS feeds when it
         lists papers. Suffixed routes first, so that a path parameter of the page never
-        swallows the suffix. The home page's twin is /index.json."""
+        swallows the suffix. The home page's twin is /index.json. `after` runs once a page
+        (not its twins) was built: counting a view."""
         stem = path if path != "/" else "/index"
 
         def render_html(request: Request) -> Response:
-            view = build(request)
-            response = page(request, template, view)
+            visitor = site.visitor(request)
+            view = site.mine(build(request), visitor.user)
+            response = site.page(request, template, view, visitor)
             if modified := _modified(view):
                 response.headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+            if after is not None:
+                after(request, view, visitor)
             return response
 
         async def as_html(request: Request) -> Response:
-            return await run_in_threadpool(render_html, request)
+            return await site.run(render_html, request)
+
+        def build_json(request: Request) -> dict[str, Any]:
+            token = request.cookies.get(SESSION_COOKIE)
+            user = accounts.session_user(site.engine().store, token, site.now())
+            return site.mine(build(request), user)
 
         async def as_json(request: Request) -> Response:
-            view = await run_in_threadpool(build, request)
-            return JSONResponse(view, headers=SECURITY_HEADERS)
+            view = await site.run(build_json, request)
+            return JSONResponse(view, headers={**SECURITY_HEADERS, "Vary": "Cookie"})
 
         routes = [Route(stem + ".json", as_json)]
         if feed_title is not None:
@@ -159,7 +281,7 @@ def create_app(
                 async def as_feed(
                     request: Request, render: Any = render, kind: str = kind
                 ) -> Response:
-                    view = await run_in_threadpool(build, request)
+                    view = await site.run(build, request)
                     page_url = str(request.url.replace(path=path))
                     feed = feeds.Feed(title(view), str(request.url), page_url,
                                       str(request.base_url), view["papers"], started)  # fmt: skip
@@ -171,29 +293,39 @@ def create_app(
         return [*routes, Route(path, as_html)]
 
     def home(request: Request) -> dict[str, Any]:
-        return views.home_view(engine(), request.query_params, today())
+        site.fresh_trending()
+        return views.home_view(site.engine(), request.query_params, site.today())
 
     def trending(request: Request) -> dict[str, Any]:
-        return views.trending_view(engine(), request.query_params, today())
+        site.fresh_trending()
+        return views.trending_view(site.engine(), request.query_params, site.today())
 
     def day(request: Request) -> dict[str, Any]:
-        return views.day_view(engine(), request.query_params, today())
+        return views.day_view(site.engine(), request.query_params, site.today())
 
     def search(request: Request) -> dict[str, Any]:
-        return views.search_view(engine(), request.query_params)
+        return views.search_view(site.engine(), request.query_params)
 
     def paper(request: Request) -> dict[str, Any]:
-        return views.paper_view(engine(), request.path_params["ref"])
+        return views.paper_view(site.engine(), request.path_params["ref"])
+
+    def count_view(request: Request, view: dict[str, Any], visitor: Visitor) -> None:
+        if people.is_human_view(request) and not site.engine().store.readonly:
+            site.write(lambda s: library.record_view(s, view["paper"]["id"], visitor.client,
+                                                     site.now()))  # fmt: skip
 
     def api(build: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            answer = await run_in_threadpool(build, request)
+            answer = await site.run(build, request)
             return JSONResponse(answer, headers=SECURITY_HEADERS)
 
         return endpoint
 
+    def daily_papers(request: Request) -> Any:
+        return hf_api.daily_papers(site.engine(), request.query_params, site.today())
+
     async def health(request: Request) -> Response:
-        papers = await run_in_threadpool(engine().store.count_papers)
+        papers = await site.run(site.engine().store.count_papers)
         return JSONResponse({"status": "ok", "papers": papers})
 
     def wants_json(request: Request) -> bool:
@@ -202,28 +334,22 @@ def create_app(
             path.endswith(".json")
             or path.startswith("/api/")
             or ("application/json" in request.headers.get("accept", ""))
+            or request.headers.get("content-type", "").startswith("application/json")
         )
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, NotFound):
-            status, message = 404, str(exc)
-        elif isinstance(exc, QueryError):
-            status, message = 400, str(exc)
-        elif isinstance(exc, HTTPException):
-            status, message = exc.status_code, str(exc.detail)
-        elif isinstance(exc, PaperfeedError):
-            status, message = 503, str(exc)
-        else:
-            log.exception("unhandled error path=%s", request.url.path)
-            status, message = 500, "Something went wrong on our side; it has been logged."
-        if wants_json(request) or request.url.path.endswith((".atom", ".rss")):
+        status, message = _status(request, exc)
+        if wants_json(request) or request.url.path.endswith((".atom", ".rss", ".bib", ".csv")):
             return JSONResponse(error_json(status, message), status_code=status,
                                 headers=SECURITY_HEADERS)  # fmt: skip
-        return page(request, "error.html", {"status": status, "message": message}, status)
+        visitor = await site.run(site.visitor, request)
+        return site.page(request, "error.html", {"status": status, "message": message}, visitor,
+                         status)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine()
+        site.engine()
+        site.guard  # noqa: B018  (makes the signing key before requests come)
         if on_startup is not None:
             on_startup()
         try:
@@ -233,20 +359,20 @@ def create_app(
                 on_shutdown()
 
     routes = [
+        *people.routes(site),
         *twin("/", "home.html", home),
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
-        *twin("/paper/{ref:path}", "paper.html", paper),
-        Route("/api/papers/search", api(lambda r: hf_api.search_papers(engine(), r.query_params))),
+        *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
+        Route(
+            "/api/papers/search", api(lambda r: hf_api.search_papers(site.engine(), r.query_params))
+        ),
         Route(
             "/api/papers/{ref:path}",
-            api(lambda r: hf_api.paper_info(engine(), r.path_params["ref"])),
+            api(lambda r: hf_api.paper_info(site.engine(), r.path_params["ref"])),
         ),
-        Route(
-            "/api/daily_papers",
-            api(lambda r: hf_api.daily_papers(engine(), r.query_params, today())),
-        ),
+        Route("/api/daily_papers", api(daily_papers)),
         Route("/openapi.json", api(lambda r: openapi())),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -260,6 +386,21 @@ def create_app(
         ],
         exception_handlers={PaperfeedError: on_error, HTTPException: on_error, Exception: on_error},
     )
+
+
+def _status(request: Request, exc: Exception) -> tuple[int, str]:
+    """The HTTP status and sentence for an error raised while answering."""
+    known: list[tuple[type[Exception], int]] = [
+        (NotFound, 404), (QueryError, 400), (InputError, 400), (TokenError, 400),
+        (Forbidden, 403), (NotSignedIn, 401), (RateLimited, 429), (PaperfeedError, 503),
+    ]  # fmt: skip
+    for kind, status in known:
+        if isinstance(exc, kind):
+            return status, str(exc)
+    if isinstance(exc, HTTPException):
+        return exc.status_code, str(exc.detail)
+    log.exception("unhandled error path=%s", request.url.path, exc_info=exc)
+    return 500, "Something went wrong on our side; it has been logged."
 
 
 def _modified(view: dict[str, Any]) -> datetime | None:

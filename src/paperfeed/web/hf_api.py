@@ -20,7 +20,7 @@ from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.query import Mode, SearchRequest
-from paperfeed.web.views import MAX_QUERY, TRENDING_SIGNAL, day_param, int_param
+from paperfeed.web.views import MAX_QUERY, day_param, int_param
 
 DAILY_LIMIT = 50
 MAX_LIMIT = 100
@@ -113,6 +113,11 @@ def _period(params: Mapping[str, str], engine: SearchEngine, today: date) -> tup
         return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     latest = engine.store.latest_day(today) or today
     return latest, latest
+
+
+# Hugging Face's `sort=trending` over any past day, week or month: by its upvotes, the one
+# measure every period has (our own trending score ranks the current windows only).
+TRENDING_SIGNAL = "hf_upvotes"
 
 
 def daily_papers(

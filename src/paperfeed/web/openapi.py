@@ -173,7 +173,9 @@ def openapi() -> dict[str, Any]:
             },
             "/trending.json": {
                 "get": {
-                    "summary": "Trending papers of a window",
+                    "summary": "Trending papers of a window, each with its score and the part "
+                    "each signal contributes (`trending.parts`); `formula` gives the weights "
+                    "and half-lives in force",
                     "parameters": WINDOW,
                     "responses": _ok("Papers", LISTING),
                 }
@@ -215,6 +217,57 @@ def openapi() -> dict[str, Any]:
                             },
                         ),
                         "404": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/library.json": {
+                "get": {
+                    "summary": "The signed-in reader's library (session cookie); .bib and .csv "
+                    "export it",
+                    "parameters": [
+                        _param("kind", "Which part.", enum=["save", "upvote", "hide"]),
+                        _param("tag", "Only papers with this tag."),
+                    ],
+                    "responses": {
+                        **_ok("Papers", LISTING),
+                        "401": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/paper/{id}/{action}": {
+                "post": {
+                    "summary": "Upvote, save or hide a paper, or undo it (session cookie; the "
+                    "page's form token in `X-CSRF-Token`); answers the reader's reactions",
+                    "parameters": [
+                        PAPER_REF,
+                        {
+                            "name": "action",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["upvote", "save", "hide"]},
+                        },
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "undo": {"type": "boolean"},
+                                        "tags": {
+                                            "type": "string",
+                                            "description": "comma separated",
+                                        },
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {
+                        **_ok("The reader's reactions to the paper", {"type": "object"}),
+                        "401": {"$ref": "#/components/responses/Error"},
+                        "403": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/Error"},
                     },
                 }
             },

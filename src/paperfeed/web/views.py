@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import paper_json
+from paperfeed.rank import trending
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest, parse_query
 from paperfeed.store import Listed
@@ -106,13 +107,13 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
     }
 
 
-WINDOWS = {"day": 1, "week": 7, "month": 30}
+WINDOWS = trending.WINDOWS
 TODAY_ON_HOME = 5
-TRENDING_SIGNAL = "hf_upvotes"  # until the trending score of issue 6: Hugging Face upvotes
 
 
 def listed_json(item: Listed) -> dict[str, Any]:
-    return {**paper_json(item.paper), "day": item.day.isoformat(), "signals": dict(item.signals)}
+    return {**paper_json(item.paper), "day": item.day.isoformat() if item.day else None,
+            "signals": dict(item.signals)}  # fmt: skip
 
 
 def window_days(engine: SearchEngine, window: str, today: date) -> tuple[date, date] | None:
@@ -123,28 +124,43 @@ def window_days(engine: SearchEngine, window: str, today: date) -> tuple[date, d
     last = engine.store.latest_day(today)
     if last is None:
         return None
-    return last - timedelta(days=WINDOWS[window] - 1), last
+    return trending.window_since(last, window), last
+
+
+def formula() -> dict[str, Any]:
+    """The weights and half-lives in force, shown beside every ranking."""
+    rules = {name: {"weight": r.weight, "half_life_h": r.half_life_h, "why": r.why}
+             for name, r in trending.RULES.items()}  # fmt: skip
+    prior = trending.PRIOR
+    return {"signals": rules, "prior": {"weight": prior.weight, "half_life_h": prior.half_life_h,
+                                        "why": prior.why}}  # fmt: skip
 
 
 def trending_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
-    """Papers of the window, most upvoted first, newest first among equals."""
+    """The window's papers by trending score (see rank/trending.py), with each score's parts."""
     window = params.get("window", "") or "week"
+    if window not in WINDOWS:
+        raise QueryError(f"window must be one of {', '.join(WINDOWS)}.")
     page = int_param(params, "page", 1, 1, MAX_PAGE)
-    days = window_days(engine, window, today)
-    papers = []
-    if days is not None:
-        listed = engine.store.list_days(*days, by_signal=TRENDING_SIGNAL, limit=PAGE_SIZE,
-                                        offset=(page - 1) * PAGE_SIZE)  # fmt: skip
-        papers = [listed_json(x) for x in listed]
+    state = engine.store.get_trending_state(window)
+    ranked = trending.list_page(engine.store, window, limit=PAGE_SIZE,
+                                offset=(page - 1) * PAGE_SIZE)  # fmt: skip
+    papers = [trending.ranked_json(x) for x in ranked]
     return {
         "window": window,
-        "since": days[0].isoformat() if days else None,
-        "until": days[1].isoformat() if days else None,
-        "ranked_by": TRENDING_SIGNAL,
+        "since": state.since.isoformat() if state and state.since else None,
+        "until": state.until.isoformat() if state and state.until else None,
+        "computed_at": _stamp(state.computed_at) if state else None,
+        "ranked_by": "trending score: prior + sum of weight * decayed engagement",
+        "formula": formula(),
         "page": page,
         "next_page": _next_page(page, len(papers)),
         "papers": papers,
     }
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def day_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
@@ -165,29 +181,16 @@ def day_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> di
     }
 
 
-def newest_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, Any]:
-    """The most recently stored papers, for a store whose papers carry no dates."""
-    page = int_param(params, "page", 1, 1, MAX_PAGE)
-    hits = engine.search(SearchRequest(text="", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
-    return {
-        "page": page,
-        "next_page": _next_page(page, len(hits)),
-        "papers": [paper_json(h.paper) for h in hits],
-    }
-
-
 def home_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> dict[str, Any]:
-    """Today's papers (the first few, on the first page) and the trending list; a store of
-    undated papers gets its newest papers instead."""
-    trending = trending_view(engine, params, today)
-    if trending["since"] is None:
-        return {"trending": None, "today": None, "newest": newest_view(engine, params)}
+    """Today's papers (the first few, on the first page) and the trending list. A store of
+    undated papers has no "today"; its trending list ranks every paper."""
+    ranking = trending_view(engine, params, today)
     top_today = None
-    if trending["page"] == 1:
+    if ranking["until"] is not None and ranking["page"] == 1:
         day = day_view(engine, {}, today)
         top_today = {**day, "papers": day["papers"][:TODAY_ON_HOME],
                      "more": len(day["papers"]) > TODAY_ON_HOME}  # fmt: skip
-    return {"trending": trending, "today": top_today, "newest": None}
+    return {"trending": ranking, "today": top_today, "undated": ranking["until"] is None}
 
 
 def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""Accounts without passwords: a signed one-time link by email, then a session.
+
+Asking for a link looks the same whether or not the address has an account: the link signs an
+existing reader in or makes the account on first use, so there is nothing to tell apart. Links
+expire in 15 minutes and work once (their nonce is spent in the store). Sessions are random
+tokens of which the store keeps only a hash. Limits: 5 links an hour per address (more are
+silently not sent, so a stranger cannot flood an inbox, and the answer still looks the same) and
+20 an hour per client address (those get `RateLimited`).
+
+Nothing here knows about HTTP or cookies: the web layer passes the client and sets the cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from paperfeed.digest.mailer import Mailer, Message
+from paperfeed.errors import InputError, RateLimited, TokenError
+from paperfeed.store import Store, User
+from paperfeed.tokens import hash_token, keyed_hash, sign, verify
+
+log = logging.getLogger(__name__)
+
+LINK_TTL_S = 15 * 60
+SESSION_TTL = timedelta(days=30)
+LINKS_PER_ADDRESS_HOUR = 5
+LINKS_PER_CLIENT_HOUR = 20
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}$")
+
+
+def normalize_email(text: str) -> str:
+    email = text.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email) or ".." in email:
+        raise InputError("That does not look like an email address; check it and try again.")
+    return email
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    token: str  # goes in the cookie; the store has only its hash
+    expires: datetime
+
+
+def request_link(
+    store: Store,
+    mailer: Mailer,
+    secret: bytes,
+    *,
+    email: str,
+    client: str,
+    base_url: str,
+    now: float,
+) -> bool:
+    """Mail a sign-in link to `email`; False when the address's hourly limit held it back
+    (the caller must answer exactly as when it was sent)."""
+    email = normalize_email(email)
+    if not store.hit_rate("signin-client:" + keyed_hash(secret, "client", client), now,
+                          3600, LINKS_PER_CLIENT_HOUR):  # fmt: skip
+        raise RateLimited("Too many sign-in requests from your network; try again in an hour.")
+    if not store.hit_rate("signin-address:" + keyed_hash(secret, "email", email), now,
+                          3600, LINKS_PER_ADDRESS_HOUR):  # fmt: skip
+        log.warning("sign-in link held back: address limit reached")
+        return False
+    token = sign(secret, "signin", {"m": email, "n": secrets.token_urlsafe(12)}, now + LINK_TTL_S)
+    mailer.send(_link_message(email, f"{base_url.rstrip('/')}/signin/link?token={token}"))
+    return True
+
+
+def _link_message(email: str, link: str) -> Message:
+    text = (
+        "Hello,\n\nSomeone (we hope you) asked to sign in to paperfeed with this address.\n"
+        f"Open this link within {LINK_TTL_S // 60} minutes to sign in:\n\n{link}\n\n"
+        "It works once. If you did not ask for it, ignore this mail: nothing happens.\n"
+    )
+    return Message(to=email, subject="Your paperfeed sign-in link", text=text)
+
+
+def complete_sign_in(store: Store, secret: bytes, token: str, now: float) -> Session:
+    """Spend a sign-in link and open a session; `TokenError` if forged, expired or used."""
+    fields = verify(secret, "signin", token, now, what="sign-in link")
+    email, nonce = fields.get("m"), fields.get("n")
+    if not isinstance(email, str) or not isinstance(nonce, str):
+        raise TokenError("This sign-in link is not valid.")
+    if not store.spend_token(nonce, float(fields["exp"]), now):
+        raise TokenError("This sign-in link was used already; ask for a new one.")
+    moment = datetime.fromtimestamp(now, UTC)
+    user = store.get_or_add_user(email, moment)
+    session = secrets.token_urlsafe(32)
+    expires = moment + SESSION_TTL
+    store.add_session(hash_token(session), user.id, moment, expires)
+    log.info("signed in user=%d", user.id)
+    return Session(user, session, expires)
+
+
+def session_user(store: Store, token: str | None, now: float) -> User | None:
+    if not token:
+        return None
+    return store.get_session_user(hash_token(token), datetime.fromtimestamp(now, UTC))
+
+
+def sign_out(store: Store, token: str | None) -> None:
+    if token:
+        store.delete_session(hash_token(token))
+
+
+def delete_account(store: Store, user: User) -> None:
+    """Forget the reader: account, sessions, votes, saves, tags. Anonymous counts stay."""
+    store.delete_user(user.id)
+    log.info("deleted user=%d", user.id)

@@ -1,0 +1,302 @@
+"""Routes for readers: sign in by mailed link, sign out, the account page and its deletion, the
+library (page, JSON, BibTeX, CSV, import) and the actions on a paper (upvote, save, hide, undo).
+
+Every state change is a POST that passes `Guard.check` (same site, form token) and a per-client
+rate limit; GETs only show pages. Actions answer JSON to the browser's fetch calls and a
+redirect back to plain forms, so everything works without JavaScript. Handlers stay thin: the
+work is in users/ (accounts, library) and rank/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from paperfeed.errors import InputError, NotSignedIn, RateLimited, TokenError
+from paperfeed.tokens import verify
+from paperfeed.users import accounts, library
+from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
+
+if TYPE_CHECKING:
+    from paperfeed.web.app import Site
+
+POSTS_PER_MINUTE = 60
+MAX_IMPORT_BYTES = 2_000_000
+_BOTS = ("bot", "crawl", "spider", "slurp", "preview", "fetch", "curl", "wget", "python")
+
+
+def is_human_view(request: Request) -> bool:
+    """Count a page view unless it is a prefetch or a known robot."""
+    purpose = request.headers.get("sec-purpose", "") + request.headers.get("purpose", "")
+    agent = request.headers.get("user-agent", "").lower()
+    return "prefetch" not in purpose and bool(agent) and not any(b in agent for b in _BOTS)
+
+
+def wants_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/json") or (
+        "application/json" in request.headers.get("accept", "")
+    )
+
+
+async def read_form(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise InputError("The request body is not valid JSON.") from None
+        return body if isinstance(body, dict) else {}
+    form = await request.form(max_files=1, max_fields=20)
+    return dict(form.items())
+
+
+def routes(site: Site) -> list[Route]:
+    """The reader routes, bound to `site`."""
+
+    async def post(
+        request: Request, act: Callable[[Request, dict[str, Any], Visitor], Response]
+    ) -> Response:
+        """Every state change: read the form, check origin and token, count the rate limit,
+        then act in the thread pool."""
+        form = await read_form(request)
+        visitor = await site.run(site.visitor, request)
+
+        def checked() -> Response:
+            token = form.get(CSRF_FIELD)
+            site.guard.check(request, visitor, token if isinstance(token, str) else None)
+            who = f"user:{visitor.user.id}" if visitor.user else f"client:{visitor.client}"
+            allowed = site.write(lambda s: s.hit_rate("post:" + who, site.now(), 60,
+                                                      POSTS_PER_MINUTE))  # fmt: skip
+            if not allowed:
+                raise RateLimited("Too many actions in a minute; wait a moment and try again.")
+            return act(request, form, visitor)
+
+        return await site.run(checked)
+
+    def page(template: str, build: Callable[[Request, Visitor], dict[str, Any]]
+             ) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
+        async def endpoint(request: Request) -> Response:
+            def render() -> Response:
+                visitor = site.visitor(request)
+                return site.page(request, template, build(request, visitor), visitor)
+
+            return await site.run(render)
+
+        return endpoint
+
+    # -- sign in / out ----------------------------------------------------------------------
+
+    def signin_form(request: Request, visitor: Visitor) -> dict[str, Any]:
+        return {"next": safe_next(request.query_params.get("next"), "/library")}
+
+    def send_link(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        email = str(form.get("email", ""))
+        if site.mailer is None:
+            raise InputError("This server cannot send mail yet; its operator must set "
+                             "PAPERFEED_SMTP_HOST or PAPERFEED_OUTBOX.")  # fmt: skip
+        mailer = site.mailer
+        site.write(lambda s: accounts.request_link(
+            s, mailer, site.guard.secret, email=email, client=visitor.ip,
+            base_url=site.base_url, now=site.now()))  # fmt: skip
+        view = {"email": accounts.normalize_email(email)}
+        if wants_json(request):
+            return _json({"sent": True, "message": "Check your inbox for a sign-in link."})
+        return site.page(request, "signin_sent.html", view, visitor)
+
+    def link_form(request: Request, visitor: Visitor) -> dict[str, Any]:
+        return {"token": request.query_params.get("token", "")}
+
+    def use_link(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        token = str(form.get("token", ""))
+        session = site.write(lambda s: accounts.complete_sign_in(s, site.guard.secret, token,
+                                                                 site.now()))  # fmt: skip
+        response = RedirectResponse(safe_next(str(form.get("next", "")), "/library"), 303)
+        max_age = int(accounts.SESSION_TTL.total_seconds())
+        site.guard.set_cookie(response, request, SESSION_COOKIE, session.token, max_age)
+        return response
+
+    def signout(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        site.write(lambda s: accounts.sign_out(s, visitor.session))
+        response = RedirectResponse("/", 303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- account ----------------------------------------------------------------------------
+
+    def require_user(visitor: Visitor) -> Any:
+        if visitor.user is None:
+            raise NotSignedIn("Sign in first: this page belongs to your account.")
+        return visitor.user
+
+    async def account(request: Request) -> Response:
+        def render() -> Response:
+            visitor = site.visitor(request)
+            if visitor.user is None:
+                return _to_signin(request)
+            tags = site.engine().store.list_user_tags(visitor.user.id)
+            view = {"email": visitor.user.email, "since": visitor.user.created_at.date()
+                    .isoformat(), "tags": tags}  # fmt: skip
+            return site.page(request, "account.html", view, visitor)
+
+        return await site.run(render)
+
+    def delete(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        user = require_user(visitor)
+        if str(form.get("confirm", "")) != "yes":
+            raise InputError("Tick the box to confirm that the account should be deleted.")
+        site.write(lambda s: accounts.delete_account(s, user))
+        response = site.page(request, "message.html", {"title": "Account deleted", "message":
+                             "Your account, votes, saves and tags are gone."}, visitor)  # fmt: skip
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- library ----------------------------------------------------------------------------
+
+    def library_view(request: Request, visitor: Visitor) -> dict[str, Any]:
+        user = require_user(visitor)
+        kind = request.query_params.get("kind", "save") or "save"
+        if kind not in library.KINDS:
+            raise InputError(f"kind must be one of {', '.join(library.KINDS)}.")
+        tag = request.query_params.get("tag") or None
+        store = site.engine().store
+        items = store.list_library(user.id, kind=kind, tag=tag)
+        papers = library.library_json(items)
+        for paper, item in zip(papers, items, strict=True):
+            paper["mine"] = sorted(item.kinds)
+        return {"kind": kind, "tag": tag or "", "tags": store.list_user_tags(user.id),
+                "papers": papers}  # fmt: skip
+
+    async def library_page(request: Request) -> Response:
+        def render() -> Response:
+            visitor = site.visitor(request)
+            if visitor.user is None:
+                return _to_signin(request)
+            return site.page(request, "library.html", library_view(request, visitor), visitor)
+
+        return await site.run(render)
+
+    def export(kind: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            def build() -> Response:
+                visitor = site.visitor(request)
+                user = require_user(visitor)
+                items = site.engine().store.list_library(user.id)
+                return _export(kind, items)
+
+            return await site.run(build)
+
+        return endpoint
+
+    async def library_json(request: Request) -> Response:
+        view = await site.run(lambda: library_view(request, site.visitor(request)))
+        return _json(view)
+
+    def do_import(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        user = require_user(visitor)
+        text = _import_text(form)
+        report = site.write(lambda s: library.import_library(s, user, text, site.now()))
+        if wants_json(request):
+            return _json(report.as_json())
+        view = {**library_view(request, visitor), "report": report.as_json()}
+        return site.page(request, "library.html", view, visitor)
+
+    # -- actions on a paper -------------------------------------------------------------------
+
+    def act(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        ref, kind = request.path_params["ref"], request.path_params["action"]
+        back = safe_next(str(form.get("next", "")), "/paper/" + quote(ref))
+        if visitor.user is None:
+            if wants_json(request):
+                raise NotSignedIn("Sign in to upvote, save or hide papers.")
+            return RedirectResponse("/signin?next=" + quote(back), 303)
+        user = visitor.user
+        undo = str(form.get("undo", "")).lower() in ("1", "true", "yes")
+        tags = str(form["tags"]) if form.get("tags") is not None else None
+        mine = site.write(
+            lambda s: library.react(s, user, ref, kind, on=not undo, now=site.now(), tags=tags)
+        )
+        if wants_json(request):
+            return _json({"paper": ref, "mine": sorted(mine)})
+        return RedirectResponse(back, 303)
+
+    async def click(request: Request) -> Response:
+        """A link from a digest: count the click (when its token is ours) and go on."""
+        ref = request.path_params["ref"]
+
+        def count() -> None:
+            try:
+                fields = _click_fields(site, request.query_params.get("t", ""))
+            except TokenError:
+                return
+            if fields.get("p") == ref:
+                visitor = site.guard.visitor(request, None)
+                site.write(lambda s: library.record_view(s, ref, visitor.client, site.now(),
+                                                         "click"))  # fmt: skip
+
+        await site.run(count)
+        return RedirectResponse("/paper/" + quote(ref), 303)
+
+    def handler(act_fn: Callable[[Request, dict[str, Any], Visitor], Response]
+                ) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
+        async def endpoint(request: Request) -> Response:
+            return await post(request, act_fn)
+
+        return endpoint
+
+    return [
+        Route("/signin", page("signin.html", signin_form), methods=["GET"]),
+        Route("/signin", handler(send_link), methods=["POST"]),
+        Route("/signin/link", page("signin_link.html", link_form), methods=["GET"]),
+        Route("/signin/link", handler(use_link), methods=["POST"]),
+        Route("/signout", handler(signout), methods=["POST"]),
+        Route("/account", account, methods=["GET"]),
+        Route("/account/delete", handler(delete), methods=["POST"]),
+        Route("/library.json", library_json, methods=["GET"]),
+        Route("/library.bib", export("bib"), methods=["GET"]),
+        Route("/library.csv", export("csv"), methods=["GET"]),
+        Route("/library", library_page, methods=["GET"]),
+        Route("/library/import", handler(do_import), methods=["POST"]),
+        Route("/paper/{ref:path}/{action}", handler(act), methods=["POST"]),
+        Route("/r/{ref:path}", click, methods=["GET"]),
+    ]
+
+
+def _click_fields(site: Site, token: str) -> dict[str, Any]:
+    return verify(site.guard.secret, "click", token, site.now(), what="link")
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status, headers=SECURITY_HEADERS,
+                    media_type="application/json")  # fmt: skip
+
+
+def _to_signin(request: Request) -> Response:
+    return RedirectResponse("/signin?next=" + quote(request.url.path), 303)
+
+
+def _export(kind: str, items: list[Any]) -> Response:
+    if kind == "bib":
+        body, media, name = library.library_bibtex(items), "application/x-bibtex", "library.bib"
+    else:
+        body, media, name = library.library_csv(items), "text/csv", "library.csv"
+    headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body.encode(), 200, headers=headers, media_type=media + "; charset=utf-8")
+
+
+def _import_text(form: dict[str, Any]) -> str:
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = upload.file.read(MAX_IMPORT_BYTES + 1)
+        if len(data) > MAX_IMPORT_BYTES:
+            raise InputError("The file is larger than 2 MB; split it and import the parts.")
+        return data.decode("utf-8", errors="replace")
+    text = str(form.get("ids", ""))
+    if not text.strip():
+        raise InputError("Paste arXiv ids or BibTeX, or choose a .bib or .txt file to import.")
+    return text
