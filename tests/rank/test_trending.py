@@ -385,7 +385,8 @@ def test_recompute_and_list_page_rank_by_hand_computed_scores(store: Store) -> N
     store.record_signals([Signal("2410.00003", "hf_upvotes", 4)], at_time(NOW + HOUR), "t")
     # 3's Hugging Face upvotes were measured after NOW: they count fully, 4 more points.
     assert tr.list_page(store, "month", limit=10, offset=0) == []  # never computed
-    assert tr.recompute(store, NOW, TODAY) == {"day": 0, "week": 2, "month": 2}
+    # every paper of each window is ranked (engaged or not): 1 on the newest day, 4 in a week
+    assert tr.recompute(store, NOW, TODAY) == {"day": 1, "week": 4, "month": 4}
     page = tr.list_page(store, "month", limit=10, offset=0)
     assert [r.row.seq for r in page] == [seq[3], seq[1], seq[4], seq[2]]
     assert [r.row.score for r in page] == pytest.approx([7.125, 1.0, 0.5, 0.35])

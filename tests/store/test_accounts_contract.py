@@ -312,20 +312,6 @@ def test_list_newest_lists_the_newest_stored_first_and_can_leave_out_ranked(
     assert [x.seq for x in backend.list_newest()] == [s4, s3, s2, s1]
 
 
-def test_list_days_can_leave_out_the_papers_ranked_in_a_window(backend: Store) -> None:
-    at = lambda d: datetime(2024, 10, d, 12, tzinfo=UTC)  # noqa: E731
-    backend.upsert_papers([paper(1, at(25)), paper(2, at(24)), paper(3, at(23))])
-    s1, s2, s3 = (backend.find_seq(f"2410.{n:05d}") or 0 for n in (1, 2, 3))
-    since = date(2024, 10, 19)
-    state = TrendingState(AT, AT, since, NEWEST)
-    backend.replace_trending("week", state, [row(s2, 3.0, date(2024, 10, 24))])
-    listed = lambda **kw: [x.seq for x in backend.list_days(since, NEWEST, **kw)]  # noqa: E731
-    assert listed() == [s1, s2, s3]
-    assert listed(unranked_in="week") == [s1, s3]
-    assert listed(unranked_in="day") == [s1, s2, s3]
-    assert listed(unranked_in="week", limit=1, offset=1) == [s3]
-
-
 def test_list_day_of_gives_each_listed_papers_day_and_published(backend: Store) -> None:
     at = lambda d: datetime(2024, 10, d, 12, tzinfo=UTC)  # noqa: E731
     backend.upsert_papers([paper(1, at(20)), paper(2, at(24)), paper(3, at(2)), paper(4)])

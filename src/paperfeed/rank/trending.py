@@ -153,7 +153,9 @@ def as_of(now: float, newest: date | None) -> float:
 
 
 def recompute(store: Store, now: float, today: date) -> dict[str, int]:
-    """Rank every window from scratch; returns how many papers each ranks by engagement."""
+    """Rank every window from scratch; returns how many papers each window ranks. A dated
+    store ranks every paper of the window (so a page is one index read); an undated one only
+    the papers with engagement, the rest following newest first (see `list_page`)."""
     newest = store.latest_day(today)
     at = as_of(now, newest)
     sums = store.decayed_sums(at, _store_rules(RULES))
@@ -164,9 +166,9 @@ def recompute(store: Store, now: float, today: date) -> dict[str, int]:
         days = dict(store.list_day_of(window_since(newest, "month"), newest))
     for span in WINDOWS:
         since = window_since(newest, span) if newest else None
-        rows = [score_row(seq, d, pub, sums[seq], newest)
+        rows = [score_row(seq, d, pub, sums.get(seq, {}), newest)
                 for seq, (d, pub) in days.items()
-                if seq in sums and (since is None or (d is not None and d >= since))]  # fmt: skip
+                if since is None or (d is not None and d >= since)]  # fmt: skip
         store.replace_trending(span, TrendingState(now, at, since, newest), rows)
         counts[span] = len(rows)
     return counts
@@ -216,20 +218,23 @@ class Ranked:
 
 
 def list_page(store: Store, span: str, *, limit: int, offset: int) -> list[Ranked]:
-    """One page of a window's ranking: papers ranked by engagement merged with the rest of
-    the window's papers, which rank by their prior (newest first)."""
+    """One page of a window's ranking. In an undated store, the papers ranked by engagement
+    are followed by the rest, newest stored first (their prior is 0). A dated store's papers
+    that came after the last recompute join at the next one (a new day triggers it)."""
     state = store.get_trending_state(span)
     if state is None:
         return []
     need = limit + offset
+    if state.until is not None:
+        return _with_papers(store, store.list_trending(span, limit=limit, offset=offset), [])
     ranked = store.list_trending(span, limit=need)
-    if state.until is not None and state.since is not None:
-        rest = store.list_days(state.since, state.until, limit=need, unranked_in=span)
-    else:
-        rest = store.list_newest(limit=need, unranked_in=span)
+    rest = store.list_newest(limit=need, unranked_in=span)
     rows = ranked + [_prior_row(item, state.until) for item in rest]
     rows.sort(key=rank_key, reverse=True)
-    page = rows[offset:need]
+    return _with_papers(store, rows[offset:need], rest)
+
+
+def _with_papers(store: Store, page: list[TrendingRow], rest: list[Listed]) -> list[Ranked]:
     papers = {item.seq: item for item in rest}
     found = store.get_papers_by_seq([r.seq for r in page if r.seq not in papers])
     signals = store.latest_signals_by_seq([r.seq for r in page])

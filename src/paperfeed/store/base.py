@@ -328,12 +328,10 @@ class Store(Protocol):
         by_signal: str | None = None,
         limit: int = 20,
         offset: int = 0,
-        unranked_in: str | None = None,
     ) -> list[Listed]:
         """The papers of the days `since`..`until` (inclusive), newest day first; with
         `by_signal`, highest latest value of that signal first (papers without it last). Ties
-        go to the later day, then the later published date, then the later stored paper. With
-        `unranked_in`, only papers not ranked in that trending window."""
+        go to the later day, then the later published date, then the later stored paper."""
         ...
 
     def list_newest(self, *, limit: int = 20, offset: int = 0, unranked_in: str | None = None

@@ -539,7 +539,6 @@ class SQLiteStore:
         by_signal: str | None = None,
         limit: int = 20,
         offset: int = 0,
-        unranked_in: str | None = None,
     ) -> list[Listed]:
         signal = (
             "(SELECT value FROM signals s WHERE s.seq = l.seq AND s.name = :signal"
@@ -557,7 +556,6 @@ class SQLiteStore:
             "  WHERE published >= :since AND published < :after"
             "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
             f" SELECT l.seq, l.day, {signal} AS sig FROM listed l JOIN papers p USING (seq)"
-            f" WHERE {_UNRANKED.format(seq='l.seq') if unranked_in else '1'}"
             f" ORDER BY {order}l.day DESC, p.published DESC, l.seq DESC"
             " LIMIT :limit OFFSET :offset",
             {
@@ -566,7 +564,6 @@ class SQLiteStore:
                 "signal": by_signal,
                 "limit": limit,
                 "offset": offset,
-                "span": unranked_in,
             },
         ).fetchall()
         seqs = [r[0] for r in rows]
