@@ -141,6 +141,7 @@ class LibraryItem:
     paper: Paper
     kinds: Mapping[str, float]
     tags: tuple[str, ...] = ()
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -721,7 +721,7 @@ class SQLiteStore:
             "SELECT seq, tag FROM tags WHERE user_id = ? ORDER BY tag", (user_id,)
         ):
             tags.setdefault(seq, []).append(t)
-        return [LibraryItem(papers[s], kinds.get(s, {}), tuple(tags.get(s, ()))) for s in seqs]
+        return [LibraryItem(papers[s], kinds.get(s, {}), tuple(tags.get(s, ())), s) for s in seqs]
 
     def list_user_tags(self, user_id: int) -> list[tuple[str, int]]:
         rows = self.conn.execute(

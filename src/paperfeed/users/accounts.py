@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from paperfeed.digest.mailer import Mailer, Message
 from paperfeed.errors import InputError, RateLimited, TokenError
+from paperfeed.rank import trending
 from paperfeed.store import Store, User
 from paperfeed.tokens import hash_token, keyed_hash, sign, verify
 
@@ -109,6 +110,11 @@ def sign_out(store: Store, token: str | None) -> None:
 
 
 def delete_account(store: Store, user: User) -> None:
-    """Forget the reader: account, sessions, votes, saves, tags. Anonymous counts stay."""
-    store.delete_user(user.id)
+    """Forget the reader: account, sessions, votes, saves, tags; their votes and saves leave
+    the trending scores at once. Anonymous counts (views, clicks) stay."""
+    with store.transaction():
+        lists = [store.list_library(user.id, kind=kind) for kind in ("upvote", "save")]
+        touched = [item.seq for items in lists for item in items]
+        store.delete_user(user.id)
+        trending.refresh(store, touched)
     log.info("deleted user=%d", user.id)

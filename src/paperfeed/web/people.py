@@ -33,7 +33,9 @@ _BOTS = ("bot", "crawl", "spider", "slurp", "preview", "fetch", "curl", "wget", 
 
 
 def is_human_view(request: Request) -> bool:
-    """Count a page view unless it is a prefetch or a known robot."""
+    """Count a page view unless it is a HEAD, a prefetch or a known robot."""
+    if request.method != "GET":
+        return False
     purpose = request.headers.get("sec-purpose", "") + request.headers.get("purpose", "")
     agent = request.headers.get("user-agent", "").lower()
     return "prefetch" not in purpose and bool(agent) and not any(b in agent for b in _BOTS)
@@ -52,8 +54,14 @@ async def read_form(request: Request) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             raise InputError("The request body is not valid JSON.") from None
         return body if isinstance(body, dict) else {}
-    form = await request.form(max_files=1, max_fields=20)
-    return dict(form.items())
+    async with request.form(max_files=1, max_fields=20) as form:
+        fields: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, UploadFile):  # read it now: the form closes its files
+                fields[key] = (value.filename or "", await value.read(MAX_IMPORT_BYTES + 1))
+            else:
+                fields[key] = value
+        return fields
 
 
 def routes(site: Site) -> list[Route]:
@@ -151,8 +159,10 @@ def routes(site: Site) -> list[Route]:
         if str(form.get("confirm", "")) != "yes":
             raise InputError("Tick the box to confirm that the account should be deleted.")
         site.write(lambda s: accounts.delete_account(s, user))
-        response = site.page(request, "message.html", {"title": "Account deleted", "message":
-                             "Your account, votes, saves and tags are gone."}, visitor)  # fmt: skip
+        gone = site.guard.visitor(request, None)  # the page shows nobody signed in
+        view = {"title": "Account deleted",
+                "message": "Your account, votes, saves and tags are gone."}  # fmt: skip
+        response = site.page(request, "message.html", view, gone)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
@@ -217,7 +227,7 @@ def routes(site: Site) -> list[Route]:
             return RedirectResponse("/signin?next=" + quote(back), 303)
         user = visitor.user
         undo = str(form.get("undo", "")).lower() in ("1", "true", "yes")
-        tags = str(form["tags"]) if form.get("tags") is not None else None
+        tags = _tags_text(form.get("tags"))
         mine = site.write(
             lambda s: library.react(s, user, ref, kind, on=not undo, now=site.now(), tags=tags)
         )
@@ -277,7 +287,17 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def _to_signin(request: Request) -> Response:
-    return RedirectResponse("/signin?next=" + quote(request.url.path), 303)
+    query = "?" + request.url.query if request.url.query else ""
+    return RedirectResponse("/signin?next=" + quote(request.url.path + query), 303)
+
+
+def _tags_text(value: Any) -> str | None:
+    """Tags as 'a, b' text from a form field or a JSON string or list."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def _export(kind: str, items: list[Any]) -> Response:
@@ -291,8 +311,8 @@ def _export(kind: str, items: list[Any]) -> Response:
 
 def _import_text(form: dict[str, Any]) -> str:
     upload = form.get("file")
-    if isinstance(upload, UploadFile) and upload.filename:
-        data = upload.file.read(MAX_IMPORT_BYTES + 1)
+    if isinstance(upload, tuple) and upload[0]:
+        data: bytes = upload[1]
         if len(data) > MAX_IMPORT_BYTES:
             raise InputError("The file is larger than 2 MB; split it and import the parts.")
         return data.decode("utf-8", errors="replace")
