@@ -432,7 +432,7 @@ def measure_recompute(store: Store, repeats: int) -> tuple[list[Row], float]:
     rows: list[Row] = [
         ("full recompute, median (s)", f"{median:.2f}",
          f"target <= {TARGET_S:.0f} s: {verdict}; runs: {each} s"),
-        ("  papers ranked by engagement (day / week / month)",
+        ("  papers ranked (day / week / month: every paper of the window)",
          " / ".join(f"{counts[s]:,}" for s in trending.WINDOWS), ""),
     ]  # fmt: skip
     python_s = seconds - sum(spent.values())
