@@ -914,3 +914,31 @@ def test_hostile_title_and_tags_are_inert_in_the_library(web: Web) -> None:
     html = web.client.get("/library").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b&gt;Mallory&lt;/b&gt;" in html
+
+
+def test_on_the_demo_corpus_votes_and_saves_reorder_trending_as_the_readme_says(
+    tmp_path: Path, smtp_server: SMTPCatcher
+) -> None:
+    """The demo's papers are undated: every prior is 0, so the README's formula says an
+    upvote puts a paper first with 3.00 and a save puts another above it with 4.00."""
+    db = tmp_path / "demo.db"
+    store = open_store(str(db))
+    import_file(store, SEED)
+    app = make_app(store, db, smtp_server, Clock(START))
+    with TestClient(app) as client:
+        web = Web(app, client, Clock(START), smtp_server, store, db)
+        before = ranking(client)
+        assert {p["trending"]["score"] for p in before} == {0.0}
+        voted, saved = before[-1]["id"], before[-2]["id"]
+        token = sign_in(web, client, "demo@example.org")
+        assert act(client, token, voted, "upvote").status_code == 303
+        after_vote = ranking(client)
+        assert after_vote[0]["id"] == voted
+        assert after_vote[0]["trending"] == {"score": 3.0, "parts": {"prior": 0.0, "upvote": 3.0}}
+        assert act(client, token, saved, "save").status_code == 303
+        top = ranking(client)[:2]
+        assert [p["id"] for p in top] == [saved, voted]
+        assert [p["trending"]["score"] for p in top] == [4.0, 3.0]
+        assert act(client, token, saved, "save", undo="1").status_code == 303
+        assert ranking(client)[0]["id"] == voted and trend(client, saved)["score"] == 0.0
+    store.close()
