@@ -548,14 +548,8 @@ class SQLiteStore:
         )
         order = "sig IS NULL, sig DESC, " if by_signal else ""
         rows = self.conn.execute(
-            "WITH hits(seq, day) AS ("
-            " SELECT seq, day FROM announcements"
-            "  WHERE day >= :since AND day < :after AND kind NOT LIKE 'replace%'"
-            " UNION ALL"
-            " SELECT seq, substr(published, 1, 10) FROM papers"
-            "  WHERE published >= :since AND published < :after"
-            "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
-            f" SELECT l.seq, l.day, {signal} AS sig FROM listed l JOIN papers p USING (seq)"
+            _LISTED.format(only="")
+            + f" SELECT l.seq, l.day, {signal} AS sig FROM listed l JOIN papers p USING (seq)"
             f" ORDER BY {order}l.day DESC, p.published DESC, l.seq DESC"
             " LIMIT :limit OFFSET :offset",
             {
@@ -766,22 +760,12 @@ class SQLiteStore:
                     ) -> dict[int, tuple[date, str | None]]:  # fmt: skip
         found: dict[int, tuple[date, str | None]] = {}
         for chunk in [None] if seqs is None else _chunks(list(seqs), 400):
-            only = "" if chunk is None else f"AND seq IN ({','.join('?' * len(chunk))})"
+            # row numbers are ints from the store itself: written inline, named marks stay
+            only = "" if chunk is None else f"AND seq IN ({','.join(str(int(q)) for q in chunk)})"
             rows = self.conn.execute(
-                "WITH hits(seq, day) AS ("
-                " SELECT seq, day FROM announcements"
-                f"  WHERE day >= ?1 AND day < ?2 AND kind NOT LIKE 'replace%' {only}"
-                " UNION ALL"
-                " SELECT seq, substr(published, 1, 10) FROM papers"
-                f"  WHERE published >= ?1 AND published < ?2 {only}"
-                "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
-                " SELECT l.seq, l.day, p.published FROM listed l JOIN papers p USING (seq)",
-                # the chunk's marks appear twice: ?3.. then after them
-                (
-                    since.isoformat(),
-                    (until + timedelta(days=1)).isoformat(),
-                    *list(chunk or ()) * 2,
-                ),
+                _LISTED.format(only=only)
+                + " SELECT l.seq, l.day, p.published FROM listed l JOIN papers p USING (seq)",
+                {"since": since.isoformat(), "after": (until + timedelta(days=1)).isoformat()},
             )
             for seq, day, published in rows:
                 found[seq] = (date.fromisoformat(day), published)
@@ -822,6 +806,17 @@ class SQLiteStore:
         return [TrendingRow(r[0], _date(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
 
 
+# The papers of the days :since..:after (exclusive) and the latest such day of each: announced
+# (new, cross-listed, featured; not replaced) or first published that day. `only` narrows it.
+_LISTED = (
+    "WITH hits(seq, day) AS ("
+    " SELECT seq, day FROM announcements"
+    "  WHERE day >= :since AND day < :after AND kind NOT LIKE 'replace%' {only}"
+    " UNION ALL"
+    " SELECT seq, substr(published, 1, 10) FROM papers"
+    "  WHERE published >= :since AND published < :after {only}"
+    "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
+)
 # A paper not ranked in trending window :span (its engagement is nil: its prior ranks it).
 _UNRANKED = "NOT EXISTS (SELECT 1 FROM trending t WHERE t.span = :span AND t.seq = {seq})"
 # Decayed sums of one signal: ?1 now, ?2 half-life (s), ?3 the signal's name.

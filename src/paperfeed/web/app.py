@@ -181,10 +181,11 @@ class Site:
         return self.guard.visitor(request, user)
 
     def fresh_trending(self) -> None:
-        if self.engine().store.readonly:
-            return  # a read-only server shows the ranking last computed, if any
-        self.write(lambda s: ranking.refresh_if_stale(s, self.today(), self.trending_max_age_s,
-                                                      self.now()))  # fmt: skip
+        store, today, max_age_s = self.engine().store, self.today(), self.trending_max_age_s
+        if store.readonly or not ranking.is_stale(store, self.now(), today, max_age_s):
+            return  # (a read-only server shows the ranking last computed, if any)
+        # Stale: one writer recomputes; readers of a fresh ranking never wait for the lock.
+        self.write(lambda s: ranking.refresh_if_stale(s, today, max_age_s, self.now()))
 
     def page(self, request: Request, template: str, view: dict[str, Any], visitor: Visitor,
              status: int = 200) -> Response:  # fmt: skip
@@ -265,9 +266,7 @@ def create_app(
             return await site.run(render_html, request)
 
         def build_json(request: Request) -> dict[str, Any]:
-            token = request.cookies.get(SESSION_COOKIE)
-            user = accounts.session_user(site.engine().store, token, site.now())
-            return site.mine(build(request), user)
+            return site.mine(build(request), site.visitor(request).user)
 
         async def as_json(request: Request) -> Response:
             view = await site.run(build_json, request)

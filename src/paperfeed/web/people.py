@@ -87,11 +87,15 @@ def routes(site: Site) -> list[Route]:
 
         return await site.run(checked)
 
-    def page(template: str, build: Callable[[Request, Visitor], dict[str, Any]]
-             ) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
+    def page(template: str, build: Callable[[Request, Visitor], dict[str, Any]],
+             needs_user: bool = False) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
+        """A page in the thread pool; one that `needs_user` sends strangers to sign in."""
+
         async def endpoint(request: Request) -> Response:
             def render() -> Response:
                 visitor = site.visitor(request)
+                if needs_user and visitor.user is None:
+                    return _to_signin(request)
                 return site.page(request, template, build(request, visitor), visitor)
 
             return await site.run(render)
@@ -142,17 +146,9 @@ def routes(site: Site) -> list[Route]:
             raise NotSignedIn("Sign in first: this page belongs to your account.")
         return visitor.user
 
-    async def account(request: Request) -> Response:
-        def render() -> Response:
-            visitor = site.visitor(request)
-            if visitor.user is None:
-                return _to_signin(request)
-            tags = site.engine().store.list_user_tags(visitor.user.id)
-            view = {"email": visitor.user.email, "since": visitor.user.created_at.date()
-                    .isoformat(), "tags": tags}  # fmt: skip
-            return site.page(request, "account.html", view, visitor)
-
-        return await site.run(render)
+    def account(request: Request, visitor: Visitor) -> dict[str, Any]:
+        user = require_user(visitor)
+        return {"email": user.email, "since": user.created_at.date().isoformat()}
 
     def delete(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
         user = require_user(visitor)
@@ -181,15 +177,6 @@ def routes(site: Site) -> list[Route]:
             paper["mine"] = sorted(item.kinds)
         return {"kind": kind, "tag": tag or "", "tags": store.list_user_tags(user.id),
                 "papers": papers}  # fmt: skip
-
-    async def library_page(request: Request) -> Response:
-        def render() -> Response:
-            visitor = site.visitor(request)
-            if visitor.user is None:
-                return _to_signin(request)
-            return site.page(request, "library.html", library_view(request, visitor), visitor)
-
-        return await site.run(render)
 
     def export(kind: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -265,12 +252,12 @@ def routes(site: Site) -> list[Route]:
         Route("/signin/link", page("signin_link.html", link_form), methods=["GET"]),
         Route("/signin/link", handler(use_link), methods=["POST"]),
         Route("/signout", handler(signout), methods=["POST"]),
-        Route("/account", account, methods=["GET"]),
+        Route("/account", page("account.html", account, needs_user=True), methods=["GET"]),
         Route("/account/delete", handler(delete), methods=["POST"]),
         Route("/library.json", library_json, methods=["GET"]),
         Route("/library.bib", export("bib"), methods=["GET"]),
         Route("/library.csv", export("csv"), methods=["GET"]),
-        Route("/library", library_page, methods=["GET"]),
+        Route("/library", page("library.html", library_view, needs_user=True), methods=["GET"]),
         Route("/library/import", handler(do_import), methods=["POST"]),
         Route("/paper/{ref:path}/{action}", handler(act), methods=["POST"]),
         Route("/r/{ref:path}", click, methods=["GET"]),

@@ -116,17 +116,6 @@ def listed_json(item: Listed) -> dict[str, Any]:
             "signals": dict(item.signals)}  # fmt: skip
 
 
-def window_days(engine: SearchEngine, window: str, today: date) -> tuple[date, date] | None:
-    """The days a window covers: it ends on the latest day with papers (so an archive, or a
-    server whose harvest paused, still shows its last day / week / month)."""
-    if window not in WINDOWS:
-        raise QueryError(f"window must be one of {', '.join(WINDOWS)}.")
-    last = engine.store.latest_day(today)
-    if last is None:
-        return None
-    return trending.window_since(last, window), last
-
-
 def formula() -> dict[str, Any]:
     """The weights and half-lives in force, shown beside every ranking."""
     rules = {name: {"weight": r.weight, "half_life_h": r.half_life_h, "why": r.why}
