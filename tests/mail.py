@@ -79,6 +79,7 @@ class _Handler:
         self.failures: deque[_Failure] = deque()
         self.logins = dict(logins)
         self.failed_sessions: weakref.WeakKeyDictionary[Any, _Failure] = weakref.WeakKeyDictionary()
+        self.refused: dict[str, _Failure] = {}  # address -> the RCPT reply it always gets
 
     def _take_failure(self, stage: Stage) -> _Failure | None:
         with self.lock:
@@ -106,6 +107,10 @@ class _Handler:
         failure = self._take_failure("rcpt")
         if failure is not None:
             return failure.reply
+        with self.lock:
+            refused = self.refused.get(address.lower())
+        if refused is not None:
+            return refused.reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -193,6 +198,13 @@ class SMTPCatcher:
         with self._handler.lock:
             self._handler.received.clear()
             self._handler.failures.clear()
+            self._handler.refused.clear()
+
+    def refuse(self, address: str, code: int = 550) -> None:
+        """Answer `code` to every RCPT TO for `address` from now on (a hard bounce)."""
+        failure = _Failure(code, "rcpt", _REPLY_TEXT.get(code, "Failure injected"))
+        with self._handler.lock:
+            self._handler.refused[address.lower()] = failure
 
     def fail_next(
         self, code: int = 451, times: int = 1, *, stage: Stage = "data", text: str = ""

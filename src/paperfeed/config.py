@@ -17,6 +17,10 @@
 - PAPERFEED_SMTP_HOST, _PORT, _SECURITY, _USER, _PASSWORD, PAPERFEED_MAIL_FROM,
   PAPERFEED_OUTBOX: how mail is sent (see digest/mailer.py; without a host, mail goes to a
   local Maildir, DB + '-outbox')
+- PAPERFEED_DIGEST_EVERY_S: seconds between two digest passes in `paperfeed serve` (default 60)
+- PAPERFEED_MAIL_RATE: messages per second the digest sender sends at most (default 10)
+- PAPERFEED_BOUNCE_LIMIT: permanent delivery failures in a row that suppress an address
+  (default 2)
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     trending_every_s: float = 600.0
+    digest_every_s: float = 60.0  # how often the sender in `serve` looks for due digests
+    mail_rate: float = 10.0  # messages per second at most
+    bounce_limit: int = 2  # permanent failures in a row that suppress an address
 
     @property
     def resolved_index_dir(self) -> str:
@@ -69,16 +76,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
             env.get("PAPERFEED_TRENDING_EVERY_S"), "PAPERFEED_TRENDING_EVERY_S"
         )
         or _DEFAULTS.trending_every_s,
+        digest_every_s=_seconds(env.get("PAPERFEED_DIGEST_EVERY_S"), "PAPERFEED_DIGEST_EVERY_S")
+        or _DEFAULTS.digest_every_s,
+        mail_rate=_seconds(env.get("PAPERFEED_MAIL_RATE"), "PAPERFEED_MAIL_RATE", "a number")
+        or _DEFAULTS.mail_rate,
+        bounce_limit=int(
+            _seconds(env.get("PAPERFEED_BOUNCE_LIMIT"), "PAPERFEED_BOUNCE_LIMIT", "a number")
+            or _DEFAULTS.bounce_limit
+        ),
     )
 
 
-def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S") -> float | None:
+def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S",
+             what: str = "a number of seconds") -> float | None:  # fmt: skip
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"{name}={text!r} is not a number of seconds.") from None
+        raise InputError(f"{name}={text!r} is not {what}.") from None
     if value < 0:
         raise InputError(f"{name} cannot be negative.")
     return value

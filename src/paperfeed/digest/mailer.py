@@ -55,9 +55,13 @@ _MAX_REPLY_CHARS = 200
 class MailError(PaperfeedError):
     """A message that could not be built or delivered; str(error) says what to do."""
 
-    def __init__(self, sentence: str, *, smtp_code: int | None = None) -> None:
+    def __init__(self, sentence: str, *, smtp_code: int | None = None, bounce: bool = False
+                 ) -> None:  # fmt: skip
         super().__init__(sentence)
         self.smtp_code = smtp_code
+        # The server refused this recipient or this message (RCPT or DATA reply), as opposed
+        # to our session (login, TLS, sender): only a bounce counts against the address.
+        self.bounce = bounce
 
 
 class TemporaryMailError(MailError):
@@ -216,6 +220,7 @@ class SMTPMailer:
         self, exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
     ) -> MailError:
         text: bytes | str
+        bounce = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             recipient, (code, text) = next(iter(exc.recipients.items()))
             what, fix = f"refused the recipient {recipient!r}", "check the address"
@@ -227,7 +232,7 @@ class SMTPMailer:
             "try again later." if is_temporary else f"{fix}."
         )
         error = TemporaryMailError if is_temporary else PermanentMailError
-        return error(sentence, smtp_code=code)
+        return error(sentence, smtp_code=code, bounce=bounce)
 
     def _what_failed(self, exc: smtplib.SMTPResponseException) -> tuple[str, str]:
         if isinstance(exc, smtplib.SMTPAuthenticationError):

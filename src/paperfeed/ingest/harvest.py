@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +28,7 @@ from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE, parse_daily_page
 from paperfeed.ingest.http import Clock, FetchError, FetchPolicy, PoliteClient, SystemClock
 from paperfeed.ingest.sources import DEFAULT_LOOKBACK_DAYS
 from paperfeed.models import Paper
+from paperfeed.owners import dead_local_owner, default_owner
 from paperfeed.store import Announcement, Signal, SourceRow, Store, UpsertResult
 
 log = logging.getLogger(__name__)
@@ -131,25 +130,6 @@ class HarvestReport:
 
 class _LeaseLost(PaperfeedError):
     pass
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _dead_local_owner(owner: str | None) -> str | None:
-    """`owner` if it names a process of this host that no longer runs (killed mid-harvest),
-    so its lease can be taken over at once instead of when it runs out."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return owner
-    except PermissionError:  # alive, someone else's
-        return None
-    return None
 
 
 def _utc(seconds: float) -> datetime:
@@ -378,7 +358,7 @@ def harvest_source(
         return report
     until = started + timedelta(seconds=LEASE_S)
     if not store.claim_source(name, owner, started, until) and not (
-        (dead := _dead_local_owner(source.lease_owner))
+        (dead := dead_local_owner(source.lease_owner))
         and store.claim_source(name, owner, started, until, take_from=dead)
     ):
         report.busy = True

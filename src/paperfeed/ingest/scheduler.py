@@ -18,10 +18,10 @@ from paperfeed.ingest.harvest import (
     Endpoints,
     Fetchers,
     HarvestReport,
-    default_owner,
     harvest_source,
 )
 from paperfeed.ingest.http import Clock, SystemClock
+from paperfeed.owners import default_owner
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)

@@ -177,6 +177,67 @@ class TrendingState:
     until: date | None
 
 
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a subscriber wants: how often (daily, weekly on `weekday` (0 = Monday), or paused),
+    at which local `hour` in `timezone` (an IANA name), which saved searches (`topics`) and
+    arXiv `categories`, whether trending papers come too, how many papers at most, and whether
+    a day with nothing new still sends a short notice."""
+
+    frequency: str = "daily"
+    weekday: int = 0
+    hour: int = 7
+    timezone: str = "UTC"
+    topics: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    include_trending: bool = True
+    max_papers: int = 10
+    empty_notice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """An address on the digest list and where it stands: pending (asked, not confirmed),
+    confirmed, unsubscribed or suppressed (hard bounces). Times are seconds since 1970."""
+
+    id: int
+    email: str
+    state: str
+    prefs: Preferences
+    created_at: float
+    requested_at: float
+    request_source: str
+    confirm_sent_at: float | None = None
+    consent_at: float | None = None
+    consent_source: str | None = None
+    unsubscribed_at: float | None = None
+    bounces: int = 0
+    last_period: str | None = None
+    last_day: date | None = None
+    last_seq: int | None = None  # for a store of undated papers: the newest one covered
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A row of the delivery ledger: one message (a confirmation or the digest of a period) to
+    one subscriber, planned before it is sent. `plan` is what the message holds (JSON-able),
+    rendered at send time; it is not sent after `send_by`."""
+
+    id: int
+    subscriber_id: int
+    kind: str
+    period: str
+    state: str
+    message_id: str
+    plan: Mapping[str, Any]
+    planned_at: float
+    send_by: float
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    sent_at: float | None = None
+
+
 class Store(Protocol):
     readonly: bool  # opened for reading only: nothing may be written
 
@@ -353,6 +414,8 @@ class Store(Protocol):
 
     def get_user(self, user_id: int) -> User | None: ...
 
+    def get_user_by_email(self, email: str) -> User | None: ...
+
     def delete_user(self, user_id: int) -> bool:
         """Forget a user and everything that is theirs: sessions, reactions, tags."""
         ...
@@ -427,4 +490,100 @@ class Store(Protocol):
     def list_trending(self, span: str, *, limit: int = 20, offset: int = 0) -> list[TrendingRow]:
         """Ranked papers of a window: highest score first, then later day, later published,
         later stored."""
+        ...
+
+    # -- digests ------------------------------------------------------------------------------
+
+    def add_subscriber(self, email: str, now: float, source: str) -> Subscriber:
+        """A new pending subscriber; `AlreadyExists` if the address is known."""
+        ...
+
+    def get_subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def get_subscriber_by_email(self, email: str) -> Subscriber | None: ...
+
+    def update_subscriber(self, subscriber_id: int, **changes: Any) -> None:
+        """Set some of: state, requested_at, request_source, confirm_sent_at, consent_at,
+        consent_source, unsubscribed_at, bounces, last_period, last_day, last_seq."""
+        ...
+
+    def set_preferences(self, subscriber_id: int, prefs: Preferences) -> None: ...
+
+    def iter_subscribers(self, state: str = "confirmed", batch_size: int = 5000
+                         ) -> Iterator[Subscriber]:  # fmt: skip
+        """Subscribers in a state, by id."""
+        ...
+
+    def count_subscribers(self) -> dict[str, int]:
+        """How many subscribers are in each state."""
+        ...
+
+    def plan_delivery(
+        self,
+        subscriber_id: int,
+        kind: str,
+        period: str,
+        *,
+        message_id: str,
+        plan: Mapping[str, Any],
+        now: float,
+        send_by: float,
+        seqs: Sequence[int] = (),
+        last_day: date | None = None,
+        last_seq: int | None = None,
+    ) -> int | None:
+        """Write a planned delivery with the papers it holds (`seqs`, marked sent to that
+        subscriber) and, for a digest, move the subscriber's last period (and `last_day`,
+        `last_seq`) on,
+        atomically. None (and nothing written) if that (subscriber, kind, period) exists."""
+        ...
+
+    def claim_delivery(self, now: float) -> Delivery | None:
+        """The next delivery to send: the oldest due planned one, or one left `sending` by a
+        sender that died; it becomes `sending` with one more attempt. Only the holder of the
+        sender lease calls this."""
+        ...
+
+    def finish_delivery(
+        self,
+        delivery_id: int,
+        state: str,
+        now: float,
+        *,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        """Record how an attempt ended: `sent`; `planned` again with `retry_at`; or `failed`,
+        `expired`, `cancelled`, which give the delivery's papers back."""
+        ...
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    def list_deliveries(self, subscriber_id: int | None = None, *, state: str | None = None,
+                        limit: int = 100) -> list[Delivery]:  # fmt: skip
+        """Deliveries newest first, of one subscriber or all, in one state or any."""
+        ...
+
+    def count_deliveries(self) -> dict[str, int]:
+        """How many deliveries are in each state."""
+        ...
+
+    def sent_seqs(self, subscriber_id: int, seqs: Sequence[int] | None = None) -> set[int]:
+        """Which of `seqs` (all, when None) a subscriber's digests already hold."""
+        ...
+
+    def get_vectors(self, model: str, seqs: Sequence[int]) -> dict[int, bytes]:
+        """The stored vectors of these papers for `model` (papers without one left out)."""
+        ...
+
+    def take_lease(self, name: str, owner: str, now: float, until: float,
+                   take_from: str | None = None) -> bool:  # fmt: skip
+        """Hold lease `name` until `until` unless another owner holds a live one (`take_from`:
+        that owner is known to be dead; take it anyway). The holder renews by taking again."""
+        ...
+
+    def drop_lease(self, name: str, owner: str) -> None: ...
+
+    def lease_owner(self, name: str, now: float) -> str | None:
+        """Who holds a live lease, if anyone."""
         ...

@@ -33,13 +33,16 @@ from paperfeed.store.base import (
     Announcement,
     Change,
     Decayed,
+    Delivery,
     EmbeddingRow,
     EmbeddingTodo,
     LibraryItem,
     Listed,
+    Preferences,
     Signal,
     SignalPoint,
     SourceRow,
+    Subscriber,
     TrendingRow,
     TrendingState,
     UpsertResult,
@@ -615,6 +618,12 @@ class SQLiteStore:
         ).fetchone()
         return _row_user(row) if row else None
 
+    def get_user_by_email(self, email: str) -> User | None:
+        row = self.conn.execute(
+            "SELECT id, email, created_at FROM users WHERE email = ?", (email.strip().lower(),)
+        ).fetchone()
+        return _row_user(row) if row else None
+
     def delete_user(self, user_id: int) -> bool:
         with self.transaction():
             return self.conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
@@ -805,9 +814,229 @@ class SQLiteStore:
         )
         return [TrendingRow(r[0], _date(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
 
+    # The papers of the days :since..:after (exclusive) and the latest such day of each: announced
+    # (new, cross-listed, featured; not replaced) or first published that day. `only` narrows it.
+    # -- digests ------------------------------------------------------------------------------
 
-# The papers of the days :since..:after (exclusive) and the latest such day of each: announced
-# (new, cross-listed, featured; not replaced) or first published that day. `only` narrows it.
+    def add_subscriber(self, email: str, now: float, source: str) -> Subscriber:
+        try:
+            with self.transaction():
+                cursor = self.conn.execute(
+                    "INSERT INTO subscribers (email, created_at, requested_at, request_source)"
+                    " VALUES (?, ?, ?, ?)",
+                    (email.strip().lower(), now, now, source),
+                )
+                found = self.get_subscriber(int(cursor.lastrowid or 0))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"{email!r} is on the list already.") from None
+        assert found is not None
+        return found
+
+    def get_subscriber(self, subscriber_id: int) -> Subscriber | None:
+        row = self.conn.execute(
+            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,)
+        ).fetchone()
+        return _row_subscriber(row) if row else None
+
+    def get_subscriber_by_email(self, email: str) -> Subscriber | None:
+        row = self.conn.execute(
+            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?",
+            (email.strip().lower(),),
+        ).fetchone()
+        return _row_subscriber(row) if row else None
+
+    def update_subscriber(self, subscriber_id: int, **changes: Any) -> None:
+        unknown = set(changes) - _SUBSCRIBER_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update subscriber fields {sorted(unknown)}")
+        if not changes:
+            return
+        values = [_day(v) if isinstance(v, date) else v for v in changes.values()]
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        with self.transaction():
+            self.conn.execute(f"UPDATE subscribers SET {assignments} WHERE id = ?",
+                              (*values, subscriber_id))  # fmt: skip
+
+    def set_preferences(self, subscriber_id: int, prefs: Preferences) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE subscribers SET frequency = ?, weekday = ?, hour = ?, timezone = ?,"
+                " topics = ?, categories = ?, include_trending = ?, max_papers = ?,"
+                " empty_notice = ? WHERE id = ?",
+                (prefs.frequency, prefs.weekday, prefs.hour, prefs.timezone,
+                 orjson.dumps(list(prefs.topics)).decode(),
+                 orjson.dumps(list(prefs.categories)).decode(), int(prefs.include_trending),
+                 prefs.max_papers, int(prefs.empty_notice), subscriber_id),
+            )  # fmt: skip
+
+    def iter_subscribers(self, state: str = "confirmed", batch_size: int = 5000
+                         ) -> Iterator[Subscriber]:  # fmt: skip
+        after = 0
+        while True:
+            rows = self.conn.execute(
+                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE state = ? AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (state, after, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_subscriber(row)
+            after = rows[-1][0]
+
+    def count_subscribers(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT state, count(*) FROM subscribers GROUP BY state")
+        return {state: n for state, n in rows}
+
+    def plan_delivery(
+        self,
+        subscriber_id: int,
+        kind: str,
+        period: str,
+        *,
+        message_id: str,
+        plan: Mapping[str, Any],
+        now: float,
+        send_by: float,
+        seqs: Sequence[int] = (),
+        last_day: date | None = None,
+        last_seq: int | None = None,
+    ) -> int | None:
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO deliveries (subscriber_id, kind, period, message_id, plan,"
+                " planned_at, send_by, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (subscriber_id, kind, period, message_id, orjson.dumps(plan).decode(), now,
+                 send_by, now),
+            )  # fmt: skip
+            if cursor.rowcount == 0:
+                return None
+            delivery_id = int(cursor.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO sent_papers VALUES (?, ?, ?)",
+                [(subscriber_id, seq, delivery_id) for seq in seqs],
+            )
+            if kind == "digest":
+                self.conn.execute(
+                    "UPDATE subscribers SET last_period = ?, last_day = coalesce(?, last_day),"
+                    " last_seq = coalesce(?, last_seq) WHERE id = ?",
+                    (period, _day(last_day), last_seq, subscriber_id),
+                )
+            return delivery_id
+
+    def claim_delivery(self, now: float) -> Delivery | None:
+        with self.transaction():
+            row = (
+                self.conn.execute(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'"
+                    " ORDER BY id LIMIT 1"
+                ).fetchone()
+                or self.conn.execute(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'planned'"
+                    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+                    (now,),
+                ).fetchone()
+            )
+            if row is None:
+                return None
+            self.conn.execute(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
+                (row[0],),
+            )
+        found = self.get_delivery(row[0])
+        assert found is not None
+        return found
+
+    def finish_delivery(
+        self,
+        delivery_id: int,
+        state: str,
+        now: float,
+        *,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        if state not in ("sent", "planned", "failed", "expired", "cancelled"):
+            raise ValueError(f"a delivery cannot end as {state!r}")
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE deliveries SET state = ?, last_error = ?,"
+                " next_attempt_at = coalesce(?, next_attempt_at),"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+                (state, error, retry_at, state, now, delivery_id),
+            )
+            if state in ("failed", "expired", "cancelled"):
+                self.conn.execute("DELETE FROM sent_papers WHERE delivery_id = ?", (delivery_id,))
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        row = self.conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        return _row_delivery(row) if row else None
+
+    def list_deliveries(self, subscriber_id: int | None = None, *, state: str | None = None,
+                        limit: int = 100) -> list[Delivery]:  # fmt: skip
+        rows = self.conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+            " WHERE (?1 IS NULL OR subscriber_id = ?1) AND (?2 IS NULL OR state = ?2)"
+            " ORDER BY id DESC LIMIT ?3",
+            (subscriber_id, state, limit),
+        )
+        return [_row_delivery(r) for r in rows]
+
+    def count_deliveries(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
+        return {state: n for state, n in rows}
+
+    def sent_seqs(self, subscriber_id: int, seqs: Sequence[int] | None = None) -> set[int]:
+        if seqs is None:
+            rows = self.conn.execute(
+                "SELECT seq FROM sent_papers WHERE subscriber_id = ?", (subscriber_id,)
+            )
+            return {r[0] for r in rows}
+        found: set[int] = set()
+        for chunk in _chunks(list(seqs)):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT seq FROM sent_papers WHERE subscriber_id = ? AND seq IN ({marks})",
+                (subscriber_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def get_vectors(self, model: str, seqs: Sequence[int]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        for chunk in _chunks(list(seqs)):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT seq, vector FROM embeddings WHERE model = ? AND seq IN ({marks})",
+                (model, *chunk),
+            )
+            found.update((seq, bytes(vector)) for seq, vector in rows)
+        return found
+
+    def take_lease(self, name: str, owner: str, now: float, until: float,
+                   take_from: str | None = None) -> bool:  # fmt: skip
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO leases VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE"
+                " SET owner = ?2, until = ?3"
+                " WHERE leases.owner = ?2 OR leases.until <= ?4 OR leases.owner = ?5",
+                (name, owner, until, now, take_from),
+            )
+            return cursor.rowcount > 0
+
+    def drop_lease(self, name: str, owner: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def lease_owner(self, name: str, now: float) -> str | None:
+        row = self.conn.execute(
+            "SELECT owner FROM leases WHERE name = ? AND until > ?", (name, now)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+
 _LISTED = (
     "WITH hits(seq, day) AS ("
     " SELECT seq, day FROM announcements"
@@ -843,6 +1072,43 @@ _DECAYED_SIGNALS = (
 def _decayed_sql(first_counts: bool) -> list[str]:
     signals = _DECAYED_SIGNALS.replace("{first}", "0" if first_counts else "value")
     return [_DECAYED_EVENTS, _DECAYED_REACTIONS, signals]
+
+
+_SUBSCRIBER_COLUMNS = (
+    "id, email, state, created_at, requested_at, request_source, confirm_sent_at, consent_at,"
+    " consent_source, unsubscribed_at, bounces, last_period, last_day, frequency, weekday,"
+    " hour, timezone, topics, categories, include_trending, max_papers, empty_notice, last_seq"
+)
+_SUBSCRIBER_UPDATABLE = frozenset(
+    {"state", "requested_at", "request_source", "confirm_sent_at", "consent_at"}
+    | {"consent_source", "unsubscribed_at", "bounces", "last_period", "last_day", "last_seq"}
+)
+_DELIVERY_COLUMNS = (
+    "id, subscriber_id, kind, period, state, message_id, plan, planned_at, send_by, attempts,"
+    " next_attempt_at, last_error, sent_at"
+)
+
+
+def _row_subscriber(r: Sequence[Any]) -> Subscriber:
+    prefs = Preferences(
+        frequency=r[13], weekday=r[14], hour=r[15], timezone=r[16],
+        topics=tuple(orjson.loads(r[17])), categories=tuple(orjson.loads(r[18])),
+        include_trending=bool(r[19]), max_papers=r[20], empty_notice=bool(r[21]),
+    )  # fmt: skip
+    return Subscriber(
+        id=r[0], email=r[1], state=r[2], prefs=prefs, created_at=r[3], requested_at=r[4],
+        request_source=r[5], confirm_sent_at=r[6], consent_at=r[7], consent_source=r[8],
+        unsubscribed_at=r[9], bounces=r[10], last_period=r[11], last_day=_date(r[12]),
+        last_seq=r[22],
+    )  # fmt: skip
+
+
+def _row_delivery(r: Sequence[Any]) -> Delivery:
+    return Delivery(
+        id=r[0], subscriber_id=r[1], kind=r[2], period=r[3], state=r[4], message_id=r[5],
+        plan=orjson.loads(r[6]), planned_at=r[7], send_by=r[8], attempts=r[9],
+        next_attempt_at=r[10], last_error=r[11], sent_at=r[12],
+    )  # fmt: skip
 
 
 def _row_user(row: Sequence[Any]) -> User:
