@@ -26,6 +26,7 @@ bench: setup
 	$(VENV_BIN)/python bench/import.py
 	$(VENV_BIN)/python bench/harvest.py
 	$(VENV_BIN)/python bench/trending.py --quick
+	$(VENV_BIN)/python bench/digest.py --quick
 
 clean:
 	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index .pytest_cache .mypy_cache .ruff_cache

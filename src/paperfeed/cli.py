@@ -511,6 +511,102 @@ def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- digests -------------------------------------------------------------------------------
+
+
+def _digest_sender(settings: Settings, store: Store) -> Any:
+    import os
+
+    from paperfeed.digest.mailer import mail_settings_from_env, mailer_from_settings
+    from paperfeed.digest.sender import sender_from_settings
+
+    mailer = mailer_from_settings(mail_settings_from_env(os.environ, settings.db + "-outbox"))
+
+    def open_engine(s: Store) -> SearchEngine | None:
+        semantic = bool(s.list_embedding_models())
+        return _open_engine(settings, s, semantic=semantic)
+
+    return sender_from_settings(store, settings, mailer, open_engine=open_engine)
+
+
+def _report_pass(report: Any) -> int:
+    if report.busy:
+        _err("another digest sender is running (its lease is live); nothing done")
+        return EXIT_OK
+    print(f"digests planned {report.planned}, nothing new {report.empty}; mails sent "
+          f"{report.sent}, to retry {report.retried}, failed {report.failed}, expired "
+          f"{report.expired}, cancelled {report.cancelled}; addresses suppressed "
+          f"{report.suppressed}")  # fmt: skip
+    for error in report.errors:
+        _err(f"error: {error}")
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+def cmd_digest_run(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db)
+    try:
+        return _report_pass(_digest_sender(settings, store).run_pass())
+    finally:
+        store.close()
+
+
+def cmd_digest_subscribe(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import subscriptions
+
+    store = open_store(settings.db)
+    try:
+        sender = _digest_sender(settings, store)
+        done = subscriptions.subscribe(store, sender.secret, args.email, source="cli",
+                                       client=None, now=time.time(), topic=args.topic)  # fmt: skip
+        if not done.planned_confirmation:
+            sub = store.get_subscriber(done.subscriber_id)
+            state = sub.state if sub else "unknown"
+            print(f"{args.email} is {state}; no new confirmation mail (one per request round)")
+            return EXIT_OK
+        print(f"{args.email}: pending until the confirmation link mailed to it is used")
+        return _report_pass(sender.run_pass(plan=False))
+    finally:
+        store.close()
+
+
+def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.users.accounts import normalize_email
+
+    store = open_store(settings.db)
+    try:
+        sub = store.get_subscriber_by_email(normalize_email(args.email))
+        if sub is None:
+            raise NotFound(f"{args.email} is not on the digest list; add it with "
+                           "`paperfeed digest subscribe EMAIL`.")  # fmt: skip
+        message = _digest_sender(settings, store).preview(sub)
+    finally:
+        store.close()
+    if message is None:
+        print(f"Nothing new for {sub.email} now: no digest would be sent.")
+        return EXIT_OK
+    if sub.state != "confirmed":
+        _err(f"note: {sub.email} is {sub.state}; it gets no digest until it is confirmed")
+    print(f"To: {message.to}\nSubject: {message.subject}\n")
+    print(message.html if args.html else message.text)
+    return EXIT_OK
+
+
+def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        status = {"subscribers": store.count_subscribers(),
+                  "deliveries": store.count_deliveries()}  # fmt: skip
+    finally:
+        store.close()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    for what, counts in status.items():
+        shown = ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none"
+        print(f"{what}: {shown}")
+    return EXIT_OK
+
+
 # -- serve -------------------------------------------------------------------------------
 
 
@@ -742,6 +838,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument("--recompute", action="store_true", help="recompute the ranking first")
     p.set_defaults(func=cmd_trending)
+
+    p = sub.add_parser(
+        "digest",
+        help="email digests: subscribe, send due digests, preview",
+        description="Email digests. `digest run` does one pass (plan every due digest, send "
+        "what is due; `paperfeed serve` does it every minute, cron can call this instead); "
+        "`digest preview EMAIL` prints what that subscriber would get now; `digest subscribe "
+        "EMAIL` adds an address (it gets a confirmation mail and nothing else until "
+        "confirmed). Mail goes out through PAPERFEED_SMTP_HOST, or into the local outbox.",
+    )
+    actions = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="run, preview, subscribe, status"
+    )
+    a = actions.add_parser("run", help="plan due digests and send due mail, once")
+    a.set_defaults(func=cmd_digest_run)
+    a = actions.add_parser("preview", help="print the digest a subscriber would get now")
+    a.add_argument("email", help="the subscriber's address")
+    a.add_argument("--html", action="store_true", help="print the HTML part, not the text")
+    a.set_defaults(func=cmd_digest_preview)
+    a = actions.add_parser("subscribe", help="subscribe an address (double opt-in)")
+    a.add_argument("email", help="the address")
+    a.add_argument("--topic", help="a saved search for its digests, e.g. 'dataset distillation'")
+    a.set_defaults(func=cmd_digest_subscribe)
+    a = actions.add_parser("status", help="count subscribers and deliveries by state")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(func=cmd_digest_status)
 
     p = sub.add_parser(
         "serve",

@@ -53,6 +53,7 @@ CSP_WATCH = (
 class Server:
     base: str
     smtp: SMTPCatcher
+    db: Path  # the served copy (for the digest sender of tests/web/test_browser_digest.py)
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -85,7 +86,7 @@ def server(served_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )  # fmt: skip
         try:
             wait_until_up(base, process)
-            yield Server(base, smtp)
+            yield Server(base, smtp, db)
         finally:
             process.terminate()
             process.wait(timeout=20)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import json
 import os
+import re
 import subprocess
 import sys
 import time
+from email.message import EmailMessage
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -59,7 +65,60 @@ def test_demo_serves_the_ui_on_the_bundled_papers(tmp_path: Path) -> None:
         home = httpx.get(base + "/")
         log = (tmp_path / "stderr").read_text()
         assert home.status_code == 200 and "These papers carry no dates" in home.text, log
+        digest_by_mail(base, tmp_path / "demo.db")
     finally:
         demo.terminate()
         out, _ = demo.communicate(timeout=20)
     assert f"Open http://127.0.0.1:{port}/" in out.decode()
+
+
+def _field(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def _mails(outbox: Path, count: int, timeout_s: float = 30) -> list[EmailMessage]:
+    """The messages in the demo's local Maildir once there are `count` of them, oldest first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        files = sorted((outbox / "new").glob("*"), key=lambda f: f.stat().st_mtime_ns)
+        if len(files) >= count:
+            parse = email.parser.BytesParser(policy=email.policy.default)
+            return [cast(EmailMessage, parse.parsebytes(f.read_bytes())) for f in files]
+        assert time.monotonic() < deadline, f"{len(files)} mails in {outbox}, wanted {count}"
+        time.sleep(0.1)
+
+
+def digest_by_mail(base: str, db: Path) -> None:
+    """The demo's digest story: subscribe on the home page, the confirmation lands in the local
+    mailbox, confirm it, `paperfeed digest run` puts a digest there, its one-click unsubscribe
+    (RFC 8058: a POST with no cookie) works."""
+    outbox = Path(str(db) + "-outbox")
+    with httpx.Client(base_url=base) as browser:
+        token = _field(browser.get("/").text, "csrf_token")
+        sent = browser.post("/subscribe", data={"email": "reader@example.org",
+                                                "csrf_token": token})  # fmt: skip
+        assert sent.status_code == 200 and "inbox" in sent.text
+        [confirmation] = _mails(outbox, 1)
+        body = confirmation.get_body(("plain",))
+        assert body is not None
+        link = re.search(r"http://\S+/confirm\?token=\S+", body.get_content())
+        assert link and confirmation["To"] == "reader@example.org"
+        page = browser.get(link.group(0))
+        form = {"token": _field(page.text, "token"), "csrf_token": _field(page.text, "csrf_token")}
+        done = browser.post("/confirm", data=form)
+        assert done.status_code == 303 and "/preferences?token=" in done.headers["location"]
+    cli = [sys.executable, "-m", "paperfeed", "--db", str(db)]
+    # (the demo serves on the default address; this test's server is on another port)
+    env = {**os.environ, "PAPERFEED_BASE_URL": base}
+    ran = subprocess.run([*cli, "digest", "run"], capture_output=True, text=True, timeout=120,
+                         env=env)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    digest = next(m for m in _mails(outbox, 2) if m["Message-ID"].startswith("<digest."))
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = digest["List-Unsubscribe"].strip("<>")
+    answer = httpx.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    status = subprocess.run([*cli, "digest", "status", "--json"], capture_output=True, text=True)
+    assert json.loads(status.stdout)["subscribers"] == {"unsubscribed": 1}

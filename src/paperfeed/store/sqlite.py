@@ -707,8 +707,9 @@ class SQLiteStore:
     def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
                      ) -> list[LibraryItem]:  # fmt: skip
         tagged = "AND seq IN (SELECT seq FROM tags WHERE user_id = :user AND tag = :tag)"
+        # `+kind`: look the user's rows up by the key, not by the trending index on kind
         rows = self.conn.execute(
-            "SELECT seq FROM reactions WHERE user_id = :user AND kind = :kind"
+            "SELECT seq FROM reactions WHERE user_id = :user AND +kind = :kind"
             f" {tagged if tag is not None else ''} ORDER BY at DESC, seq DESC",
             {"user": user_id, "kind": kind, "tag": tag},
         ).fetchall()

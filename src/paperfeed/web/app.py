@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from paperfeed import __version__
 from paperfeed.config import load_settings
 from paperfeed.digest.mailer import Mailer, mail_settings_from_env, mailer_from_settings
+from paperfeed.digest.sender import DigestScheduler, sender_from_settings
 from paperfeed.errors import (
     Forbidden,
     InputError,
@@ -54,7 +55,7 @@ from paperfeed.rank import trending as ranking
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Store, User, open_store
 from paperfeed.users import accounts, library
-from paperfeed.web import feeds, hf_api, people, views
+from paperfeed.web import digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
 from paperfeed.web.openapi import openapi
@@ -92,7 +93,8 @@ def _templates() -> Environment:
 def app_from_env() -> Starlette:
     """The app `paperfeed serve` runs (uvicorn factory, one per worker process): settings from
     the PAPERFEED_* environment, the bundled model, mail from PAPERFEED_SMTP_* (or the local
-    outbox), and the source scheduler unless PAPERFEED_SCHEDULER=0."""
+    outbox), and, unless PAPERFEED_SCHEDULER=0, the source scheduler and the digest sender
+    (every PAPERFEED_DIGEST_EVERY_S, and at once after a subscribe request)."""
     from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
 
     settings = load_settings()
@@ -117,21 +119,45 @@ def app_from_env() -> Starlette:
 
     scheduler = SourceScheduler(lambda: open_store(settings.db), endpoints_from(settings),
                                 after_pass=rank)  # fmt: skip
-    return create_app(open_engine, on_startup=scheduler.start, on_shutdown=scheduler.stop,
-                      **options)  # fmt: skip
+
+    def digest_engine(store: Store) -> SearchEngine:
+        # the digest thread's own engine on its own connection; the model only if it is used
+        model = load_embedder(settings.model or None, device=settings.embed_device, threads=1)
+        return SearchEngine(store, settings.resolved_index_dir,
+                            model if store.list_embedding_models() else None)  # fmt: skip
+
+    digests_out = DigestScheduler(
+        lambda: open_store(settings.db),
+        lambda store: sender_from_settings(store, settings, mailer, open_engine=digest_engine),
+        poll_s=settings.digest_every_s,
+    )
+
+    def start() -> None:
+        scheduler.start()
+        digests_out.start()
+
+    def stop() -> None:
+        digests_out.stop()
+        scheduler.stop()
+
+    return create_app(open_engine, on_startup=start, on_shutdown=stop,
+                      wake_sender=digests_out.wake, **options)  # fmt: skip
 
 
 class Site:
     """What every handler needs: the engine, the thread pool, the templates, the guard, the
     mailer and the clock. Writes go through `write`, one at a time: the store is one SQLite
-    connection shared by the pool's threads."""
+    connection shared by the pool's threads. `wake_sender`, when given, tells the digest
+    sender that mail was planned (a confirmation), so it goes out now, not at its next pass."""
 
     def __init__(self, open_engine: Callable[[], SearchEngine], *, mailer: Mailer | None,
                  base_url: str, secret: bytes | None, clock: Callable[[], float],
-                 today: Callable[[], date], trending_max_age_s: float) -> None:  # fmt: skip
+                 today: Callable[[], date], trending_max_age_s: float,
+                 wake_sender: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.env = _templates()
         self.open_engine = open_engine
         self.mailer = mailer
+        self.wake_sender = wake_sender
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.clock = clock
@@ -230,13 +256,16 @@ def create_app(
     secret: bytes | None = None,
     clock: Callable[[], float] = time.time,
     trending_max_age_s: float = 600.0,
+    wake_sender: Callable[[], None] | None = None,
 ) -> Starlette:
     """The app around a search engine made by `open_engine` (called once, at startup).
     `today` is the date listings are anchored to and `clock` the time (tests pass fixed ones);
     `base_url` is where mailed links point; `secret` signs links and form tokens (default: a
-    key made once and kept in the database)."""
+    key made once and kept in the database); `wake_sender` is called after a subscribe request
+    planned a confirmation mail (it wakes the digest sender of `paperfeed serve`)."""
     site = Site(open_engine, mailer=mailer, base_url=base_url, secret=secret, clock=clock,
-                today=today, trending_max_age_s=trending_max_age_s)  # fmt: skip
+                today=today, trending_max_age_s=trending_max_age_s,
+                wake_sender=wake_sender)  # fmt: skip
     started = datetime.now(UTC).replace(microsecond=0)
 
     def twin(
@@ -359,6 +388,7 @@ def create_app(
 
     routes = [
         *people.routes(site),
+        *digests.routes(site),
         *twin("/", "home.html", home),
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),

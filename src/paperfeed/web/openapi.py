@@ -128,6 +128,47 @@ HF_ITEM = {
         "numComments": {"type": "integer"},
     },
 }
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): {"$ref": "#/components/responses/Error"} for status in statuses}
+
+
+def _body(properties: dict[str, Any], required: list[str], *, form: bool = False
+          ) -> dict[str, Any]:  # fmt: skip
+    schema = {"type": "object", "required": required, "properties": properties}
+    kinds = ["application/json", *(["application/x-www-form-urlencoded"] if form else [])]
+    return {"required": True, "content": {kind: {"schema": schema} for kind in kinds}}
+
+
+SUBSCRIBE_FIELDS = {
+    "email": {"type": "string", "format": "email"},
+    "topic": {"type": "string", "maxLength": 200, "description": "A search to follow."},
+}
+PENDING = {
+    "type": "object",
+    "properties": {"subscribed": {"const": "pending"}, "message": {"type": "string"}},
+    "description": "The same answer for every possible address, whether it is new, pending, "
+    "confirmed or unsubscribed.",
+}
+TOKEN = {"type": "string", "description": "The signed token of the mailed link."}
+PREFERENCE_FIELDS = {
+    "token": TOKEN,
+    "frequency": {"enum": ["daily", "weekly", "paused"]},
+    "weekday": {"type": "integer", "minimum": 0, "maximum": 6, "description": "0 = Monday"},
+    "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+    "timezone": {"type": "string", "description": "An IANA name (Europe/Berlin)."},
+    "topics": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+    "categories": {"type": "string", "description": "arXiv categories, space separated."},
+    "include_trending": {"type": "boolean"},
+    "max_papers": {"type": "integer", "minimum": 1, "maximum": 50},
+    "empty_notice": {"type": "boolean"},
+}
+BROWSER_FORM = (
+    " (a browser form: the page's form token in `csrf_token` or `X-CSRF-Token`; answers JSON "
+    "with `Accept: application/json`)"
+)
+
 LISTING = {
     "type": "object",
     "properties": {
@@ -268,6 +309,61 @@ def openapi() -> dict[str, Any]:
                         "401": {"$ref": "#/components/responses/Error"},
                         "403": {"$ref": "#/components/responses/Error"},
                         "429": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/api/subscribe": {
+                "post": {
+                    "summary": "Ask for the email digest for an address: a mail with a link to "
+                    "confirm it goes out unless it is on the list already. Needs no form token: "
+                    "the body must be JSON, which no other site can make a browser send; a "
+                    "request from another site's page (its Origin) is refused",
+                    "requestBody": _body(SUBSCRIBE_FIELDS, ["email"]),
+                    "responses": {**_ok("Asked", PENDING), **_errors(403, 415, 429)},
+                }
+            },
+            "/subscribe": {
+                "post": {
+                    "summary": "The subscribe form" + BROWSER_FORM,
+                    "requestBody": _body(SUBSCRIBE_FIELDS, ["email"], form=True),
+                    "responses": {**_ok("Asked", PENDING), **_errors(403, 429)},
+                }
+            },
+            "/confirm": {
+                "post": {
+                    "summary": "Confirm an address with the token of its confirmation link"
+                    + BROWSER_FORM,
+                    "requestBody": _body({"token": TOKEN}, ["token"], form=True),
+                    "responses": {
+                        **_ok(
+                            "Confirmed; `preferences` is the link to the digest's preferences",
+                            {"type": "object"},
+                        ),
+                        **_errors(403, 404),
+                    },
+                }
+            },
+            "/preferences": {
+                "post": {
+                    "summary": "Save the digest's preferences (missing fields keep their value)"
+                    + BROWSER_FORM,
+                    "requestBody": _body(PREFERENCE_FIELDS, ["token"], form=True),
+                    "responses": {
+                        **_ok("Saved; answers the preferences", {"type": "object"}),
+                        **_errors(403, 404),
+                    },
+                }
+            },
+            "/u/{token}": {
+                "post": {
+                    "summary": "One-click unsubscribe (RFC 8058): no cookie, no form token; the "
+                    "body `List-Unsubscribe=One-Click` is what mail clients send. Idempotent",
+                    "parameters": [
+                        {"name": "token", "in": "path", "required": True, "schema": TOKEN}
+                    ],
+                    "responses": {
+                        "200": {"description": "Unsubscribed (HTML, or JSON when asked)"},
+                        **_errors(400),
                     },
                 }
             },

@@ -2,9 +2,9 @@
 library (page, JSON, BibTeX, CSV, import) and the actions on a paper (upvote, save, hide, undo).
 
 Every state change is a POST that passes `Guard.check` (same site, form token) and a per-client
-rate limit; GETs only show pages. Actions answer JSON to the browser's fetch calls and a
-redirect back to plain forms, so everything works without JavaScript. Handlers stay thin: the
-work is in users/ (accounts, library) and rank/.
+rate limit (`handlers.form_post`); GETs only show pages. Actions answer JSON to the browser's
+fetch calls and a redirect back to plain forms, so everything works without JavaScript.
+Handlers stay thin: the work is in users/ (accounts, library) and rank/.
 """
 
 from __future__ import annotations
@@ -13,22 +13,21 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import orjson
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from paperfeed.errors import InputError, NotSignedIn, RateLimited, TokenError
+from paperfeed.errors import InputError, NotSignedIn, TokenError
 from paperfeed.tokens import verify
 from paperfeed.users import accounts, library
-from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
+from paperfeed.web import digests
+from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
+from paperfeed.web.handlers import MAX_UPLOAD_BYTES, form_post, json_answer, page, wants_json
 
 if TYPE_CHECKING:
     from paperfeed.web.app import Site
 
-POSTS_PER_MINUTE = 60
-MAX_IMPORT_BYTES = 2_000_000
+MAX_IMPORT_BYTES = MAX_UPLOAD_BYTES
 _BOTS = ("bot", "crawl", "spider", "slurp", "preview", "fetch", "curl", "wget", "python")
 
 
@@ -41,66 +40,8 @@ def is_human_view(request: Request) -> bool:
     return "prefetch" not in purpose and bool(agent) and not any(b in agent for b in _BOTS)
 
 
-def wants_json(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith("application/json") or (
-        "application/json" in request.headers.get("accept", "")
-    )
-
-
-async def read_form(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            raise InputError("The request body is not valid JSON.") from None
-        return body if isinstance(body, dict) else {}
-    async with request.form(max_files=1, max_fields=20) as form:
-        fields: dict[str, Any] = {}
-        for key, value in form.items():
-            if isinstance(value, UploadFile):  # read it now: the form closes its files
-                fields[key] = (value.filename or "", await value.read(MAX_IMPORT_BYTES + 1))
-            else:
-                fields[key] = value
-        return fields
-
-
 def routes(site: Site) -> list[Route]:
     """The reader routes, bound to `site`."""
-
-    async def post(
-        request: Request, act: Callable[[Request, dict[str, Any], Visitor], Response]
-    ) -> Response:
-        """Every state change: read the form, check origin and token, count the rate limit,
-        then act in the thread pool."""
-        form = await read_form(request)
-        visitor = await site.run(site.visitor, request)
-
-        def checked() -> Response:
-            token = form.get(CSRF_FIELD)
-            site.guard.check(request, visitor, token if isinstance(token, str) else None)
-            who = f"user:{visitor.user.id}" if visitor.user else f"client:{visitor.client}"
-            allowed = site.write(lambda s: s.hit_rate("post:" + who, site.now(), 60,
-                                                      POSTS_PER_MINUTE))  # fmt: skip
-            if not allowed:
-                raise RateLimited("Too many actions in a minute; wait a moment and try again.")
-            return act(request, form, visitor)
-
-        return await site.run(checked)
-
-    def page(template: str, build: Callable[[Request, Visitor], dict[str, Any]],
-             needs_user: bool = False) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
-        """A page in the thread pool; one that `needs_user` sends strangers to sign in."""
-
-        async def endpoint(request: Request) -> Response:
-            def render() -> Response:
-                visitor = site.visitor(request)
-                if needs_user and visitor.user is None:
-                    return _to_signin(request)
-                return site.page(request, template, build(request, visitor), visitor)
-
-            return await site.run(render)
-
-        return endpoint
 
     # -- sign in / out ----------------------------------------------------------------------
 
@@ -118,7 +59,7 @@ def routes(site: Site) -> list[Route]:
             base_url=site.base_url, now=site.now()))  # fmt: skip
         view = {"email": accounts.normalize_email(email)}
         if wants_json(request):
-            return _json({"sent": True, "message": "Check your inbox for a sign-in link."})
+            return json_answer({"sent": True, "message": "Check your inbox for a sign-in link."})
         return site.page(request, "signin_sent.html", view, visitor)
 
     def link_form(request: Request, visitor: Visitor) -> dict[str, Any]:
@@ -148,7 +89,8 @@ def routes(site: Site) -> list[Route]:
 
     def account(request: Request, visitor: Visitor) -> dict[str, Any]:
         user = require_user(visitor)
-        return {"email": user.email, "since": user.created_at.date().isoformat()}
+        return {"email": user.email, "since": user.created_at.date().isoformat(),
+                "digest": digests.digest_of(site, user.email)}  # fmt: skip
 
     def delete(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
         user = require_user(visitor)
@@ -192,14 +134,14 @@ def routes(site: Site) -> list[Route]:
 
     async def library_json(request: Request) -> Response:
         view = await site.run(lambda: library_view(request, site.visitor(request)))
-        return _json(view)
+        return json_answer(view)
 
     def do_import(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
         user = require_user(visitor)
         text = _import_text(form)
         report = site.write(lambda s: library.import_library(s, user, text, site.now()))
         if wants_json(request):
-            return _json(report.as_json())
+            return json_answer(report.as_json())
         view = {**library_view(request, visitor), "report": report.as_json()}
         return site.page(request, "library.html", view, visitor)
 
@@ -219,7 +161,7 @@ def routes(site: Site) -> list[Route]:
             lambda s: library.react(s, user, ref, kind, on=not undo, now=site.now(), tags=tags)
         )
         if wants_json(request):
-            return _json({"paper": ref, "mine": sorted(mine)})
+            return json_answer({"paper": ref, "mine": sorted(mine)})
         return RedirectResponse(back, 303)
 
     async def click(request: Request) -> Response:
@@ -239,43 +181,28 @@ def routes(site: Site) -> list[Route]:
         await site.run(count)
         return RedirectResponse("/paper/" + quote(ref), 303)
 
-    def handler(act_fn: Callable[[Request, dict[str, Any], Visitor], Response]
-                ) -> Callable[[Request], Awaitable[Response]]:  # fmt: skip
-        async def endpoint(request: Request) -> Response:
-            return await post(request, act_fn)
-
-        return endpoint
-
     return [
-        Route("/signin", page("signin.html", signin_form), methods=["GET"]),
-        Route("/signin", handler(send_link), methods=["POST"]),
-        Route("/signin/link", page("signin_link.html", link_form), methods=["GET"]),
-        Route("/signin/link", handler(use_link), methods=["POST"]),
-        Route("/signout", handler(signout), methods=["POST"]),
-        Route("/account", page("account.html", account, needs_user=True), methods=["GET"]),
-        Route("/account/delete", handler(delete), methods=["POST"]),
+        Route("/signin", page(site, "signin.html", signin_form), methods=["GET"]),
+        Route("/signin", form_post(site, send_link), methods=["POST"]),
+        Route("/signin/link", page(site, "signin_link.html", link_form), methods=["GET"]),
+        Route("/signin/link", form_post(site, use_link), methods=["POST"]),
+        Route("/signout", form_post(site, signout), methods=["POST"]),
+        Route("/account", page(site, "account.html", account, needs_user=True), methods=["GET"]),
+        Route("/account/delete", form_post(site, delete), methods=["POST"]),
         Route("/library.json", library_json, methods=["GET"]),
         Route("/library.bib", export("bib"), methods=["GET"]),
         Route("/library.csv", export("csv"), methods=["GET"]),
-        Route("/library", page("library.html", library_view, needs_user=True), methods=["GET"]),
-        Route("/library/import", handler(do_import), methods=["POST"]),
-        Route("/paper/{ref:path}/{action}", handler(act), methods=["POST"]),
+        Route(
+            "/library", page(site, "library.html", library_view, needs_user=True), methods=["GET"]
+        ),
+        Route("/library/import", form_post(site, do_import), methods=["POST"]),
+        Route("/paper/{ref:path}/{action}", form_post(site, act), methods=["POST"]),
         Route("/r/{ref:path}", click, methods=["GET"]),
     ]
 
 
 def _click_fields(site: Site, token: str) -> dict[str, Any]:
     return verify(site.guard.secret, "click", token, site.now(), what="link")
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, headers=SECURITY_HEADERS,
-                    media_type="application/json")  # fmt: skip
-
-
-def _to_signin(request: Request) -> Response:
-    query = "?" + request.url.query if request.url.query else ""
-    return RedirectResponse("/signin?next=" + quote(request.url.path + query), 303)
 
 
 def _tags_text(value: Any) -> str | None:

@@ -1,0 +1,406 @@
+"""The digest sender: plans each due digest into the delivery ledger, then delivers the ledger.
+
+One pass (`DigestSender.run_pass`, what `paperfeed digest run` and the scheduler thread in
+`paperfeed serve` call):
+
+1. takes the sender lease in the store, so only one sender runs at a time however many server
+   processes there are (a dead holder's lease is taken over at once on the same host, any
+   other when it runs out after `LEASE_S`);
+2. plans: for every confirmed subscriber whose current period (digest.schedule) has no digest
+   yet, composes it (digest.compose) and writes the plan, the papers it holds and the
+   subscriber's new last period in one transaction, before anything is sent;
+3. sends: claims due deliveries one at a time (planned -> sending), renders and sends each with
+   a deterministic Message-ID, and records the outcome (sent; planned again after a temporary
+   failure, with exponential backoff; failed after a permanent one).
+
+Guarantees, and their one window: a period is planned at most once per subscriber (the ledger's
+unique key) and a paper is never planned twice for one person (sent_papers). A message is
+marked sent only after the server accepted it; if the sender dies after the server accepted a
+message and before that mark, the next sender sends that one message again, with the same
+Message-ID (mail systems that deduplicate on it show it once). That is the only duplicate
+possible: at most one message per killed sender. A delivery is never sent after its period's
+`send_by` (restored backups, long outages): it expires and its papers go back to the pool.
+
+Permanent failures that concern the address (the server refused the recipient or the message)
+count as bounces; `bounce_limit` in a row suppress the address. Failures of our own set-up
+(login, TLS, the sender address) count against nobody: the pass stops, the delivery waits
+for a retry, and the error is logged for the operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from urllib.parse import quote, urlsplit
+
+from paperfeed.config import Settings
+from paperfeed.digest import schedule, subscriptions
+from paperfeed.digest.compose import Composer, DigestPlan
+from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailError
+from paperfeed.digest.render import Links, render_digest
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import Paper
+from paperfeed.owners import dead_local_owner, default_owner
+from paperfeed.rank import trending
+from paperfeed.search.engine import SearchEngine
+from paperfeed.store import Delivery, Store, Subscriber
+from paperfeed.tokens import sign
+
+log = logging.getLogger(__name__)
+
+LEASE = "digest-sender"
+LEASE_S = 120.0
+BACKOFF_S = 60.0  # the first retry; doubling up to BACKOFF_MAX_S
+BACKOFF_MAX_S = 3600.0
+BOUNCE_LIMIT = 2
+RATE_PER_S = 10.0
+CLICK_TTL_S = 90 * 86400
+
+
+@dataclass(slots=True)
+class PassReport:
+    """What one pass did."""
+
+    busy: bool = False  # another sender holds the lease: nothing done
+    planned: int = 0
+    empty: int = 0  # periods with nothing to send (and no notice wanted)
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    suppressed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "busy": self.busy, "planned": self.planned, "empty": self.empty, "sent": self.sent,
+            "retried": self.retried, "failed": self.failed, "expired": self.expired,
+            "cancelled": self.cancelled, "suppressed": self.suppressed, "errors": self.errors,
+        }  # fmt: skip
+
+
+class _Stop(Exception):
+    """The pass must end now (lease lost, or our own mail set-up is broken)."""
+
+
+class DigestSender:
+    def __init__(
+        self,
+        store: Store,
+        mailer: Mailer,
+        *,
+        secret: bytes,
+        base_url: str,
+        open_engine: Callable[[Store], SearchEngine | None] = lambda store: None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        today: Callable[[], date] | None = None,
+        rate_per_s: float = RATE_PER_S,
+        bounce_limit: int = BOUNCE_LIMIT,
+        backoff_s: float = BACKOFF_S,
+        owner: str | None = None,
+        trending_max_age_s: float = 600.0,
+    ) -> None:
+        self.store, self.mailer, self.secret = store, mailer, secret
+        self.base_url = base_url.rstrip("/")
+        self.domain = urlsplit(self.base_url).hostname or "localhost"
+        self.open_engine = open_engine
+        self.clock, self.sleep = clock, sleep
+        self.today = today or (lambda: datetime.fromtimestamp(self.clock(), UTC).date())
+        self.min_gap_s = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
+        self.bounce_limit = bounce_limit
+        self.backoff_s = backoff_s
+        self.owner = owner or default_owner()
+        self.trending_max_age_s = trending_max_age_s
+        self._last_send = -1e18
+        self._engine: SearchEngine | None = None
+        self._engine_opened = False
+
+    # -- the pass ---------------------------------------------------------------------------
+
+    def run_pass(self, *, plan: bool = True, send: bool = True) -> PassReport:
+        report = PassReport()
+        if not self._take_lease():
+            report.busy = True
+            return report
+        try:
+            if plan:
+                self.plan_due(report)
+            if send:
+                self.send_due(report)
+        except _Stop as stop:
+            report.errors.append(str(stop))
+        finally:
+            self.store.drop_lease(LEASE, self.owner)
+        return report
+
+    def _take_lease(self) -> bool:
+        now = self.clock()
+        dead = dead_local_owner(self.store.lease_owner(LEASE, now))
+        return self.store.take_lease(LEASE, self.owner, now, now + LEASE_S, take_from=dead)
+
+    def _renew(self) -> None:
+        now = self.clock()
+        if not self.store.take_lease(LEASE, self.owner, now, now + LEASE_S):
+            raise _Stop("Another digest sender took over; this one stopped.")
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan_due(self, report: PassReport) -> None:
+        composer: Composer | None = None
+        for sub in list(self.store.iter_subscribers("confirmed")):
+            now = self.clock()
+            period = schedule.current_period(sub.prefs, now)
+            if period is None or now >= period.send_by or not _after(period.key, sub.last_period):
+                continue
+            if composer is None:
+                # "trending" lines must be as current as the trending page
+                trending.refresh_if_stale(self.store, self.today(), self.trending_max_age_s,
+                                          self.clock())  # fmt: skip
+                composer = Composer(self.store, self._search_engine(), self.today())
+                self._renew()
+            digest = composer.compose(sub)
+            if not digest.items and not sub.prefs.empty_notice:
+                covered = {"last_day": digest.until, "last_seq": digest.last_seq}
+                self.store.update_subscriber(sub.id, last_period=period.key,
+                                             **{k: v for k, v in covered.items() if v})  # fmt: skip
+                report.empty += 1
+                continue
+            body = {**digest.to_json(), "day": period.day.isoformat()}
+            planned = self.store.plan_delivery(
+                sub.id, "digest", period.key, message_id=f"digest.{sub.id}.{period.key}",
+                plan=body, now=now, send_by=period.send_by,
+                seqs=[item.seq for item in digest.items], last_day=digest.until,
+                last_seq=digest.last_seq,
+            )  # fmt: skip
+            report.planned += planned is not None
+            if report.planned and report.planned % 1000 == 0:
+                self._renew()
+
+    def _search_engine(self) -> SearchEngine | None:
+        if not self._engine_opened:
+            self._engine = self.open_engine(self.store)
+            self._engine_opened = True
+        return self._engine
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_due(self, report: PassReport) -> None:
+        while (delivery := self.store.claim_delivery(self.clock())) is not None:
+            self._send(delivery, report)
+            self._renew()
+
+    def _send(self, delivery: Delivery, report: PassReport) -> None:
+        now = self.clock()
+        sub = self.store.get_subscriber(delivery.subscriber_id)
+        if sub is None or not _still_wanted(sub, delivery):
+            self.store.finish_delivery(delivery.id, "cancelled", now, error="no longer wanted")
+            report.cancelled += 1
+            return
+        if now >= delivery.send_by:
+            self.store.finish_delivery(delivery.id, "expired", now, error="its period passed")
+            log.info("delivery expired id=%d subscriber=%d", delivery.id, sub.id)
+            report.expired += 1
+            return
+        try:
+            message = self.message(sub, delivery)
+        except PaperfeedError as exc:  # cannot be built: retrying will not help
+            self.store.finish_delivery(delivery.id, "failed", now, error=str(exc))
+            report.failed += 1
+            return
+        self._pace()
+        try:
+            self.mailer.send(message)
+        except MailError as exc:
+            self._failed(sub, delivery, exc, report)
+            return
+        self.store.finish_delivery(delivery.id, "sent", self.clock())
+        if sub.bounces:
+            self.store.update_subscriber(sub.id, bounces=0)
+        report.sent += 1
+
+    def _pace(self) -> None:
+        wait = self._last_send + self.min_gap_s - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._last_send = time.monotonic()
+
+    def _failed(self, sub: Subscriber, delivery: Delivery, exc: MailError, report: PassReport
+                ) -> None:  # fmt: skip
+        now = self.clock()
+        if isinstance(exc, TemporaryMailError) or not exc.bounce:
+            retry_at = now + min(self.backoff_s * 2 ** (delivery.attempts - 1), BACKOFF_MAX_S)
+            self.store.finish_delivery(delivery.id, "planned", now, error=str(exc),
+                                       retry_at=retry_at)  # fmt: skip
+            report.retried += 1
+            log.warning("delivery deferred id=%d attempt=%d error=%s", delivery.id,
+                        delivery.attempts, exc)  # fmt: skip
+            if not isinstance(exc, TemporaryMailError):
+                raise _Stop(f"Mail cannot be sent as configured: {exc}")
+            return
+        self.store.finish_delivery(delivery.id, "failed", now, error=str(exc))
+        report.failed += 1
+        bounces = sub.bounces + 1
+        if bounces >= self.bounce_limit:
+            self.store.update_subscriber(sub.id, bounces=bounces, state="suppressed")
+            for planned in self.store.list_deliveries(sub.id, state="planned"):
+                self.store.finish_delivery(planned.id, "cancelled", now, error="suppressed")
+            report.suppressed += 1
+            log.warning("address suppressed subscriber=%d bounces=%d", sub.id, bounces)
+        else:
+            self.store.update_subscriber(sub.id, bounces=bounces)
+            log.warning("delivery bounced id=%d subscriber=%d error=%s", delivery.id, sub.id,
+                        exc)  # fmt: skip
+
+    def preview(self, sub: Subscriber) -> Message | None:
+        """The digest `sub` would get if their period were due now, written nowhere; None
+        when it would hold nothing (and they want no notice)."""
+        digest = Composer(self.store, self._search_engine(), self.today()).compose(sub)
+        if not digest.items and not sub.prefs.empty_notice:
+            return None
+        now = self.clock()
+        period = schedule.current_period(sub.prefs, now)
+        key = period.key if period else "preview"
+        day = period.day.isoformat() if period else self.today().isoformat()
+        delivery = Delivery(0, sub.id, "digest", key, "planned", f"digest.{sub.id}.{key}",
+                            {**digest.to_json(), "day": day}, now, now)  # fmt: skip
+        return self.message(sub, delivery)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def message(self, sub: Subscriber, delivery: Delivery) -> Message:
+        """The mail of a delivery; the same every time for the same ledger row (links are
+        signed as of the planning time), so a resent message is the same message."""
+        message_id = f"<{delivery.message_id}@{self.domain}>"
+        if delivery.kind == "confirm":
+            return self._confirmation(sub, delivery, message_id)
+        plan = DigestPlan.from_json(delivery.plan)
+        papers = self.store.get_papers_by_seq([item.seq for item in plan.items])
+        at = delivery.planned_at
+        unsubscribe = f"{self.base_url}/u/{subscriptions.unsubscribe_token(self.secret, sub, at)}"
+        links = Links(
+            paper=lambda paper: self._paper_link(paper, at),
+            preferences=self.preferences_url(sub, at),
+            unsubscribe=unsubscribe,
+            site=self.base_url,
+        )
+        day = (
+            date.fromisoformat(str(delivery.plan.get("day"))) if delivery.plan.get("day") else None
+        )
+        subject, text, html = render_digest(sub, plan, papers, links, title_day=day)
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"paperfeed digest <digest.{self.domain}>",
+            "Precedence": "bulk",
+            "Auto-Submitted": "auto-generated",
+        }
+        return Message(sub.email, subject, text, html, headers, message_id)
+
+    def preferences_url(self, sub: Subscriber, at: float) -> str:
+        token = subscriptions.preferences_token(self.secret, sub, at)
+        return f"{self.base_url}/preferences?token={token}"
+
+    def _paper_link(self, paper: Paper, at: float) -> str:
+        token = sign(self.secret, "click", {"p": paper.id}, at + CLICK_TTL_S)
+        return f"{self.base_url}/r/{quote(paper.id)}?t={token}"
+
+    def _confirmation(self, sub: Subscriber, delivery: Delivery, message_id: str) -> Message:
+        round_ = int(delivery.plan.get("round", 0))
+        token = subscriptions.confirm_token(self.secret, sub, round_)
+        link = f"{self.base_url}/confirm?token={token}"
+        hours = subscriptions.CONFIRM_TTL_S // 3600
+        text = (
+            "Hello,\n\nSomeone (we hope you) asked for paperfeed's paper digests at this "
+            "address.\nTo start getting them, open this link and press Confirm within "
+            f"{hours} hours:\n\n{link}\n\nIf you did not ask, ignore this mail: you will get "
+            "nothing more from us.\n"
+        )
+        subject = "Confirm your paperfeed digest subscription"
+        headers = {"Auto-Submitted": "auto-generated"}
+        return Message(sub.email, subject, text, message_id=message_id, headers=headers)
+
+
+def _after(key: str, last: str | None) -> bool:
+    """Whether period `key` comes after the subscriber's last planned one (a clock set back,
+    or a changed frequency whose period began earlier, must not plan a period again)."""
+    return last is None or key[1:] > last[1:]
+
+
+def _still_wanted(sub: Subscriber, delivery: Delivery) -> bool:
+    if delivery.kind == "confirm":
+        return sub.state == "pending" and int(delivery.plan.get("round", -1)) == int(
+            sub.confirm_sent_at or -2
+        )
+    return sub.state == "confirmed"
+
+
+class DigestScheduler:
+    """Runs a pass every `poll_s` seconds in a background thread (inside `paperfeed serve`),
+    or at once when woken (a subscribe request planned a confirmation)."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        make_sender: Callable[[Store], DigestSender],
+        *,
+        poll_s: float = 60.0,
+    ) -> None:
+        self.open_store, self.make_sender, self.poll_s = open_store, make_sender, poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="digest-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        store = self.open_store()  # a connection of this thread's own
+        try:
+            sender = self.make_sender(store)
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    report = sender.run_pass()
+                    if report.planned or report.sent or report.errors:
+                        log.info("digest pass %s", report.as_json())
+                except Exception:  # the loop outlives any bug in one pass
+                    log.exception("digest pass failed")
+                self._wake.wait(self.poll_s)
+        finally:
+            store.close()
+
+
+def sender_from_settings(
+    store: Store,
+    settings: Settings,
+    mailer: Mailer,
+    *,
+    open_engine: Callable[[Store], SearchEngine | None],
+) -> DigestSender:
+    """The sender `paperfeed serve` and `paperfeed digest` use: links signed with the same key
+    as the web app's (PAPERFEED_SECRET_KEY, else the key kept in the database)."""
+    secret = settings.secret_key.encode() if settings.secret_key else store.get_secret("web")
+    return DigestSender(store, mailer, secret=secret, base_url=settings.base_url,
+                        open_engine=open_engine, rate_per_s=settings.mail_rate,
+                        bounce_limit=settings.bounce_limit,
+                        trending_max_age_s=settings.trending_every_s)  # fmt: skip
