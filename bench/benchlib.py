@@ -22,13 +22,18 @@ KAGGLE = (
 )  # fmt: skip
 
 
-def synth() -> Any:
-    """bench/synth.py as a module."""
-    spec = importlib.util.spec_from_file_location("synth", HERE / "synth.py")
+def load_module(name: str) -> Any:
+    """bench/NAME.py as a module (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def synth() -> Any:
+    """bench/synth.py as a module."""
+    return load_module("synth")
 
 
 def corpus(n: int, seed: int = 0) -> Path:

@@ -56,7 +56,6 @@ The first run builds the stores (bench/trending.py's, then this one's: ~2.5 min 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import json
 import shutil
@@ -69,12 +68,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import HERE, synth, timed
+from benchlib import SHARED_DATA, load_module, synth, timed
 
 from paperfeed.digest.compose import Composer, DigestPlan
 from paperfeed.digest.render import Links, render_digest
@@ -100,16 +98,7 @@ SITE = "https://paperfeed.example"
 Row = tuple[str, str, str]
 
 
-def bench_trending() -> ModuleType:
-    """bench/trending.py as a module: its cached store builder and timers."""
-    spec = importlib.util.spec_from_file_location("bench_trending", HERE / "trending.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TR = bench_trending()
+TR = load_module("trending")  # bench/trending.py: its cached store builder and timers
 NOW, NOW_TS = TR.NOW, TR.NOW_TS
 TODAY: date = NOW.date()
 
@@ -579,7 +568,7 @@ def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
         raw = len(batch) / seconds
         with tempfile.TemporaryDirectory() as tmp:
             store = open_store(f"{tmp}/send.db")
-            import_file(store, HERE.parent.parent / "shared" / "data" / "seed" / "papers.jsonl")
+            import_file(store, SHARED_DATA / "seed" / "papers.jsonl")
             secret, now = b"k" * 32, time.time()
             for i in range(1000):
                 sub_id = subscriptions.subscribe(

@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
+from paperfeed.digest.mailer import mailer_from_env
+from paperfeed.digest.sender import DigestSender, PassReport, sender_from_settings
 from paperfeed.errors import NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import (
@@ -514,22 +516,14 @@ def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
 # -- digests -------------------------------------------------------------------------------
 
 
-def _digest_sender(settings: Settings, store: Store) -> Any:
+def _digest_sender(settings: Settings, store: Store) -> DigestSender:
     import os
 
-    from paperfeed.digest.mailer import mail_settings_from_env, mailer_from_settings
-    from paperfeed.digest.sender import sender_from_settings
-
-    mailer = mailer_from_settings(mail_settings_from_env(os.environ, settings.db + "-outbox"))
-
-    def open_engine(s: Store) -> SearchEngine | None:
-        semantic = bool(s.list_embedding_models())
-        return _open_engine(settings, s, semantic=semantic)
-
-    return sender_from_settings(store, settings, mailer, open_engine=open_engine)
+    mailer = mailer_from_env(os.environ, settings.db)
+    return sender_from_settings(store, settings, mailer, load_embedder=lambda: _embedder(settings))
 
 
-def _report_pass(report: Any) -> int:
+def _report_pass(report: PassReport) -> int:
     if report.busy:
         _err("another digest sender is running (its lease is live); nothing done")
         return EXIT_OK

@@ -2,7 +2,7 @@
 a local Maildir (the demo's "local mailbox").
 
 Sign-in links use it now, email digests later. Callers depend only on the `Mailer` protocol;
-`cli` builds the real one with `mailer_from_settings(mail_settings_from_env(...))`:
+`cli` and the web app build the real one with `mailer_from_env(os.environ, db)`:
 
 - PAPERFEED_SMTP_HOST: the SMTP server; empty means "write to the outbox instead"
 - PAPERFEED_SMTP_PORT: default 587 for starttls, 465 for tls, 25 for none
@@ -345,6 +345,11 @@ def mailer_from_settings(s: MailSettings) -> Mailer:
     if s.host:
         return SMTPMailer(s.host, s.port, s.security, s.username, s.password, s.sender)
     return OutboxMailer(s.outbox, sender=s.sender)
+
+
+def mailer_from_env(env: Mapping[str, str], db: str) -> Mailer:
+    """The mailer the PAPERFEED_* environment asks for; the outbox defaults to DB + '-outbox'."""
+    return mailer_from_settings(mail_settings_from_env(env, db + "-outbox"))
 
 
 def mail_settings_from_env(env: Mapping[str, str], default_outbox: str) -> MailSettings:

@@ -30,7 +30,6 @@ for a retry, and the error is logged for the operator.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +44,9 @@ from paperfeed.digest.render import Links, render_digest
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Paper
 from paperfeed.owners import dead_local_owner, default_owner
+from paperfeed.periodic import Periodic
 from paperfeed.rank import trending
+from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Delivery, Store, Subscriber
 from paperfeed.tokens import sign
@@ -153,7 +154,7 @@ class DigestSender:
 
     def plan_due(self, report: PassReport) -> None:
         composer: Composer | None = None
-        for sub in list(self.store.iter_subscribers("confirmed")):
+        for sub in self.store.iter_subscribers("confirmed"):  # (batches: no open cursor)
             now = self.clock()
             period = schedule.current_period(sub.prefs, now)
             if period is None or now >= period.send_by or not _after(period.key, sub.last_period):
@@ -247,9 +248,7 @@ class DigestSender:
         report.failed += 1
         bounces = sub.bounces + 1
         if bounces >= self.bounce_limit:
-            self.store.update_subscriber(sub.id, bounces=bounces, state="suppressed")
-            for planned in self.store.list_deliveries(sub.id, state="planned"):
-                self.store.finish_delivery(planned.id, "cancelled", now, error="suppressed")
+            subscriptions.stop_mail(self.store, sub.id, now, state="suppressed", bounces=bounces)
             report.suppressed += 1
             log.warning("address suppressed subscriber=%d bounces=%d", sub.id, bounces)
         else:
@@ -333,61 +332,27 @@ def _after(key: str, last: str | None) -> bool:
 
 
 def _still_wanted(sub: Subscriber, delivery: Delivery) -> bool:
-    if delivery.kind == "confirm":
-        return sub.state == "pending" and int(delivery.plan.get("round", -1)) == int(
-            sub.confirm_sent_at or -2
-        )
+    if delivery.kind == "confirm":  # only the confirmation of the current request round
+        sent_at = sub.confirm_sent_at
+        return sub.state == "pending" and sent_at is not None and (
+            delivery.plan.get("round") == int(sent_at))  # fmt: skip
     return sub.state == "confirmed"
 
 
-class DigestScheduler:
-    """Runs a pass every `poll_s` seconds in a background thread (inside `paperfeed serve`),
+def digest_thread(open_store: Callable[[], Store], make_sender: Callable[[Store], DigestSender],
+                  *, poll_s: float = 60.0) -> Periodic:  # fmt: skip
+    """The sender of `paperfeed serve`: a pass every `poll_s` seconds in a background thread,
     or at once when woken (a subscribe request planned a confirmation)."""
+    made: list[DigestSender] = []  # once, on the thread's own connection
 
-    def __init__(
-        self,
-        open_store: Callable[[], Store],
-        make_sender: Callable[[Store], DigestSender],
-        *,
-        poll_s: float = 60.0,
-    ) -> None:
-        self.open_store, self.make_sender, self.poll_s = open_store, make_sender, poll_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def work(store: Store) -> None:
+        if not made:
+            made.append(make_sender(store))
+        report = made[0].run_pass()
+        if report.planned or report.sent or report.errors:
+            log.info("digest pass %s", report.as_json())
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="digest-sender", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        store = self.open_store()  # a connection of this thread's own
-        try:
-            sender = self.make_sender(store)
-            while not self._stop.is_set():
-                self._wake.clear()
-                try:
-                    report = sender.run_pass()
-                    if report.planned or report.sent or report.errors:
-                        log.info("digest pass %s", report.as_json())
-                except Exception:  # the loop outlives any bug in one pass
-                    log.exception("digest pass failed")
-                self._wake.wait(self.poll_s)
-        finally:
-            store.close()
+    return Periodic("digest-sender", open_store, work, poll_s)
 
 
 def sender_from_settings(
@@ -395,11 +360,17 @@ def sender_from_settings(
     settings: Settings,
     mailer: Mailer,
     *,
-    open_engine: Callable[[Store], SearchEngine | None],
+    load_embedder: Callable[[], Embedder],
 ) -> DigestSender:
     """The sender `paperfeed serve` and `paperfeed digest` use: links signed with the same key
-    as the web app's (PAPERFEED_SECRET_KEY, else the key kept in the database)."""
+    as the web app's (PAPERFEED_SECRET_KEY, else the key kept in the database); saved searches
+    matched by meaning too when the store has vectors (the model is loaded only then)."""
     secret = settings.secret_key.encode() if settings.secret_key else store.get_secret("web")
+
+    def open_engine(store: Store) -> SearchEngine:
+        embedder = load_embedder() if store.list_embedding_models() else None
+        return SearchEngine(store, settings.resolved_index_dir, embedder)
+
     return DigestSender(store, mailer, secret=secret, base_url=settings.base_url,
                         open_engine=open_engine, rate_per_s=settings.mail_rate,
                         bounce_limit=settings.bounce_limit,

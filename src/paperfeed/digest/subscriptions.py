@@ -129,12 +129,19 @@ def unsubscribe(store: Store, secret: bytes, token: str, now: float) -> Subscrib
     sub = _subscriber(store, fields)
     if sub.state in ("unsubscribed", "suppressed"):
         return sub
-    with store.transaction():
-        store.update_subscriber(sub.id, state="unsubscribed", unsubscribed_at=now)
-        for delivery in store.list_deliveries(sub.id, state="planned"):
-            store.finish_delivery(delivery.id, "cancelled", now, error="unsubscribed")
+    stop_mail(store, sub.id, now, state="unsubscribed", unsubscribed_at=now)
     log.info("unsubscribed subscriber=%d", sub.id)
     return _get(store, sub.id)
+
+
+def stop_mail(store: Store, subscriber_id: int, now: float, *, state: str, **changes: Any
+              ) -> None:  # fmt: skip
+    """Put a subscriber in `state` (unsubscribed, suppressed) and cancel every delivery still
+    planned for it, at once."""
+    with store.transaction():
+        store.update_subscriber(subscriber_id, state=state, **changes)
+        for delivery in store.list_deliveries(subscriber_id, state="planned"):
+            store.finish_delivery(delivery.id, "cancelled", now, error=state)
 
 
 def from_preferences_token(store: Store, secret: bytes, token: str, now: float) -> Subscriber:

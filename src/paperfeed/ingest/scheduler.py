@@ -10,7 +10,6 @@ its own turn.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ from paperfeed.ingest.harvest import (
 )
 from paperfeed.ingest.http import Clock, SystemClock
 from paperfeed.owners import default_owner
+from paperfeed.periodic import Periodic
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
@@ -39,21 +39,18 @@ class SourceScheduler:
         on_harvest: Callable[[HarvestReport], None] | None = None,
         after_pass: Callable[[Store], None] | None = None,
     ) -> None:
-        self.open_store = open_store
         self.fetchers = Fetchers(endpoints, clock or SystemClock())
-        self.poll_s = poll_s
         self.owner = owner or default_owner()
         self.on_harvest = on_harvest
         self.after_pass = after_pass  # other periodic upkeep (the trending recompute)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = Periodic("source-scheduler", open_store, self._pass, poll_s)
 
     def run_due(self, store: Store) -> list[HarvestReport]:
         """Harvest every source that is due now, one after the other."""
         reports = []
         now = datetime.fromtimestamp(self.fetchers.clock.now(), UTC)
         for name in store.due_sources(now):
-            if self._stop.is_set():
+            if self._thread.stopping:
                 break
             report = harvest_source(store, self.fetchers, name, owner=self.owner)
             if report.busy:
@@ -70,29 +67,13 @@ class SourceScheduler:
         return reports
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="source-scheduler", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
         self.fetchers.close()
 
-    def _loop(self) -> None:
-        store = self.open_store()  # a connection of this thread's own
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.run_due(store)
-                    if self.after_pass is not None:
-                        self.after_pass(store)
-                except Exception:  # the loop outlives any bug in one pass
-                    log.exception("source scheduler pass failed")
-                self._stop.wait(self.poll_s)
-        finally:
-            store.close()
+    def _pass(self, store: Store) -> None:
+        self.run_due(store)
+        if self.after_pass is not None:
+            self.after_pass(store)

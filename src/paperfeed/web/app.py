@@ -36,8 +36,8 @@ from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
 from paperfeed.config import load_settings
-from paperfeed.digest.mailer import Mailer, mail_settings_from_env, mailer_from_settings
-from paperfeed.digest.sender import DigestScheduler, sender_from_settings
+from paperfeed.digest.mailer import Mailer, mailer_from_env
+from paperfeed.digest.sender import digest_thread, sender_from_settings
 from paperfeed.errors import (
     Forbidden,
     InputError,
@@ -52,6 +52,7 @@ from paperfeed.errors import (
 from paperfeed.ingest.harvest import endpoints_from
 from paperfeed.ingest.scheduler import SourceScheduler
 from paperfeed.rank import trending as ranking
+from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Store, User, open_store
 from paperfeed.users import accounts, library
@@ -98,7 +99,7 @@ def app_from_env() -> Starlette:
     from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
 
     settings = load_settings()
-    mailer = mailer_from_settings(mail_settings_from_env(os.environ, settings.db + "-outbox"))
+    mailer = mailer_from_env(os.environ, settings.db)
 
     def open_engine() -> SearchEngine:
         # one thread per query embedding: the server's parallelism is concurrent requests
@@ -120,15 +121,12 @@ def app_from_env() -> Starlette:
     scheduler = SourceScheduler(lambda: open_store(settings.db), endpoints_from(settings),
                                 after_pass=rank)  # fmt: skip
 
-    def digest_engine(store: Store) -> SearchEngine:
-        # the digest thread's own engine on its own connection; the model only if it is used
-        model = load_embedder(settings.model or None, device=settings.embed_device, threads=1)
-        return SearchEngine(store, settings.resolved_index_dir,
-                            model if store.list_embedding_models() else None)  # fmt: skip
+    def embedder() -> Embedder:  # the digest thread's own, loaded only if its store has vectors
+        return load_embedder(settings.model or None, device=settings.embed_device, threads=1)
 
-    digests_out = DigestScheduler(
+    digests_out = digest_thread(
         lambda: open_store(settings.db),
-        lambda store: sender_from_settings(store, settings, mailer, open_engine=digest_engine),
+        lambda store: sender_from_settings(store, settings, mailer, load_embedder=embedder),
         poll_s=settings.digest_every_s,
     )
 

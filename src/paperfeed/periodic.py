@@ -1,0 +1,59 @@
+"""A background thread that does one pass of work every few seconds, on a store connection of
+its own: the source scheduler and the digest sender of `paperfeed serve` both run on one.
+
+`wake()` starts the next pass at once (a subscribe request planned a confirmation mail);
+`stopping` lets a long pass end early; the loop outlives any error in one pass (it is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    def __init__(self, name: str, open_store: Callable[[], Store],
+                 work: Callable[[Store], None], poll_s: float) -> None:  # fmt: skip
+        self.name, self.open_store, self.work, self.poll_s = name, open_store, work, poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        store = self.open_store()  # a connection of this thread's own
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    self.work(store)
+                except Exception:  # the loop outlives any bug in one pass
+                    log.exception("%s pass failed", self.name)
+                self._wake.wait(self.poll_s)
+        finally:
+            store.close()
