@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import orjson
 from tqdm import tqdm
@@ -35,20 +36,19 @@ from paperfeed.ingest.harvest import (
     harvest_source,
 )
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
+from paperfeed.logs import FORMATS, setup_logging
 from paperfeed.models import paper_json
+from paperfeed.pipeline import EMBED_LEASE, embed_leased
 from paperfeed.rank import trending
-from paperfeed.search.embed import (
-    Embedder,
-    embed_missing,
-    export_embeddings,
-    import_embeddings,
-)
+from paperfeed.search.embed import Embedder, export_embeddings, import_embeddings
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
-from paperfeed.store import SourceRow, Store, open_store
+from paperfeed.status import gather, source_json
+from paperfeed.store import Store, open_store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
+EMBED_BATCH = 64
 MAX_LINE_ERRORS_SHOWN = 20
 DEMO_QUERIES = (
     "dropout",
@@ -212,22 +212,38 @@ def cmd_related(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def embed_papers(settings: Settings, batch_size: int, device: str | None = None) -> int:
-    store = open_store(settings.db)
+def embed_papers(settings: Settings, batch_size: int, device: str | None = None, *,
+                 store: Store | None = None, max_papers: int | None = None) -> int:  # fmt: skip
+    """Embed what the model has not seen (newest first; at most `max_papers`), under the
+    embedder lease that the server's embedder takes too, and catch the indexes up."""
+    own = store is None
+    store = store or open_store(settings.db)
     try:
         embedder = _embedder(settings, device)
-        todo = max(store.count_papers() - store.count_embeddings(embedder.name), 0)
+        todo = store.count_embedding_todo(embedder.name)
+        todo = todo if max_papers is None else min(todo, max_papers)
         with _progress(todo, "papers", "embedding") as update:
-            report = embed_missing(store, embedder, batch_size=batch_size, on_progress=update)
-        engine = SearchEngine(store, settings.resolved_index_dir, embedder)
-        engine.sync()
+            done = embed_leased(store, embedder, batch_size=batch_size, max_papers=max_papers,
+                                on_progress=update)  # fmt: skip
+        if done.busy:
+            owner = store.lease_owner(EMBED_LEASE, time.time()) or "another process"
+            if max_papers is not None:  # after a harvest: the server's embedder takes them
+                _err(f"{owner} is embedding new papers now; it embeds these too")
+                return EXIT_OK
+            raise PaperfeedError(
+                f"{owner} is embedding these papers now (a `paperfeed serve`"
+                "?): it embeds them all, or stop it and run this again."
+            )
+        SearchEngine(store, settings.resolved_index_dir, embedder).sync()
+        left = f"; {store.count_embedding_todo(embedder.name)} left" if done.more else ""
         _err(
-            f"{report.embedded} papers embedded ({report.unchanged} checked, text unchanged); "
+            f"{done.embedded} papers embedded ({done.unchanged} checked, text unchanged){left}; "
             f"{store.count_embeddings(embedder.name)} of {store.count_papers()} papers have "
             f"{embedder.name} vectors"
         )
     finally:
-        store.close()
+        if own:
+            store.close()
     return EXIT_OK
 
 
@@ -337,24 +353,6 @@ def _every(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def source_json(s: SourceRow) -> dict[str, Any]:
-    return {
-        "name": s.name,
-        "kind": s.kind,
-        "config": dict(s.config),
-        "interval_s": s.interval_s,
-        "enabled": s.enabled,
-        "last_run_at": s.last_run_at.isoformat() if s.last_run_at else None,
-        "last_ok_at": s.last_ok_at.isoformat() if s.last_ok_at else None,
-        "next_run_at": s.next_run_at.isoformat(),
-        "last_added": s.last_added,
-        "papers_added": s.papers_added,
-        "last_error": s.last_error,
-        "failures": s.failures,
-        "cursor": dict(s.cursor),
-    }
-
-
 def cmd_sources_add(settings: Settings, args: argparse.Namespace) -> int:
     options = SourceOptions(
         set=args.set,
@@ -455,8 +453,11 @@ def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
             report = harvest_source(store, fetchers, name)
             _report_harvest(report)
             reports.append(report)
-        if any(r.added or r.updated for r in reports):
+        changed = sum(r.added + r.updated for r in reports)
+        if changed:
             _sync_with_progress(_open_engine(settings, store), store)
+        if changed and not args.no_embed:  # what came, for search by meaning and digests
+            embed_papers(settings, EMBED_BATCH, store=store, max_papers=changed)
     finally:
         fetchers.close()
         store.close()
@@ -527,7 +528,8 @@ def _report_pass(report: PassReport) -> int:
     if report.busy:
         _err("another digest sender is running (its lease is live); nothing done")
         return EXIT_OK
-    print(f"digests planned {report.planned}, nothing new {report.empty}; mails sent "
+    waiting = f", waiting for embeddings {report.waiting}" if report.waiting else ""
+    print(f"digests planned {report.planned}, nothing new {report.empty}{waiting}; mails sent "
           f"{report.sent}, to retry {report.retried}, failed {report.failed}, expired "
           f"{report.expired}, cancelled {report.cancelled}; addresses suppressed "
           f"{report.suppressed}")  # fmt: skip
@@ -601,6 +603,48 @@ def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- status ------------------------------------------------------------------------------
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        status = gather(settings, store)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    sizes = status["sizes"]
+    print(f"database  {status['database']}: {status['papers']} papers, "
+          f"{_mb(sizes['database_bytes'])} (indexes {_mb(sizes['index_bytes'])})")  # fmt: skip
+    print("sources   " + ("none (add one: paperfeed sources add hf-daily)"
+                          if not status["sources"] else ""))  # fmt: skip
+    for s in status["sources"]:
+        last = _when(_iso(s["last_run_at"]))
+        state = f"error ({s['failures']} in a row): {s['last_error']}" if s["last_error"] else (
+            f"+{s['last_added']} new" if s["last_run_at"] else "not run yet")  # fmt: skip
+        next_run = _when(_iso(s["next_run_at"])) if s["enabled"] else "paused"
+        print(f"  {s['name']}  last run {last}, {state}; next {next_run}")
+    for model, e in status["embeddings"].items():
+        now = f"; embedding now: {status['embedding_now']}" if status["embedding_now"] else ""
+        print(f"embedded  {model}: {e['embedded']} papers, backlog {e['backlog']}, "
+              f"index lag {e['index_lag']}{now}")  # fmt: skip
+    print(f"keyword   index lag {status['keyword_index_lag']} papers")
+    for what in ("subscribers", "deliveries"):
+        shown = ", ".join(f"{k} {n}" for k, n in sorted(status[what].items())) or "none"
+        print(f"{what:<9} {shown}")
+    return EXIT_OK
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
 # -- serve -------------------------------------------------------------------------------
 
 
@@ -614,9 +658,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if not os.environ.get("PAPERFEED_BASE_URL"):
         os.environ["PAPERFEED_BASE_URL"] = f"http://{args.host}:{args.port}"
     os.environ["PAPERFEED_SCHEDULER"] = "0" if args.no_scheduler else "1"
+    # what the worker processes read: how to log, and whether /metrics is on
+    os.environ["PAPERFEED_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level)
+    os.environ["PAPERFEED_LOG_FORMAT"] = args.log_format
+    if getattr(args, "access_log", False):  # (`demo` has neither flag)
+        os.environ["PAPERFEED_ACCESS_LOG"] = "1"
+    if getattr(args, "metrics", False):
+        os.environ["PAPERFEED_METRICS"] = "1"
+    if os.environ.get("PAPERFEED_METRICS") == "1" and args.workers > 1:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
     _err(f"serving {settings.db} on http://{args.host}:{args.port} (Ctrl-C to stop)")
     uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", proxy_headers=True)  # fmt: skip
+                workers=args.workers, log_config=None, access_log=False,
+                proxy_headers=True)  # fmt: skip
     return EXIT_OK
 
 
@@ -654,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", help="SQLite database file (default: $PAPERFEED_DB, then ./paperfeed.db)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--log-format", choices=FORMATS,
+                        default=os.environ.get("PAPERFEED_LOG_FORMAT", "text"),
+                        help="text or JSON log lines ($PAPERFEED_LOG_FORMAT)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -803,10 +860,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run sources now (all enabled ones, the named ones, or with --due only "
         "those whose time has come: put `paperfeed harvest --due` in cron). Exit code 0: new "
         "papers came; 4: every source ran and nothing new came; 1: a source failed (what the "
-        "others brought is kept).",
+        "others brought is kept). What came is embedded for search by meaning and digests.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="source name(s)")
     p.add_argument("--due", action="store_true", help="only sources whose next run is due")
+    p.add_argument("--no-embed", action="store_true",
+                   help="leave new papers to `paperfeed embed` or a running server")  # fmt: skip
     p.set_defaults(func=cmd_harvest)
 
     p = sub.add_parser(
@@ -860,6 +919,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_digest_status)
 
     p = sub.add_parser(
+        "status",
+        help="sources, embedding backlog, index lag, deliveries, sizes",
+        description="What the server and its pipeline are doing: each source's last run, "
+        "error and next run; papers waiting to be embedded; how far the search indexes lag "
+        "behind the database; subscribers and deliveries by state; database and index sizes.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
         "serve",
         help="serve the web UI and the JSON API",
         description="Serve the web UI, the JSON API and feeds, and run the source scheduler in "
@@ -868,7 +937,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
-    p.add_argument("--no-scheduler", action="store_true", help="do not harvest sources here")
+    p.add_argument("--no-scheduler", action="store_true",
+                   help="no background pipeline here (harvest, embed, digests): leave it to "
+                   "cron (`paperfeed harvest --due`, `paperfeed digest run`)")  # fmt: skip
+    p.add_argument("--access-log", action="store_true",
+                   help="log every request ($PAPERFEED_ACCESS_LOG=1)")  # fmt: skip
+    p.add_argument("--metrics", action="store_true",
+                   help="serve /metrics for Prometheus ($PAPERFEED_METRICS=1)")  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -886,10 +961,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(logging.INFO if args.verbose else logging.WARNING, args.log_format)
     try:
         settings = load_settings(db=args.db)
         status: int = args.func(settings, args)

@@ -18,6 +18,7 @@ from paperfeed.digest import subscriptions
 from paperfeed.digest.mailer import SMTPMailer
 from paperfeed.digest.sender import DigestSender
 from paperfeed.models import Paper
+from paperfeed.search.embed import HashingEmbedder, embed_missing
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Delivery, Store, open_store
 from paperfeed.tokens import verify
@@ -273,3 +274,38 @@ def test_the_send_rate_is_kept(db: Store, smtp_server: SMTPCatcher, tmp_path: Pa
     assert sender.run_pass().sent == 5
     # 5 messages at 4 per second: 4 gaps of >= 0.25 s (the sends themselves count toward them)
     assert len(waits) == 4 and all(0 < w <= 0.25 for w in waits)
+
+
+def test_a_digest_waits_for_its_papers_to_be_embedded(db: Store, smtp_server: SMTPCatcher,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    """The server's embedder is still at the day's papers: the digest waits for them (so its
+    saved search can match by meaning), at most `embed_wait_s` after its period started."""
+    clock = Clock()  # an hour after the period started
+    embedder = HashingEmbedder()
+    engine = SearchEngine(db, tmp_path / "index", embedder)
+    sender = make_sender(db, smtp_server, clock, tmp_path, embed_wait_s=7200)
+    sender.open_engine = lambda s: engine
+    sub_id = confirmed(db, "a@example.org", TOPICS["graph"], clock)
+    report = sender.run_pass()
+    assert (report.waiting, report.planned, digests(db, sub_id)) == (1, 0, [])
+    embed_missing(db, embedder)
+    clock.advance(60)
+    report = sender.run_pass()
+    assert (report.waiting, report.planned, report.sent) == (0, 1, 1)
+    assert "unembedded" not in digests(db, sub_id)[0].plan
+
+
+def test_a_digest_waits_no_longer_than_its_bound(db: Store, smtp_server: SMTPCatcher,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    clock = Clock()
+    engine = SearchEngine(db, tmp_path / "index", HashingEmbedder())
+    sender = make_sender(db, smtp_server, clock, tmp_path, embed_wait_s=5400)
+    sender.open_engine = lambda s: engine
+    sub_id = confirmed(db, "a@example.org", TOPICS["graph"], clock)
+    assert sender.run_pass().waiting == 1
+    clock.advance(1800)  # 90 minutes after the period started: waited long enough
+    report = sender.run_pass()
+    assert (report.waiting, report.planned) == (0, 1)
+    plan = digests(db, sub_id)[0].plan
+    assert plan["unembedded"] == 6  # said in the ledger: matched by their words only
+    assert [i["why"] for i in plan["items"]][:1] == [f"matches your search '{TOPICS['graph']}'"]

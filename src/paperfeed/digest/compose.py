@@ -93,6 +93,7 @@ class DigestPlan:
     since: date | None
     until: date | None
     last_seq: int | None = None
+    unembedded: int = 0  # new papers without a vector yet: matched by their words only
 
     @property
     def seqs(self) -> tuple[int, ...]:
@@ -104,6 +105,7 @@ class DigestPlan:
             "until": self.until.isoformat() if self.until else None,
             "last_seq": self.last_seq,
             "items": [{"seq": i.seq, "why": i.why, "section": i.section} for i in self.items],
+            **({"unembedded": self.unembedded} if self.unembedded else {}),
         }
 
     @classmethod
@@ -111,10 +113,13 @@ class DigestPlan:
         """The plan `to_json` wrote; ValueError for anything else."""
         try:
             items = tuple(_item_from_json(x) for x in data["items"])
-            last_seq = data.get("last_seq")
+            last_seq, unembedded = data.get("last_seq"), data.get("unembedded", 0)
             if not (last_seq is None or isinstance(last_seq, int)):
                 raise ValueError(f"not a row number: {last_seq!r}")
-            return cls(items, _day(data.get("since")), _day(data.get("until")), last_seq)
+            if not isinstance(unembedded, int):
+                raise ValueError(f"not a count: {unembedded!r}")
+            return cls(items, _day(data.get("since")), _day(data.get("until")), last_seq,
+                       unembedded)  # fmt: skip
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a digest plan: {e}") from None
 
@@ -354,7 +359,16 @@ class Composer:
         if window is None:
             return DigestPlan(tuple(items), None, None)
         last_seq = window.seqs[-1] if window.until is None else None
-        return DigestPlan(tuple(items), window.since, window.until, last_seq)
+        return DigestPlan(tuple(items), window.since, window.until, last_seq,
+                          self.unembedded(window))  # fmt: skip
+
+    def unembedded(self, window: _Window) -> int:
+        """How many of the window's papers have no vector yet (0 without an embedder: then
+        nothing is matched by meaning and nothing is waited for)."""
+        if self.engine is None or self.engine.embedder is None:
+            return 0
+        _, seqs = self._matrix(window)
+        return len(window.seqs) - (0 if seqs is None else len(seqs))
 
     # -- saved searches ---------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ One pass (`DigestSender.run_pass`, what `paperfeed digest run` and the scheduler
    other when it runs out after `LEASE_S`);
 2. plans: for every confirmed subscriber whose current period (digest.schedule) has no digest
    yet, composes it (digest.compose) and writes the plan, the papers it holds and the
-   subscriber's new last period in one transaction, before anything is sent;
+   subscriber's new last period in one transaction, before anything is sent. A digest whose
+   new papers are not all embedded yet (the server's embedder is still at them) waits for
+   them, at most EMBED_WAIT_S after its period starts; then it is composed with what is
+   embedded, and its plan in the ledger says how many were not (`unembedded`);
 3. sends: claims due deliveries one at a time (planned -> sending), renders and sends each with
    a deterministic Message-ID, and records the outcome (sent; planned again after a temporary
    failure, with exponential backoff; failed after a permanent one).
@@ -43,7 +46,7 @@ from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailErr
 from paperfeed.digest.render import Links, render_digest
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Paper
-from paperfeed.owners import dead_local_owner, default_owner
+from paperfeed.owners import Lease
 from paperfeed.periodic import Periodic
 from paperfeed.rank import trending
 from paperfeed.search.embed import Embedder
@@ -60,6 +63,7 @@ BACKOFF_MAX_S = 3600.0
 BOUNCE_LIMIT = 2
 RATE_PER_S = 10.0
 CLICK_TTL_S = 90 * 86400
+EMBED_WAIT_S = 1800.0  # how long after its period starts a digest waits for embeddings
 
 
 @dataclass(slots=True)
@@ -69,6 +73,7 @@ class PassReport:
     busy: bool = False  # another sender holds the lease: nothing done
     planned: int = 0
     empty: int = 0  # periods with nothing to send (and no notice wanted)
+    waiting: int = 0  # digests held back until their new papers are embedded
     sent: int = 0
     retried: int = 0
     failed: int = 0
@@ -79,7 +84,8 @@ class PassReport:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "busy": self.busy, "planned": self.planned, "empty": self.empty, "sent": self.sent,
+            "busy": self.busy, "planned": self.planned, "empty": self.empty,
+            "waiting": self.waiting, "sent": self.sent,
             "retried": self.retried, "failed": self.failed, "expired": self.expired,
             "cancelled": self.cancelled, "suppressed": self.suppressed, "errors": self.errors,
         }  # fmt: skip
@@ -106,6 +112,7 @@ class DigestSender:
         backoff_s: float = BACKOFF_S,
         owner: str | None = None,
         trending_max_age_s: float = 600.0,
+        embed_wait_s: float = EMBED_WAIT_S,
     ) -> None:
         self.store, self.mailer, self.secret = store, mailer, secret
         self.base_url = base_url.rstrip("/")
@@ -116,8 +123,9 @@ class DigestSender:
         self.min_gap_s = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
         self.bounce_limit = bounce_limit
         self.backoff_s = backoff_s
-        self.owner = owner or default_owner()
+        self.lease = Lease(LEASE, LEASE_S, owner, clock)
         self.trending_max_age_s = trending_max_age_s
+        self.embed_wait_s = embed_wait_s
         self._last_send = -1e18
         self._engine: SearchEngine | None = None
         self._engine_opened = False
@@ -126,7 +134,7 @@ class DigestSender:
 
     def run_pass(self, *, plan: bool = True, send: bool = True) -> PassReport:
         report = PassReport()
-        if not self._take_lease():
+        if not self.lease.take(self.store):
             report.busy = True
             return report
         try:
@@ -137,17 +145,11 @@ class DigestSender:
         except _Stop as stop:
             report.errors.append(str(stop))
         finally:
-            self.store.drop_lease(LEASE, self.owner)
+            self.lease.drop(self.store)
         return report
 
-    def _take_lease(self) -> bool:
-        now = self.clock()
-        dead = dead_local_owner(self.store.lease_owner(LEASE, now))
-        return self.store.take_lease(LEASE, self.owner, now, now + LEASE_S, take_from=dead)
-
     def _renew(self) -> None:
-        now = self.clock()
-        if not self.store.take_lease(LEASE, self.owner, now, now + LEASE_S):
+        if not self.lease.renew(self.store):
             raise _Stop("Another digest sender took over; this one stopped.")
 
     # -- planning ---------------------------------------------------------------------------
@@ -166,6 +168,13 @@ class DigestSender:
                 composer = Composer(self.store, self._search_engine(), self.today())
                 self._renew()
             digest = composer.compose(sub)
+            if digest.unembedded:
+                if now < period.starts + self.embed_wait_s:
+                    report.waiting += 1  # its new papers are being embedded: next pass
+                    continue
+                log.warning("digest composed with %d new papers not embedded yet (waited %d s)"
+                            " subscriber=%d period=%s", digest.unembedded, self.embed_wait_s,
+                            sub.id, period.key)  # fmt: skip
             if not digest.items and not sub.prefs.empty_notice:
                 covered = {"last_day": digest.until, "last_seq": digest.last_seq}
                 self.store.update_subscriber(sub.id, last_period=period.key,
@@ -360,16 +369,19 @@ def sender_from_settings(
     settings: Settings,
     mailer: Mailer,
     *,
-    load_embedder: Callable[[], Embedder],
+    load_embedder: Callable[[], Embedder | None],
+    lazy_model: bool = True,
 ) -> DigestSender:
     """The sender `paperfeed serve` and `paperfeed digest` use: links signed with the same key
     as the web app's (PAPERFEED_SECRET_KEY, else the key kept in the database); saved searches
-    matched by meaning too when the store has vectors (the model is loaded only then)."""
+    matched by meaning too. `lazy_model`: only when the store has vectors is the model loaded
+    (the cron path); the server passes its own model, which its embedder is filling vectors
+    for, and its digests wait for them."""
     secret = settings.secret_key.encode() if settings.secret_key else store.get_secret("web")
 
     def open_engine(store: Store) -> SearchEngine:
-        embedder = load_embedder() if store.list_embedding_models() else None
-        return SearchEngine(store, settings.resolved_index_dir, embedder)
+        wanted = not lazy_model or store.list_embedding_models()
+        return SearchEngine(store, settings.resolved_index_dir, load_embedder() if wanted else None)
 
     return DigestSender(store, mailer, secret=secret, base_url=settings.base_url,
                         open_engine=open_engine, rate_per_s=settings.mail_rate,

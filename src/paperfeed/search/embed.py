@@ -22,9 +22,10 @@ import numpy.typing as npt
 
 from paperfeed.errors import InputError
 from paperfeed.models import Paper
-from paperfeed.store import EmbeddingRow, Store
+from paperfeed.store import EmbeddingRow, EmbeddingTodo, Store
 
 Vectors = npt.NDArray[np.float32]
+_ABOVE_ALL = 2**62  # a row number above every paper's
 
 
 class Embedder(Protocol):
@@ -68,6 +69,7 @@ def normalize(x: npt.NDArray[np.floating]) -> Vectors:
 class EmbedReport:
     embedded: int
     unchanged: int
+    more: bool = False  # stopped at `max_papers` (or when told to) with papers still to do
 
 
 def embed_missing(
@@ -76,11 +78,32 @@ def embed_missing(
     *,
     batch_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
+    newest_first: bool = False,
+    max_papers: int | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> EmbedReport:
-    """Embed every paper the store says `embedder` has not seen since its last change."""
+    """Embed every paper the store says `embedder` has not seen since its last change, in row
+    order, or the newest rows first (`newest_first`: what the server just harvested goes before
+    an old backlog). `max_papers` (embedded or checked) and `keep_going` (asked before each
+    batch) bound one call; the report says whether papers were left."""
     embedded = unchanged = 0
-    after = 0
-    while todo := store.list_embedding_todo(embedder.name, after, batch_size):
+    cursor: int | None = None  # the last row done, in the order walked
+
+    def todo_after(limit: int) -> list[EmbeddingTodo]:
+        if newest_first:
+            below = _ABOVE_ALL if cursor is None else cursor
+            return store.list_embedding_todo(embedder.name, 0, limit, before_seq=below)
+        return store.list_embedding_todo(embedder.name, cursor or 0, limit)
+
+    while True:
+        room = batch_size
+        if max_papers is not None:
+            room = min(room, max_papers - embedded - unchanged)
+        if room <= 0 or not keep_going():
+            return EmbedReport(embedded, unchanged, more=bool(todo_after(1)))
+        todo = todo_after(room)
+        if not todo:
+            return EmbedReport(embedded, unchanged)
         texts = [paper_text(t.paper) for t in todo]
         hashes = [text_hash(t) for t in texts]
         fresh = [i for i, t in enumerate(todo) if t.text_hash != hashes[i]]
@@ -94,10 +117,9 @@ def embed_missing(
         store.put_embeddings(embedder.name, rows)
         embedded += len(fresh)
         unchanged += len(todo) - len(fresh)
-        after = todo[-1].seq
+        cursor = todo[-1].seq
         if on_progress:
             on_progress(len(todo))
-    return EmbedReport(embedded, unchanged)
 
 
 def export_embeddings(store: Store, model: str, path: str | Path) -> int:

@@ -78,11 +78,22 @@ def category_terms(categories: tuple[str, ...]) -> set[str]:
     return terms
 
 
+STATE_FILE = "paperfeed-sync.json"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncState:
     store_id: str = ""
     last_change: int = 0
     schema_version: int = SCHEMA_VERSION
+
+
+def read_sync_state(path: str | Path) -> SyncState:
+    """How far the keyword index in `path` has caught up, without opening it."""
+    try:
+        return SyncState(**json.loads((Path(path) / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return SyncState()
 
 
 class KeywordIndex:
@@ -109,13 +120,10 @@ class KeywordIndex:
 
     @property
     def _state_file(self) -> Path:
-        return self.path / "paperfeed-sync.json"
+        return self.path / STATE_FILE
 
     def read_state(self) -> SyncState:
-        try:
-            return SyncState(**json.loads(self._state_file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return SyncState()
+        return read_sync_state(self.path)
 
     def _write_state(self, state: SyncState) -> None:
         tmp = self._state_file.with_suffix(".tmp")

@@ -55,6 +55,14 @@ class VectorState:
     kind: str = "flat"
 
 
+def read_vector_state(path: str | Path) -> VectorState:
+    """How far the vector index in `path` has caught up, without loading it."""
+    try:
+        return VectorState(**json.loads((Path(path) / "state.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return VectorState()
+
+
 class VectorIndex:
     def __init__(self, path: str | Path, model: str, dim: int) -> None:
         self.path = Path(path)

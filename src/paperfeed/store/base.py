@@ -279,9 +279,23 @@ class Store(Protocol):
 
     # -- embeddings ---------------------------------------------------------------------
 
-    def list_embedding_todo(self, model: str, after_seq: int, limit: int) -> list[EmbeddingTodo]:
+    def list_embedding_todo(self, model: str, after_seq: int, limit: int, *,
+                            before_seq: int | None = None) -> list[EmbeddingTodo]:  # fmt: skip
         """Papers after row `after_seq`, in row order, that `model` has not seen since their
-        last change."""
+        last change; with `before_seq`, those below that row instead, newest row first (the
+        server's pipeline embeds what was just harvested before an old backlog)."""
+        ...
+
+    def count_changes(self, after: int) -> int:
+        """Papers changed after change number `after` (an index's lag behind the store)."""
+        ...
+
+    def count_vector_changes(self, model: str, after: int) -> int:
+        """Vectors of `model` written after change number `after`."""
+        ...
+
+    def count_embedding_todo(self, model: str) -> int:
+        """How many papers `model` has not seen since their last change (the backlog)."""
         ...
 
     def put_embeddings(self, model: str, rows: Sequence[EmbeddingRow]) -> None:

@@ -56,6 +56,7 @@ _COLUMN_NAMES = (
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
 _MAX_VARS = 5000
+_NO_ROW = 2**62  # above every paper row: "no upper bound"
 
 
 def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
@@ -286,15 +287,33 @@ class SQLiteStore:
 
     # -- embeddings -----------------------------------------------------------------------
 
-    def list_embedding_todo(self, model: str, after_seq: int, limit: int) -> list[EmbeddingTodo]:
+    def list_embedding_todo(self, model: str, after_seq: int, limit: int, *,
+                            before_seq: int | None = None) -> list[EmbeddingTodo]:  # fmt: skip
+        order = "ASC" if before_seq is None else "DESC"
         rows = self.conn.execute(
             f"SELECT p.seq, p.changed, e.text_hash, {', '.join('p.' + c for c in _COLUMN_NAMES)}"
             " FROM papers p LEFT JOIN embeddings e ON e.model = ? AND e.seq = p.seq"
-            " WHERE p.seq > ? AND (e.seq IS NULL OR e.paper_changed < p.changed)"
-            " ORDER BY p.seq LIMIT ?",
-            (model, after_seq, limit),
+            " WHERE p.seq > ? AND p.seq < ? AND (e.seq IS NULL OR e.paper_changed < p.changed)"
+            f" ORDER BY p.seq {order} LIMIT ?",
+            (model, after_seq, _NO_ROW if before_seq is None else before_seq, limit),
         ).fetchall()
         return [EmbeddingTodo(r[0], r[1], _row_paper(r[3:]), r[2]) for r in rows]
+
+    def count_changes(self, after: int) -> int:
+        sql = "SELECT count(*) FROM papers WHERE changed > ?"
+        return int(self.conn.execute(sql, (after,)).fetchone()[0])
+
+    def count_vector_changes(self, model: str, after: int) -> int:
+        sql = "SELECT count(*) FROM embeddings WHERE model = ? AND changed > ?"
+        return int(self.conn.execute(sql, (model, after)).fetchone()[0])
+
+    def count_embedding_todo(self, model: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM papers p LEFT JOIN embeddings e ON e.model = ? AND e.seq = p.seq"
+            " WHERE e.seq IS NULL OR e.paper_changed < p.changed",
+            (model,),
+        ).fetchone()
+        return int(row[0])
 
     def put_embeddings(self, model: str, rows: Sequence[EmbeddingRow]) -> None:
         with self.transaction():

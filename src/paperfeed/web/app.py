@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -37,7 +37,6 @@ from starlette.staticfiles import StaticFiles
 from paperfeed import __version__
 from paperfeed.config import load_settings
 from paperfeed.digest.mailer import Mailer, mailer_from_env
-from paperfeed.digest.sender import digest_thread, sender_from_settings
 from paperfeed.errors import (
     Forbidden,
     InputError,
@@ -49,16 +48,17 @@ from paperfeed.errors import (
     StoreError,
     TokenError,
 )
-from paperfeed.ingest.harvest import endpoints_from
-from paperfeed.ingest.scheduler import SourceScheduler
+from paperfeed.logs import setup_logging
+from paperfeed.pipeline import Pipeline, process_embedder
 from paperfeed.rank import trending as ranking
-from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
+from paperfeed.status import gather
 from paperfeed.store import Store, User, open_store
 from paperfeed.users import accounts, library
 from paperfeed.web import digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
+from paperfeed.web.observe import CONTENT_TYPE, Metrics, Observe
 from paperfeed.web.openapi import openapi
 
 log = logging.getLogger(__name__)
@@ -93,53 +93,45 @@ def _templates() -> Environment:
 
 def app_from_env() -> Starlette:
     """The app `paperfeed serve` runs (uvicorn factory, one per worker process): settings from
-    the PAPERFEED_* environment, the bundled model, mail from PAPERFEED_SMTP_* (or the local
-    outbox), and, unless PAPERFEED_SCHEDULER=0, the source scheduler and the digest sender
-    (every PAPERFEED_DIGEST_EVERY_S, and at once after a subscribe request)."""
+    the PAPERFEED_* environment, the bundled model (one per process, shared by searches and the
+    pipeline), mail from PAPERFEED_SMTP_* (or the local outbox), and, unless
+    PAPERFEED_SCHEDULER=0, the background pipeline (paperfeed.pipeline): the source scheduler,
+    the embedder, trending and the digest sender (every PAPERFEED_DIGEST_EVERY_S, and at once
+    after a subscribe request)."""
     from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
 
     settings = load_settings()
+    access_log = os.environ.get("PAPERFEED_ACCESS_LOG") == "1"
+    setup_logging(os.environ.get("PAPERFEED_LOG_LEVEL", "WARNING"),
+                  os.environ.get("PAPERFEED_LOG_FORMAT", "text"), access_log)  # fmt: skip
     mailer = mailer_from_env(os.environ, settings.db)
+    # one thread per query embedding: the server's parallelism is concurrent requests
+    embedder = process_embedder(
+        lambda: load_embedder(settings.model or None, device=settings.embed_device, threads=1)
+    )
+    engines: list[SearchEngine] = []
 
-    def open_engine() -> SearchEngine:
-        # one thread per query embedding: the server's parallelism is concurrent requests
-        embedder = load_embedder(settings.model or None, device=settings.embed_device, threads=1)
-        return SearchEngine(open_store(settings.db), settings.resolved_index_dir, embedder)
+    def open_engine() -> SearchEngine:  # once per process (Site.engine, then the pipeline)
+        if not engines:
+            store = open_store(settings.db)
+            engines.append(SearchEngine(store, settings.resolved_index_dir, embedder()))
+        return engines[0]
 
     options: dict[str, Any] = {
         "mailer": mailer,
         "base_url": settings.base_url,
         "secret": settings.secret_key.encode() if settings.secret_key else None,
         "trending_max_age_s": settings.trending_every_s,
+        "access_log": access_log,
+        "status": (lambda store: gather(settings, store))
+        if os.environ.get("PAPERFEED_METRICS") == "1"
+        else None,
     }
     if os.environ.get("PAPERFEED_SCHEDULER", "1") == "0":
         return create_app(open_engine, **options)
-
-    def rank(store: Store) -> None:
-        ranking.refresh_if_stale(store, datetime.now(UTC).date(), settings.trending_every_s)
-
-    scheduler = SourceScheduler(lambda: open_store(settings.db), endpoints_from(settings),
-                                after_pass=rank)  # fmt: skip
-
-    def embedder() -> Embedder:  # the digest thread's own, loaded only if its store has vectors
-        return load_embedder(settings.model or None, device=settings.embed_device, threads=1)
-
-    digests_out = digest_thread(
-        lambda: open_store(settings.db),
-        lambda store: sender_from_settings(store, settings, mailer, load_embedder=embedder),
-        poll_s=settings.digest_every_s,
-    )
-
-    def start() -> None:
-        scheduler.start()
-        digests_out.start()
-
-    def stop() -> None:
-        digests_out.stop()
-        scheduler.stop()
-
-    return create_app(open_engine, on_startup=start, on_shutdown=stop,
-                      wake_sender=digests_out.wake, **options)  # fmt: skip
+    pipeline = Pipeline(settings, mailer, embedder, on_change=lambda: open_engine().sync())
+    return create_app(open_engine, on_startup=pipeline.start, on_shutdown=pipeline.stop,
+                      wake_sender=pipeline.digests.wake, **options)  # fmt: skip
 
 
 class Site:
@@ -255,12 +247,15 @@ def create_app(
     clock: Callable[[], float] = time.time,
     trending_max_age_s: float = 600.0,
     wake_sender: Callable[[], None] | None = None,
+    status: Callable[[Store], Mapping[str, Any]] | None = None,
+    access_log: bool = False,
 ) -> Starlette:
     """The app around a search engine made by `open_engine` (called once, at startup).
     `today` is the date listings are anchored to and `clock` the time (tests pass fixed ones);
     `base_url` is where mailed links point; `secret` signs links and form tokens (default: a
     key made once and kept in the database); `wake_sender` is called after a subscribe request
-    planned a confirmation mail (it wakes the digest sender of `paperfeed serve`)."""
+    planned a confirmation mail (it wakes the digest sender of `paperfeed serve`); `status`
+    (status.gather) switches `/metrics` on; `access_log` writes a line per request."""
     site = Site(open_engine, mailer=mailer, base_url=base_url, secret=secret, clock=clock,
                 today=today, trending_max_age_s=trending_max_age_s,
                 wake_sender=wake_sender)  # fmt: skip
@@ -354,6 +349,13 @@ def create_app(
         papers = await site.run(site.engine().store.count_papers)
         return JSONResponse({"status": "ok", "papers": papers})
 
+    metrics = Metrics(lambda: status(site.engine().store)) if status is not None else None
+
+    async def metrics_page(request: Request) -> Response:
+        assert metrics is not None
+        body = await site.run(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
     def wants_json(request: Request) -> bool:
         path = request.url.path
         return (
@@ -402,12 +404,14 @@ def create_app(
         Route("/api/daily_papers", api(daily_papers)),
         Route("/openapi.json", api(lambda r: openapi())),
         Route("/healthz", health),
+        *([Route("/metrics", metrics_page)] if metrics is not None else []),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(Observe, access_log=access_log, metrics=metrics),
             Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
             Middleware(ConditionalGet),
         ],
