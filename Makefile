@@ -3,6 +3,7 @@
 
 DB ?= demo.db
 VENV_BIN := .venv/bin
+PYTEST_ARGS ?=
 
 setup:
 	@bash scripts/setup.sh
@@ -15,8 +16,10 @@ check: setup
 	$(VENV_BIN)/ruff check src tests bench
 	$(VENV_BIN)/mypy
 
+# pytest runs from a copy of the repository with nothing beside it (scripts/test.sh), as in a clone.
+# More pytest arguments: make test PYTEST_ARGS="-k dropout -x"
 test: check
-	$(VENV_BIN)/python -m pytest
+	PYTHON=$(VENV_BIN)/python bash scripts/test.sh $(PYTEST_ARGS)
 
 format: setup
 	$(VENV_BIN)/ruff format src tests bench

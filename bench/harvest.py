@@ -2,10 +2,10 @@
 
 Target (sources issue): >= 5,000 records/s parsed from OAI-PMH XML, so that parsing is never
 what holds a harvest back (arXiv's 3 s spacing is: 1,000 records a page -> ~330 records/s).
-Pages are built like arXiv's ListRecords pages (1,000 records each) from the real records in
-../shared fixtures, with their ids renumbered so that every record is a distinct paper. The
-end-to-end row runs the real harvester against a local HTTP server with no spacing, into a
-fresh SQLite store; the API Atom and HF daily parsers are measured beside it.
+Pages are built like arXiv's ListRecords pages (1,000 records each) from the real records of
+the tests' fixtures (tests/data), with their ids renumbered so that every record is a distinct
+paper. The end-to-end row runs the real harvester against a local HTTP server with no spacing,
+into a fresh SQLite store; the API Atom and HF daily parsers are measured beside it.
 
     .venv/bin/python bench/harvest.py [--records 20000]
 """
@@ -19,7 +19,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import SHARED_DATA, timed
+from benchlib import timed
 
 from paperfeed.ingest.arxiv_atom import parse_arxiv_atom
 from paperfeed.ingest.arxiv_oai import parse_oai_page
@@ -29,13 +29,13 @@ from paperfeed.ingest.sources import SourceOptions, new_source
 from paperfeed.store import SQLiteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# The same server and OAI-PMH list the tests use.
+# The same server, OAI-PMH list and recorded responses the tests use.
+from tests.conftest import ARXIV_API
 from tests.replay import replay_server
-from tests.sources import OaiList, oai_fixture_records
+from tests.sources import HF_DAY, OaiList, oai_fixture_records
 
 TARGET = 5_000
 PAGE = 1_000
-FIXTURES = SHARED_DATA / "fixtures"
 
 
 def renumbered(record: bytes, n: int) -> bytes:
@@ -78,10 +78,10 @@ def main() -> None:
         http_s, stored = harvest_over_http(served, Path(tmp))
     assert stored == args.records, f"stored {stored} of {args.records}"
 
-    api = [p.read_bytes() for p in sorted((FIXTURES / "arxiv_api" / "xml").glob("*.xml"))]
+    api = [p.read_bytes() for p in sorted((ARXIV_API / "xml").glob("*.xml"))]
     api = [b for b in api if b"/api/errors" not in b] * 20
     api_s, entries = timed(lambda: sum(len(parse_arxiv_atom(b).papers) for b in api))
-    hf = (FIXTURES / "hf_daily_papers" / "daily_papers_2024-10-25_first4.json").read_bytes()
+    hf = HF_DAY.read_bytes()
     hf_s, items = timed(lambda: sum(len(parse_daily_page(hf).papers) for _ in range(2_000)))
 
     rows = [

@@ -2,7 +2,8 @@
 
 Target (foundation issue): >= 20,000 papers/s for the import before any embedding. The corpus
 is synthetic (bench/synth.py samples the real abstracts' vocabulary and lengths) because the
-real 4.5 GB snapshot cannot be downloaded here; the real 2,000-line fixture is measured too.
+real 4.5 GB snapshot cannot be downloaded here; the real 1,000-line fixture in tests/data is
+measured too.
 
     .venv/bin/python bench/import.py [--n 200000] [--seed 0]
 """
@@ -13,7 +14,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchlib import KAGGLE, corpus, timed
+from benchlib import corpus, timed
+from synth import KAGGLE
 
 from paperfeed.ingest.files import import_file, iter_records
 from paperfeed.search.keyword import KeywordIndex
@@ -55,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     results = {}
     synthetic = corpus(args.n, args.seed)
-    for label, path in (("real 2,000", KAGGLE), (f"synthetic {args.n:,}", synthetic)):
+    for label, path in (("real 1,000", KAGGLE), (f"synthetic {args.n:,}", synthetic)):
         with tempfile.TemporaryDirectory() as tmp:
             results[label] = measure(path, Path(tmp))
     labels = list(results)

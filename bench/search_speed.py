@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import KAGGLE, SEED, corpus, synth, timed
+from benchlib import corpus, synth, timed
+from synth import KAGGLE, SEED_PAPERS
 
 from paperfeed.ingest.files import import_file
 from paperfeed.search.embed import Embedder, HashingEmbedder, normalize, to_blob
@@ -165,7 +166,7 @@ def measure(n: int, model: str) -> dict[str, Any]:
 def embedding_throughput(embedder: Embedder, count: int = 500) -> float:
     """docs/s embedding real title + abstract texts (seed papers, then the snapshot fixture)."""
     texts = []
-    for path in (SEED, KAGGLE):
+    for path in (SEED_PAPERS, KAGGLE):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             texts.append(f"{row['title']}. {row['abstract']}")

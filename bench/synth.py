@@ -2,9 +2,10 @@
 
 Why: the import, keyword-search and ranking benchmarks need arXiv-scale corpora (10^5 to 10^6
 papers), and the real 4.5 GB Kaggle snapshot cannot be downloaded on this offline machine. The
-~2,700 real papers under ../shared/data are far too few to time anything, so this module learns
-from them and writes as many look-alike papers as asked, one JSON object per line, with the keys
-of `arxiv-metadata-oai-snapshot.json` (id, submitter, authors, title, comments, journal-ref, doi,
+~1,700 real papers in the repository (the tests' arXiv metadata fixtures in tests/data and the
+package's seed papers) are far too few to time anything, so this module learns from them and
+writes as many look-alike papers as asked, one JSON object per line, with the keys of
+`arxiv-metadata-oai-snapshot.json` (id, submitter, authors, title, comments, journal-ref, doi,
 report-no, categories, license, abstract, versions, update_date, authors_parsed).
 
 How: titles and abstracts are stitched together from short spans (2 to 8 words) of the real
@@ -21,7 +22,7 @@ sequential within each month, with submission volume growing ~9 % a year from 20
 output. Only the standard library is used, so it runs in the project's virtual environment.
 
 What it does not do: the text is not meaningful (it is shuffled real phrases, so semantic or
-embedding benchmarks measure speed only, never quality); words never seen in the ~370,000 real
+embedding benchmarks measure speed only, never quality); words never seen in the ~266,000 real
 words can only come from the made-up tail; LaTeX may be cut mid-formula; topic and category are
 only loosely tied; nothing models citations, withdrawn papers, old-style ids (hep-th/9901001)
 or duplicate records.
@@ -47,11 +48,12 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FIXTURES = DATA / "fixtures" / "arxiv_metadata"
-KAGGLE = FIXTURES / "kaggle_snapshot_first2000" / "arxiv_data_fixed.jsonl"
-SEED_PAPERS = DATA / "seed" / "papers.jsonl"
-API_RECENT = FIXTURES / "api_recent_500_2026" / "arxiv_papers.json"
+# The real papers, all in the repository; the benches take these names from here.
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "tests" / "data" / "fixtures" / "arxiv_metadata"
+KAGGLE = REAL / "kaggle_snapshot_first1000" / "arxiv_data_fixed.jsonl"
+API_RECENT = REAL / "api_recent_500_2026" / "arxiv_papers.json"
+SEED_PAPERS = ROOT / "src" / "paperfeed" / "data" / "seed_papers.jsonl"
 
 N_TOPICS = 200
 TOPIC_WORDS = 6

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite stores in tmp dirs, the real shared data beside the repo."""
+"""Shared fixtures: real SQLite stores in tmp dirs, and where the test data lives (tests/data)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Store, open_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-SEED = SHARED / "data" / "seed" / "papers.jsonl"
-SNAPSHOT_2000 = (
-    SHARED / "data" / "fixtures" / "arxiv_metadata" / "kaggle_snapshot_first2000"
-    / "arxiv_data_fixed.jsonl"
-)  # fmt: skip
+# Every file a test reads is named here, inside the repository: a clone has nothing beside it.
+DATA = REPO_ROOT / "tests" / "data"
+FIXTURES = DATA / "fixtures"  # real recorded responses and records; each folder's PROVENANCE.md
+SEED = REPO_ROOT / "src" / "paperfeed" / "data" / "seed_papers.jsonl"  # the package's own
+ARXIV_METADATA = FIXTURES / "arxiv_metadata"
+SNAPSHOT = ARXIV_METADATA / "kaggle_snapshot_first1000" / "arxiv_data_fixed.jsonl"  # 1,000 lines
+API_500 = ARXIV_METADATA / "api_recent_500_2026" / "arxiv_papers.json"  # one JSON array
+ARXIV_API = FIXTURES / "arxiv_api"
+ARXIV_OAI = FIXTURES / "arxiv_oai_pmh"
+HF_DAILY = FIXTURES / "hf_daily_papers"
+LISTINGS = DATA / "arxiv_listing"  # written for the tests in rss.arxiv.org's format
 
 
 @pytest.fixture

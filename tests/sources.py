@@ -1,6 +1,6 @@
 """Recorded source responses served the way the real services serve them.
 
-`OaiList` answers OAI-PMH ListRecords from the real records in ../shared fixtures, split into
+`OaiList` answers OAI-PMH ListRecords from the real records in tests/data/fixtures, split into
 pages chained by resumption tokens (as arXiv does; no recorded response has one), with faults
 queued per page and tokens that can be made to expire. The other helpers load the recorded
 arXiv API and Hugging Face responses.
@@ -11,20 +11,18 @@ from __future__ import annotations
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from paperfeed.ingest.arxiv_oai import parse_oai_page
-from tests.conftest import SHARED
+from tests.conftest import ARXIV_API, ARXIV_OAI, HF_DAILY, LISTINGS
 from tests.replay import Reply
 
-FIXTURES = SHARED / "data" / "fixtures"
-OAI_DIR = FIXTURES / "arxiv_oai_pmh" / "hepcrawl"
-API_RAW = FIXTURES / "arxiv_api" / "raw"
-HF_DAY = FIXTURES / "hf_daily_papers" / "daily_papers_2024-10-25_first4.json"
-LISTING_RSS = Path(__file__).parent / "ingest" / "data" / "arxiv_listing_cs.LG.rss.xml"
+OAI_DIR = ARXIV_OAI / "hepcrawl"
+API_RAW = ARXIV_API / "raw"
+HF_DAY = HF_DAILY / "daily_papers_2024-10-25_first4.json"
+LISTING_RSS = LISTINGS / "arxiv_listing_cs.LG.rss.xml"
 _RECORD = re.compile(rb"<record>.*?</record>", re.S)
 _IDENTIFIER = re.compile(rb"<identifier>\s*(.*?)\s*</identifier>")
 _ENVELOPE = (

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from paperfeed.cli import build_parser, main
-from tests.conftest import SEED, SNAPSHOT_2000
+from tests.conftest import SEED, SNAPSHOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -43,7 +43,7 @@ def test_ingest_twice_leaves_227_and_dropout_comes_first(
 def test_skipped_lines_are_named_and_set_exit_code_3(
     capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
 ) -> None:
-    lines = SNAPSHOT_2000.read_bytes().splitlines(keepends=True)[:10]
+    lines = SNAPSHOT.read_bytes().splitlines(keepends=True)[:10]
     lines.insert(3, b"{not json\n")
     lines.insert(7, b'{"id": "0704.9999", "title": ""}\n')
     bad = tmp_path / "bad.jsonl"
@@ -66,7 +66,7 @@ def test_a_missing_file_is_one_sentence_and_the_other_files_still_go_in(
 def test_show_prints_a_paper_and_unknown_ids_are_an_error(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
-    run(capsys, "--db", db, "ingest", str(SNAPSHOT_2000))
+    run(capsys, "--db", db, "ingest", str(SNAPSHOT))
     code, out, _ = run(capsys, "--db", db, "show", "0704.0002v1")
     assert code == 0 and "Sparsity-certifying Graph Decompositions" in out
     assert "Ileana Streinu, Louis Theran" in out and "math.CO" in out
@@ -85,7 +85,7 @@ def test_search_without_a_database_says_how_to_make_one(
 
 
 def test_search_filters_and_no_results_message(capsys: pytest.CaptureFixture[str], db: str) -> None:
-    run(capsys, "--db", db, "ingest", str(SNAPSHOT_2000))
+    run(capsys, "--db", db, "ingest", str(SNAPSHOT))
     code, out, _ = run(
         capsys, "--db", db, "search", "graph", "--category", "math.CO", "--json", "--limit", "50"
     )

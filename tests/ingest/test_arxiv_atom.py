@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.ingest.arxiv_atom import ArxivApiError, parse_arxiv_atom
+from tests.conftest import ARXIV_API
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixtures"
-API = FIXTURES / "arxiv_api"
+API = ARXIV_API
 CURRENT = sorted((API / "xml").glob("*.xml"))
 LEGACY = sorted((API / "legacy_xml").glob("*.xml"))
 RAW = sorted((API / "raw").glob("*.json"))

@@ -1,10 +1,9 @@
 """parse_arxiv_listing on sample feeds written in rss.arxiv.org's 2024 format (no recording of
-one exists in ../shared), in both flavours, on variants edited from them, and on broken bodies."""
+one was found), in both flavours, on variants edited from them, and on broken bodies."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
@@ -18,10 +17,10 @@ from paperfeed.ingest.arxiv_listing import (
     ListingPage,
     parse_arxiv_listing,
 )
+from tests.conftest import LISTINGS
 
-DATA = Path(__file__).parent / "data"
-RSS = (DATA / "arxiv_listing_cs.LG.rss.xml").read_bytes()
-ATOM = (DATA / "arxiv_listing_cs.LG.atom.xml").read_bytes()
+RSS = (LISTINGS / "arxiv_listing_cs.LG.rss.xml").read_bytes()
+ATOM = (LISTINGS / "arxiv_listing_cs.LG.atom.xml").read_bytes()
 FLAVOURS = {"rss": RSS, "atom": ATOM}
 IDS = ["2403.09629", "2403.10001", "2401.04088", "2006.11239"]
 

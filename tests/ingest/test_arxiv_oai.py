@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.ingest.arxiv_oai import OaiError, parse_oai_page
+from tests.conftest import ARXIV_OAI
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixtures"
-OAI = FIXTURES / "arxiv_oai_pmh"
+OAI = ARXIV_OAI
 ALL = sorted(OAI.glob("*/*.xml"))
 HEP_EX = (
     OAI

@@ -1,4 +1,4 @@
-"""import_file into a real SQLite store: the shared fixtures, bad lines, re-imports, versions."""
+"""import_file into a real SQLite store: the real fixtures, bad lines, re-imports, versions."""
 
 from __future__ import annotations
 
@@ -15,13 +15,7 @@ from paperfeed.errors import InputError
 from paperfeed.ingest.files import import_file
 from paperfeed.models import Paper
 from paperfeed.store import Store, open_store
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-FIXTURES = SHARED / "data" / "fixtures" / "arxiv_metadata"
-SNAPSHOT_2000 = FIXTURES / "kaggle_snapshot_first2000" / "arxiv_data_fixed.jsonl"
-API_500 = FIXTURES / "api_recent_500_2026" / "arxiv_papers.json"
-SEED = SHARED / "data" / "seed" / "papers.jsonl"
+from tests.conftest import API_500, SEED, SNAPSHOT
 
 
 @pytest.fixture
@@ -40,17 +34,17 @@ def write_jsonl(path: Path, *records: dict[str, Any]) -> Path:
     return path
 
 
-# -- the shared fixtures -----------------------------------------------------------------------
+# -- the real fixtures -------------------------------------------------------------------------
 
 
-def test_snapshot_sample_gives_2000_papers(db: Store) -> None:
-    report = import_file(db, SNAPSHOT_2000)
+def test_snapshot_sample_gives_1000_papers(db: Store) -> None:
+    report = import_file(db, SNAPSHOT)
     assert report.errors == []
-    assert (report.lines, report.papers) == (2000, 2000)
-    assert (report.result.added, report.result.updated, report.result.unchanged) == (2000, 0, 0)
-    assert db.count_papers() == 2000
+    assert (report.lines, report.papers) == (1000, 1000)
+    assert (report.result.added, report.result.updated, report.result.unchanged) == (1000, 0, 0)
+    assert db.count_papers() == 1000
     papers = all_papers(db)
-    assert sorted(p.id for p in papers) == [f"0704.{n:04d}" for n in range(1, 2001)]
+    assert sorted(p.id for p in papers) == [f"0704.{n:04d}" for n in range(1, 1001)]
     assert all(p.authors and p.categories for p in papers)
     assert all(p.published and p.updated and p.version for p in papers)
     first = db.get_paper("0704.0001")
@@ -65,22 +59,22 @@ def test_snapshot_sample_gives_2000_papers(db: Store) -> None:
 
 
 def test_importing_the_snapshot_again_changes_nothing(db: Store) -> None:
-    import_file(db, SNAPSHOT_2000)
+    import_file(db, SNAPSHOT)
     mark, before = db.last_change(), all_papers(db)
-    report = import_file(db, SNAPSHOT_2000)
-    assert report.result.unchanged == 2000
+    report = import_file(db, SNAPSHOT)
+    assert report.result.unchanged == 1000
     assert (report.result.added, report.result.updated) == (0, 0)
     assert db.last_change() == mark
-    assert db.count_papers() == 2000
+    assert db.count_papers() == 1000
     assert all_papers(db) == before
 
 
 def test_small_batches_give_the_same_papers(db: Store, tmp_path: Path) -> None:
-    import_file(db, SNAPSHOT_2000)
+    import_file(db, SNAPSHOT)
     other = open_store(str(tmp_path / "batched.db"))
     try:
-        report = import_file(other, SNAPSHOT_2000, batch_size=7)
-        assert report.result.added == 2000
+        report = import_file(other, SNAPSHOT, batch_size=7)
+        assert report.result.added == 1000
         assert all_papers(other) == all_papers(db)
     finally:
         other.close()
@@ -88,8 +82,8 @@ def test_small_batches_give_the_same_papers(db: Store, tmp_path: Path) -> None:
 
 def test_on_bytes_reports_the_whole_file(db: Store) -> None:
     seen: list[int] = []
-    import_file(db, SNAPSHOT_2000, batch_size=500, on_bytes=seen.append)
-    assert sum(seen) == SNAPSHOT_2000.stat().st_size
+    import_file(db, SNAPSHOT, batch_size=500, on_bytes=seen.append)
+    assert sum(seen) == SNAPSHOT.stat().st_size
 
 
 def test_seed_file_gives_227_papers_twice_still_227(db: Store) -> None:
@@ -119,13 +113,13 @@ def test_a_file_holding_one_json_array(db: Store) -> None:
 
 def test_a_gzipped_copy_imports_the_same(db: Store, tmp_path: Path) -> None:
     gz = tmp_path / "snapshot.jsonl.gz"
-    gz.write_bytes(gzip.compress(SNAPSHOT_2000.read_bytes()))
+    gz.write_bytes(gzip.compress(SNAPSHOT.read_bytes()))
     report = import_file(db, gz)
     assert report.errors == []
-    assert report.result.added == 2000
+    assert report.result.added == 1000
     plain = open_store(str(tmp_path / "plain.db"))
     try:
-        import_file(plain, SNAPSHOT_2000)
+        import_file(plain, SNAPSHOT)
         assert all_papers(db) == all_papers(plain)
     finally:
         plain.close()
@@ -137,18 +131,18 @@ def test_a_gzipped_copy_imports_the_same(db: Store, tmp_path: Path) -> None:
 def test_bad_lines_are_reported_with_their_numbers_and_the_rest_goes_in(
     db: Store, tmp_path: Path
 ) -> None:
-    good = SNAPSHOT_2000.read_bytes().splitlines(keepends=True)
+    good = SNAPSHOT.read_bytes().splitlines(keepends=True)
     parts = [
         *good[:10],
         b"{not json\n",  # line 11
-        *good[10:500],
-        b"[1, 2, 3]\n",  # line 502
-        *good[500:1000],
-        b"   \n",  # line 1003: blank, skipped but counted in the numbering
-        b'{"title": "", "abstract": "no title"}\n',  # line 1004
-        *good[1000:1500],
-        b'{"title": "caf\xe9"}\n',  # line 1505: Latin-1, not UTF-8
-        *good[1500:],
+        *good[10:250],
+        b"[1, 2, 3]\n",  # line 252
+        *good[250:500],
+        b"   \n",  # line 503: blank, skipped but counted in the numbering
+        b'{"title": "", "abstract": "no title"}\n',  # line 504
+        *good[500:750],
+        b'{"title": "caf\xe9"}\n',  # line 755: Latin-1, not UTF-8
+        *good[750:],
         b"\n",
     ]
     dirty = tmp_path / "dirty.jsonl"
@@ -156,24 +150,24 @@ def test_bad_lines_are_reported_with_their_numbers_and_the_rest_goes_in(
 
     report = import_file(db, dirty)
 
-    assert [e.line for e in report.errors] == [11, 502, 1004, 1505]
+    assert [e.line for e in report.errors] == [11, 252, 504, 755]
     reasons = [e.reason for e in report.errors]
     assert reasons[0].startswith("not valid JSON")
     assert reasons[1] == "expected a JSON object, got list"
     assert reasons[2] == "no title"
     assert reasons[3] == "not valid UTF-8 text"
     assert str(report.errors[0]).startswith("line 11: ")
-    assert report.lines == 2004
-    assert report.papers == 2000
-    assert report.result.added == 2000
-    assert db.count_papers() == 2000
+    assert report.lines == 1004
+    assert report.papers == 1000
+    assert report.result.added == 1000
+    assert db.count_papers() == 1000
 
 
 def test_a_bad_first_line_that_is_a_json_list_loses_only_that_line(
     db: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "first-line-list.jsonl"
-    path.write_bytes(b"[1, 2]\n" + b"".join(SNAPSHOT_2000.read_bytes().splitlines(True)[:5]))
+    path.write_bytes(b"[1, 2]\n" + b"".join(SNAPSHOT.read_bytes().splitlines(True)[:5]))
     report = import_file(db, path)
     assert [e.line for e in report.errors] == [1]
     assert db.count_papers() == 5
@@ -213,7 +207,7 @@ def test_a_folder_is_an_input_error(db: Store, tmp_path: Path) -> None:
 
 def test_a_broken_gzip_is_an_input_error(db: Store, tmp_path: Path) -> None:
     gz = tmp_path / "cut.jsonl.gz"
-    gz.write_bytes(gzip.compress(SNAPSHOT_2000.read_bytes())[:5000])
+    gz.write_bytes(gzip.compress(SNAPSHOT.read_bytes())[:5000])
     with pytest.raises(InputError, match=r"cut\.jsonl\.gz"):
         import_file(db, gz)
 
@@ -264,7 +258,7 @@ def test_a_newer_version_in_a_later_file_replaces_content_not_the_first_date(
 
 
 def test_a_seed_record_and_its_arxiv_record_become_one_paper(db: Store, tmp_path: Path) -> None:
-    line = SNAPSHOT_2000.read_bytes().splitlines(keepends=True)[1]  # 0704.0002
+    line = SNAPSHOT.read_bytes().splitlines(keepends=True)[1]  # 0704.0002
     abstract = " ".join(json.loads(line)["abstract"].split())  # as the seed file spells it
     seed = write_jsonl(
         tmp_path / "seed.jsonl",

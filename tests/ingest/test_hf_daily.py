@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.ingest.hf_daily import HfDailyError, parse_daily_page, parse_daily_papers
+from tests.conftest import HF_DAILY
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixtures"
-DAILY = FIXTURES / "hf_daily_papers" / "daily_papers_2024-10-25_first4.json"
-PAPER_PAGE = FIXTURES / "hf_daily_papers" / "paper_page_props_2407.13168.json"
+DAILY = HF_DAILY / "daily_papers_2024-10-25_first4.json"
+PAPER_PAGE = HF_DAILY / "paper_page_props_2407.13168.json"
 
 
 def _items() -> list[Any]:

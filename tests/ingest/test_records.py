@@ -21,14 +21,7 @@ from paperfeed.ingest.records import (
     parse_snapshot_record,
 )
 from paperfeed.models import Paper, title_hash_id
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-SNAPSHOT_2000 = (
-    SHARED / "data" / "fixtures" / "arxiv_metadata" / "kaggle_snapshot_first2000"
-    / "arxiv_data_fixed.jsonl"
-)  # fmt: skip
-SEED = SHARED / "data" / "seed" / "papers.jsonl"
+from tests.conftest import SEED, SNAPSHOT
 
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=200)
 
@@ -39,8 +32,8 @@ def _lines(path: Path) -> list[str]:
 
 
 def snapshot_line(number: int) -> dict[str, Any]:
-    """Line `number` (1-based) of the real 2,000-line Kaggle snapshot sample."""
-    obj: dict[str, Any] = json.loads(_lines(SNAPSHOT_2000)[number - 1])
+    """Line `number` (1-based) of the real 1,000-line Kaggle snapshot sample."""
+    obj: dict[str, Any] = json.loads(_lines(SNAPSHOT)[number - 1])
     return obj
 
 
@@ -152,8 +145,8 @@ def test_snapshot_authors_string_when_not_parsed() -> None:
 
 
 def test_every_line_of_the_snapshot_sample_parses() -> None:
-    papers = [parse_record(json.loads(line)) for line in _lines(SNAPSHOT_2000)]
-    assert len({p.id for p in papers}) == 2000
+    papers = [parse_record(json.loads(line)) for line in _lines(SNAPSHOT)]
+    assert len({p.id for p in papers}) == 1000
     assert all(p.sources == (SNAPSHOT_SOURCE,) for p in papers)
     assert all(p.authors and p.categories and p.published and p.updated for p in papers)
     assert all(p.published <= p.updated for p in papers)  # type: ignore[operator]
