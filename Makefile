@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(VENV_BIN)/paperfeed --db $(DB) demo
+	$(VENV_BIN)/paperfeed --db $(DB) demo $(if $(PORT),--port $(PORT))
 
 check: setup
 	$(VENV_BIN)/ruff format --check src tests bench
