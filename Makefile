@@ -32,7 +32,7 @@ bench: setup
 # linux x86_64. Pins that still fit are kept; `make lock LOCK_FLAGS=--upgrade` moves all to newest.
 .PHONY: lock
 lock: setup
-	$(VENV_BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	$(VENV_BIN)/uv pip compile -q pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 $(LOCK_FLAGS) -o requirements.lock
 
 clean:
