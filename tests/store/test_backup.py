@@ -94,14 +94,18 @@ def test_backup_refuses_an_existing_file_unless_told(tmp_path: Path) -> None:
         store.backup(str(target))
     assert target.read_text() == "keep me"
     store.backup(str(target), overwrite=True)
+    with pytest.raises(AlreadyExists, match="is the database itself"):
+        store.backup(str(tmp_path / "." / "a.db"), overwrite=True)
     store.close()
-    assert _ids(target) == ["p000001"]
+    assert _ids(target) == ["p000001"] == _ids(tmp_path / "a.db")
 
 
-def test_backup_into_a_missing_folder_says_so(tmp_path: Path) -> None:
+def test_backup_into_a_missing_folder_or_onto_a_folder_says_so(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "a.db"))
     with pytest.raises(StoreError, match="Cannot write a backup to"):
         store.backup(str(tmp_path / "no" / "such" / "b.db"))
+    with pytest.raises(StoreError, match="is a folder; name a file in it"):
+        store.backup(str(tmp_path), overwrite=True)
     store.close()
 
 

@@ -237,6 +237,11 @@ class SQLiteStore:
     def backup(self, path: str, *, overwrite: bool = False, pages_per_step: int = 4096,
                on_step: Callable[[int, int], None] | None = None) -> int:  # fmt: skip
         target = Path(path)
+        if target.exists() and Path(self.path).exists() and target.samefile(self.path):
+            raise AlreadyExists(f"{path} is the database itself; write the backup to another file.")
+        if target.is_dir():
+            raise StoreError(f"{path} is a folder; name a file in it, such as "
+                             f"{target / 'paperfeed.db'}.")  # fmt: skip
         if target.exists() and not overwrite:
             raise AlreadyExists(f"{path} already exists; choose another file, or replace it "
                                 "with --force.")  # fmt: skip
