@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(VENV_BIN)/paperfeed --db $(DB) demo
+	$(VENV_BIN)/paperfeed --db $(DB) demo $(if $(PORT),--port $(PORT))
 
 check: setup
 	$(VENV_BIN)/ruff format --check src tests bench
@@ -30,6 +30,13 @@ bench: setup
 	$(VENV_BIN)/python bench/harvest.py
 	$(VENV_BIN)/python bench/trending.py --quick
 	$(VENV_BIN)/python bench/digest.py --quick
+
+# requirements.lock from pyproject.toml: exact versions with hashes for CI's Python 3.11 on
+# linux x86_64. Pins that still fit are kept; `make lock LOCK_FLAGS=--upgrade` moves all to newest.
+.PHONY: lock
+lock: setup
+	$(VENV_BIN)/uv pip compile -q pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 $(LOCK_FLAGS) -o requirements.lock
 
 clean:
 	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything `make demo` and `make test` need on a machine that has never seen the
-# project: a Python >= 3.11 with venv, the .venv at the repo root, the package and its dev tools.
+# project: a Python >= 3.11 with venv, the .venv at the repo root, the locked dependencies with the
+# dev tools, and the package.
 # Later issues add Debian packages (chromium, postgresql) here, installed only when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +32,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   PY=$(pick_python) || { echo "setup: no Python 3.11+ with venv available" >&2; exit 1; }
 fi
 
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# The dependencies come from requirements.lock, every file checked against its hash (`make lock`
+# writes it from pyproject.toml); then paperfeed itself, editable. Redone only when either changed.
+stamp=.venv/.installed-$(cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --require-hashes -r requirements.lock
+  "${pip[@]}" --no-deps -e .
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -2,14 +2,17 @@
 search engine, calls the library and turns results and errors into text and exit codes.
 
 Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 done, but some input lines
-were skipped (each one named on stderr); 4 (harvest only) every source ran, nothing new came.
+were skipped (each one named on stderr); 4 (harvest only) every source ran, nothing new came;
+5 (serve and demo) the port is in use.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -23,10 +26,10 @@ import orjson
 from tqdm import tqdm
 
 from paperfeed import __version__
-from paperfeed.config import Settings, load_settings
+from paperfeed.config import Settings, load_settings, parse_proxies
 from paperfeed.digest.mailer import mailer_from_env
 from paperfeed.digest.sender import DigestSender, PassReport, sender_from_settings
-from paperfeed.errors import NotFound, PaperfeedError, QueryError
+from paperfeed.errors import InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import (
     Fetchers,
@@ -49,6 +52,7 @@ from paperfeed.store import Store, open_store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
 EMBED_BATCH = 64
+EXIT_PORT_IN_USE = 5
 MAX_LINE_ERRORS_SHOWN = 20
 DEMO_QUERIES = (
     "dropout",
@@ -645,7 +649,39 @@ def _iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+# -- backup ------------------------------------------------------------------------------
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings.db, readonly=True)
+    try:
+        started = time.perf_counter()
+        size = store.backup(args.file, overwrite=args.force)
+        took_s = time.perf_counter() - started
+    finally:
+        store.close()
+    _err(f"backed up {settings.db} to {args.file}: {size / 1e6:.1f} MB in {took_s:.1f} s")
+    return EXIT_OK
+
+
 # -- serve -------------------------------------------------------------------------------
+
+
+def _port_taken(host: str, port: int) -> bool:
+    """Whether another process listens on host:port, found by binding as uvicorn will (with
+    SO_REUSEADDR, so a port left in TIME_WAIT is not taken); other bind errors are a setting
+    the user must change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return True
+            raise InputError(f"Cannot listen on {host} port {port}: {e.strerror}; choose "
+                             "another --host or --port.") from None  # fmt: skip
+    return False
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -654,6 +690,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     open_store(settings.db).close()  # create and migrate once, before the workers start
+    if _port_taken(args.host, args.port):
+        other = args.port + 1
+        _err(f"error: port {args.port} on {args.host} is already in use; stop what uses it "
+             f"or choose another with --port (make demo: make demo PORT={other}).")  # fmt: skip
+        return EXIT_PORT_IN_USE
+    flag = getattr(args, "trusted_proxies", None)  # `demo` serves without one
+    proxies = settings.trusted_proxies if flag is None else parse_proxies(flag, "--trusted-proxies")
     os.environ["PAPERFEED_DB"] = settings.db
     if not os.environ.get("PAPERFEED_BASE_URL"):
         os.environ["PAPERFEED_BASE_URL"] = f"http://{args.host}:{args.port}"
@@ -670,7 +713,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     _err(f"serving {settings.db} on http://{args.host}:{args.port} (Ctrl-C to stop)")
     uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_config=None, access_log=False,
-                proxy_headers=True)  # fmt: skip
+                proxy_headers=bool(proxies), forwarded_allow_ips=list(proxies) or None)  # fmt: skip
     return EXIT_OK
 
 
@@ -929,10 +972,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
+        "backup",
+        help="copy the database to a file while the server runs",
+        description="Copy one consistent snapshot of the database to FILE (readable by its "
+        "owner only) with SQLite's online backup, while `paperfeed serve` and harvests go on "
+        "writing; the copy is checked before it takes FILE's name. Restore by stopping the "
+        "server and putting the copy in the database's place.",
+    )
+    p.add_argument("file", metavar="FILE", help="where to write the copy")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
         "serve",
         help="serve the web UI and the JSON API",
-        description="Serve the web UI, the JSON API and feeds, and run the source scheduler in "
-        "the same process (unless --no-scheduler).",
+        description="Serve the web UI, the JSON API and feeds, and run the background "
+        "pipeline in the same process (unless --no-scheduler): harvest the sources, embed new "
+        "papers, recompute trending, send digests.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (8000)")
@@ -944,6 +1000,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log every request ($PAPERFEED_ACCESS_LOG=1)")  # fmt: skip
     p.add_argument("--metrics", action="store_true",
                    help="serve /metrics for Prometheus ($PAPERFEED_METRICS=1)")  # fmt: skip
+    p.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRS",
+        help="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto headers are believed (default: $PAPERFEED_TRUSTED_PROXIES, "
+        "then none)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

@@ -21,10 +21,14 @@
 - PAPERFEED_MAIL_RATE: messages per second the digest sender sends at most (default 10)
 - PAPERFEED_BOUNCE_LIMIT: permanent delivery failures in a row that suppress an address
   (default 2)
+- PAPERFEED_TRUSTED_PROXIES: comma-separated addresses or networks (127.0.0.1, 10.0.0.0/8)
+  whose X-Forwarded-For / X-Forwarded-Proto headers `paperfeed serve` believes (default none:
+  the client is whoever connects)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +53,7 @@ class Settings:
     digest_every_s: float = 60.0  # how often the sender in `serve` looks for due digests
     mail_rate: float = 10.0  # messages per second at most
     bounce_limit: int = 2  # permanent failures in a row that suppress an address
+    trusted_proxies: tuple[str, ...] = ()  # addresses and networks whose X-Forwarded-* count
 
     @property
     def resolved_index_dir(self) -> str:
@@ -84,7 +89,23 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
             _seconds(env.get("PAPERFEED_BOUNCE_LIMIT"), "PAPERFEED_BOUNCE_LIMIT", "a number")
             or _DEFAULTS.bounce_limit
         ),
+        trusted_proxies=parse_proxies(env.get("PAPERFEED_TRUSTED_PROXIES", "")),
     )
+
+
+def parse_proxies(text: str, name: str = "PAPERFEED_TRUSTED_PROXIES") -> tuple[str, ...]:
+    """'127.0.0.1, 10.0.0.0/8' as normalised addresses and networks; an empty text is none."""
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:  # uvicorn compares addresses and strict networks: give it those
+            net = ipaddress.ip_network(item, strict=False)
+            found.append(str(net.network_address if "/" not in item else net))
+        except ValueError:
+            raise InputError(f"{name} holds {item!r}, which is not an IP address or a network "
+                             "like 10.0.0.0/8.") from None  # fmt: skip
+    return tuple(found)
 
 
 def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S",

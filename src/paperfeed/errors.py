@@ -13,6 +13,10 @@ class StoreError(PaperfeedError):
     """The database cannot be opened, read or migrated."""
 
 
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer paperfeed than this one: it is never used."""
+
+
 class NotFound(PaperfeedError):
     """A paper (or other record) the user named does not exist."""
 

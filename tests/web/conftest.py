@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,14 +90,15 @@ def served_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="session")
-def live_server(served_db: Path) -> Iterator[str]:
-    """A real `paperfeed serve` (uvicorn, one worker, no scheduler); yields its base URL."""
+@contextmanager
+def serving(db: Path, *flags: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A real `paperfeed serve` (uvicorn, one worker, no scheduler) on a free port, with more
+    `flags`; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "--db", str(served_db), "serve",
-         "--port", str(port), "--no-scheduler"],
-        stderr=subprocess.DEVNULL, env={**os.environ},
+        [sys.executable, "-m", "paperfeed", "--db", str(db), "serve",
+         "--port", str(port), "--no-scheduler", *flags],
+        stderr=subprocess.DEVNULL, env={**(os.environ if env is None else env)},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -105,3 +107,10 @@ def live_server(served_db: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(served_db: Path) -> Iterator[str]:
+    """A real `paperfeed serve` on the served database; yields its base URL."""
+    with serving(served_db) as base:
+        yield base

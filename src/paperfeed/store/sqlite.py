@@ -9,9 +9,11 @@ threads at once: each thread that works in parallel (the source scheduler) opens
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -20,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from paperfeed.errors import AlreadyExists, StoreError
+from paperfeed.errors import AlreadyExists, SchemaTooNew, StoreError
 from paperfeed.models import (
     Paper,
     can_merge,
@@ -161,8 +163,13 @@ class SQLiteStore:
         self.readonly = readonly
         self._depth = 0
         self.conn = self._connect()
-        if not readonly:
-            self._migrate()
+        try:
+            self._refuse_newer_schema()
+            if not readonly:
+                self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -188,6 +195,23 @@ class SQLiteStore:
         except sqlite3.Error as e:
             raise StoreError(f"Cannot open the database {self.path}: {e}.") from e
 
+    def _refuse_newer_schema(self) -> None:
+        """A file migrated by a newer paperfeed may hold what this code would misread or
+        overwrite: refuse it before reading or migrating anything."""
+        has_table = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if not has_table:
+            return
+        (newest,) = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        known = max(version for version, _, _ in list_migrations())
+        if newest is not None and newest > known:
+            raise SchemaTooNew(
+                f"{self.path} was written by a newer paperfeed (schema {newest}; this version "
+                f"knows up to {known}): upgrade paperfeed, or restore a backup made by this "
+                "version."
+            )
+
     def _migrate(self) -> None:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -210,6 +234,52 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def backup(self, path: str, *, overwrite: bool = False, pages_per_step: int = 4096,
+               on_step: Callable[[int, int], None] | None = None) -> int:  # fmt: skip
+        target = Path(path)
+        if target.exists() and Path(self.path).exists() and target.samefile(self.path):
+            raise AlreadyExists(f"{path} is the database itself; write the backup to another file.")
+        if target.is_dir():
+            raise StoreError(f"{path} is a folder; name a file in it, such as "
+                             f"{target / 'paperfeed.db'}.")  # fmt: skip
+        if target.exists() and not overwrite:
+            raise AlreadyExists(f"{path} already exists; choose another file, or replace it "
+                                "with --force.")  # fmt: skip
+        try:  # mkstemp makes the file readable by its owner alone, and so is the backup
+            fd, partial = tempfile.mkstemp(".partial", f".{target.name}.", target.parent)
+        except OSError as e:
+            raise StoreError(f"Cannot write a backup to {path}: {e.strerror}.") from None
+        os.close(fd)
+        try:
+            self._copy_snapshot(partial, pages_per_step, on_step)
+            os.replace(partial, target)
+        finally:
+            for leftover in (partial, partial + "-journal", partial + "-wal", partial + "-shm"):
+                Path(leftover).unlink(missing_ok=True)
+        return target.stat().st_size
+
+    def _copy_snapshot(self, partial: str, pages_per_step: int,
+                       on_step: Callable[[int, int], None] | None) -> None:  # fmt: skip
+        """Copy one snapshot of the database, a few pages a step. The read transaction held
+        across the steps pins the snapshot: in WAL mode writers go on committing meanwhile,
+        and their commits never restart the copy (as they would between steps otherwise)."""
+        progress = None if on_step is None else (lambda _s, left, total: on_step(left, total))
+        dest = sqlite3.connect(partial, isolation_level=None)
+        try:
+            self.conn.execute("BEGIN")
+            try:
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self.conn.backup(dest, pages=pages_per_step, progress=progress)
+            finally:
+                self.conn.execute("ROLLBACK")
+            (check,) = dest.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.Error as e:
+            raise StoreError(f"The backup of {self.path} failed: {e}.") from e
+        finally:
+            dest.close()
+        if check != "ok":
+            raise StoreError(f"The backup of {self.path} is damaged ({check}); nothing was kept.")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
