@@ -104,11 +104,14 @@ def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
 
 def _report_import(report: ImportReport) -> None:
     r = report.result
-    _err(
-        f"{report.path}: {report.papers} papers read "
-        f"({r.added} new, {r.updated} updated, {r.unchanged} unchanged)"
-        + (f", {len(report.errors)} lines skipped" if report.errors else "")
-    )
+    line = (f"{report.path}: {report.papers} papers read "
+            f"({r.added} new, {r.updated} updated, {r.unchanged} unchanged)")  # fmt: skip
+    if report.announcements or report.signals:
+        line += (f", {report.announcements} Hugging Face features and {report.signals} "
+                 "upvote, comment or star counts stored")  # fmt: skip
+    if report.errors:
+        line += f", {len(report.errors)} lines skipped"
+    _err(line)
     for error in report.errors[:MAX_LINE_ERRORS_SHOWN]:
         _err(f"  {report.path}: {error}")
     if len(report.errors) > MAX_LINE_ERRORS_SHOWN:
@@ -122,7 +125,7 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
         for path in paths:
             try:
                 with _progress(file_size(path), "B", Path(path).name) as update:
-                    report = import_file(store, path, on_bytes=update)
+                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC))
             except PaperfeedError as e:
                 _err(f"error: {e}")
                 status = EXIT_ERROR
