@@ -59,3 +59,14 @@ def embedded_seed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["--db", str(path), "ingest", str(SEED)]) == 0
     assert main(["--db", str(path), "embed"]) == 0
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make demo` builds (`paperfeed demo --no-serve`: the bundled papers, their shipped
+    vectors, the recorded Hugging Face day), once per run (a few seconds)."""
+    from paperfeed.cli import main
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    assert main(["--db", str(path), "demo", "--no-serve"]) == 0
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -122,11 +123,25 @@ def test_every_command_has_help_text() -> None:
 
 
 def test_demo_imports_the_bundled_papers_and_searches(
-    capsys: pytest.CaptureFixture[str], db: str
+    capsys: pytest.CaptureFixture[str], db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out, err = run(capsys, "--db", db, "demo", "--no-serve")
-    assert code == 0 and "227 papers in" in err
+    assert code == 0 and "731 papers in" in err
+    assert "731 all-MiniLM-L6-v2-int8 vectors imported; 0 papers still need" in err
+    assert "4 Hugging Face features and 8 upvote, comment or star counts stored" in err
     assert "paperfeed search 'dropout'" in out and "Dropout" in out
+    assert "65.00  2410.17243" in out and "= prior 1.00 + hf upvotes 64.00" in out
+    assert f"export PAPERFEED_DB={Path(db).resolve()}" in out
+    # the commands it prints for another terminal work as printed
+    printed = [line.split(" -m paperfeed ", 1)[1] for line in out.splitlines()
+               if " -m paperfeed " in line]  # fmt: skip
+    assert len(printed) == 4
+    monkeypatch.setenv("PAPERFEED_DB", str(Path(db).resolve()))
+    for command in printed:
+        code, shown, _ = run(capsys, *shlex.split(command))
+        assert code == 0 and shown.strip(), command
+    code, _, err = run(capsys, "--db", db, "demo", "--no-serve")  # again: nothing changes
+    assert code == 0 and "0 new" in err and "Hugging Face features" not in err
 
 
 def test_python_dash_m_and_version() -> None:

@@ -12,6 +12,7 @@ import argparse
 import errno
 import logging
 import os
+import shlex
 import socket
 import sys
 import tempfile
@@ -57,6 +58,12 @@ MAX_LINE_ERRORS_SHOWN = 20
 DEMO_QUERIES = (
     "dropout",
     "removing the influence of specific training examples from a trained model",
+)
+DEMO_COMMANDS = (  # printed by the demo; papers of its bundled data
+    "show 2410.17243",
+    "related 2410.17243 --limit 5",
+    "trending --window week",
+    'search "speech recognition" --category cs.CL',
 )
 
 
@@ -108,11 +115,14 @@ def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
 
 def _report_import(report: ImportReport) -> None:
     r = report.result
-    _err(
-        f"{report.path}: {report.papers} papers read "
-        f"({r.added} new, {r.updated} updated, {r.unchanged} unchanged)"
-        + (f", {len(report.errors)} lines skipped" if report.errors else "")
-    )
+    line = (f"{report.path}: {report.papers} papers read "
+            f"({r.added} new, {r.updated} updated, {r.unchanged} unchanged)")  # fmt: skip
+    if report.announcements or report.signals:
+        line += (f", {report.announcements} Hugging Face features and {report.signals} "
+                 "upvote, comment or star counts stored")  # fmt: skip
+    if report.errors:
+        line += f", {len(report.errors)} lines skipped"
+    _err(line)
     for error in report.errors[:MAX_LINE_ERRORS_SHOWN]:
         _err(f"  {report.path}: {error}")
     if len(report.errors) > MAX_LINE_ERRORS_SHOWN:
@@ -126,7 +136,7 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
         for path in paths:
             try:
                 with _progress(file_size(path), "B", Path(path).name) as update:
-                    report = import_file(store, path, on_bytes=update)
+                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC))
             except PaperfeedError as e:
                 _err(f"error: {e}")
                 status = EXIT_ERROR
@@ -273,14 +283,18 @@ def cmd_embeddings_export(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_embeddings_import(settings: Settings, args: argparse.Namespace) -> int:
+def import_vectors(settings: Settings, path: str | Path) -> None:
     store = open_store(settings.db)
     try:
-        model, count = import_embeddings(store, args.file)
+        model, count = import_embeddings(store, path)
         left = store.count_papers() - store.count_embeddings(model)
     finally:
         store.close()
     _err(f"{count} {model} vectors imported; {left} papers still need `paperfeed embed`")
+
+
+def cmd_embeddings_import(settings: Settings, args: argparse.Namespace) -> int:
+    import_vectors(settings, args.file)
     return EXIT_OK
 
 
@@ -490,31 +504,37 @@ def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
 # -- trending ------------------------------------------------------------------------------
 
 
-def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
+def print_trending(
+    settings: Settings, window: str, limit: int, *, as_json: bool = False, recompute: bool = False
+) -> None:
     store = open_store(settings.db)
     try:
         today = datetime.now(UTC).date()
-        if args.recompute:
+        if recompute:
             trending.recompute(store, time.time(), today)
         else:
             trending.refresh_if_stale(store, today, settings.trending_every_s)
-        state = store.get_trending_state(args.window)
-        ranked = trending.list_page(store, args.window, limit=args.limit, offset=0)
+        state = store.get_trending_state(window)
+        ranked = trending.list_page(store, window, limit=limit, offset=0)
     finally:
         store.close()
     rows = [trending.ranked_json(r) for r in ranked]
-    if args.json:
+    if as_json:
         _print_json(rows)
-        return EXIT_OK
+        return
     if state is not None:
         span = f"{state.since} to {state.until}" if state.until else "all papers (undated)"
         computed = datetime.fromtimestamp(state.computed_at, UTC).isoformat(timespec="seconds")
-        print(f"trending this {args.window}: {span}, computed {computed}")
+        print(f"trending this {window}: {span}, computed {computed}")
     for rank, row in enumerate(rows, 1):
         named = row["trending"]["parts"].items()
         parts = " + ".join(f"{n.replace('_', ' ')} {v:.2f}" for n, v in named if v)
         print(f"{rank:3d}. {row['trending']['score']:7.2f}  {row['id']}  {row['title']}")
         print(f"     = {parts or 'nothing yet'}")
+
+
+def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
+    print_trending(settings, args.window, args.limit, as_json=args.json, recompute=args.recompute)
     return EXIT_OK
 
 
@@ -724,12 +744,49 @@ def bundled_seed_path() -> Path:
     return Path(str(resources.files("paperfeed") / "data" / "seed_papers.jsonl"))
 
 
+def demo_dir() -> Path:
+    return Path(str(resources.files("paperfeed") / "data" / "demo"))
+
+
+def demo_files() -> list[Path]:
+    """What the demo imports, all real arXiv metadata (see data/demo/PROVENANCE.md): the 227
+    seed papers (titles and abstracts), 500 arXiv API records of March 2026 (authors,
+    categories, links; no dates) and a recorded Hugging Face day, 2024-10-25 (dates, upvotes)."""
+    folder = demo_dir()
+    return [bundled_seed_path(), folder / "arxiv_api_2026-03.json",
+            folder / "hf_daily_papers_2024-10-25.json"]  # fmt: skip
+
+
+def _paperfeed_command() -> str:
+    """The command as the user started it, for lines they can paste: `.venv/bin/paperfeed`
+    after `make demo` (relative to where they stand), else `python -m paperfeed`."""
+    script = Path(sys.argv[0])
+    if script.name == "paperfeed" and script.is_file():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m paperfeed"
+
+
+def _print_demo_usage(settings: Settings) -> None:
+    db = shlex.quote(str(Path(settings.db).resolve()))
+    command = _paperfeed_command()
+    print(f"\nThe demo's database is {db}. To use it from another terminal:")
+    print(f"  export PAPERFEED_DB={db}")
+    for example in DEMO_COMMANDS:
+        print(f"  {command} {example}")
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    status = ingest_files(settings, [str(bundled_seed_path())])
+    status = ingest_files(settings, [str(p) for p in demo_files()])
+    vectors = demo_dir() / "vectors.npz"  # scripts/demo_data.py; embed_papers does the rest
+    if vectors.is_file():
+        import_vectors(settings, vectors)
     embed_papers(settings, batch_size=64)
     for query in DEMO_QUERIES:
         print(f"\n$ paperfeed search {query!r} --limit 3")
         run_search(settings, SearchRequest(query, limit=3, mode="hybrid"), as_json=False)
+    print("\n$ paperfeed trending --window week --limit 3")
+    print_trending(settings, "week", limit=3)
+    _print_demo_usage(settings)
     if args.no_serve:
         return status
     print(f"\nOpen http://{args.host}:{args.port}/ and search, e.g. for {DEMO_QUERIES[1]!r}.")
@@ -1012,8 +1069,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="import the bundled sample papers and serve the web UI on them",
-        description="Import and embed the 227 bundled sample papers, print two example "
-        "searches, and serve the web UI (http://127.0.0.1:8000/ unless told otherwise).",
+        description="Import the bundled real arXiv metadata (227 seed papers, 500 arXiv API "
+        "records, a recorded Hugging Face day with its upvotes) with their precomputed vectors, "
+        "print example searches, trending and commands to try, and serve the web UI "
+        "(http://127.0.0.1:8000/ unless told otherwise).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (8000)")

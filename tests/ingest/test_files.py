@@ -16,6 +16,7 @@ from paperfeed.ingest.files import import_file
 from paperfeed.models import Paper
 from paperfeed.store import Store, open_store
 from tests.conftest import API_500, SEED, SNAPSHOT
+from tests.sources import HF_DAY
 
 
 @pytest.fixture
@@ -109,6 +110,32 @@ def test_a_file_holding_one_json_array(db: Store) -> None:
     assert paper.authors[0] == "Susung Hong"
     assert paper.version == 1
     assert paper.extra == {"year": "2026"}
+
+
+def test_a_repeated_category_is_kept_once(db: Store, tmp_path: Path) -> None:
+    import_file(
+        db,
+        write_jsonl(
+            tmp_path / "c.jsonl", {"title": "T", "categories": ["cs.CV", "cs.AI", "cs.CV"]}
+        ),
+    )
+    [paper] = all_papers(db)
+    assert paper.categories == ("cs.CV", "cs.AI")
+
+
+def test_hugging_face_entries_as_json_lines_are_read_too(db: Store, tmp_path: Path) -> None:
+    entries = json.loads(HF_DAY.read_bytes())
+    report = import_file(db, write_jsonl(tmp_path / "day.jsonl", *entries, {"title": "Ours"}))
+    assert report.errors == [] and report.result.added == 5 and report.announcements == 4
+    [featured] = db.get_announcements(entries[0]["paper"]["id"])
+    assert (featured.list, featured.day.isoformat(), featured.kind) == (
+        "hf-daily",
+        "2024-10-25",
+        "featured",
+    )
+    bad = {**entries[1], "paper": {**entries[1]["paper"], "id": "not an id"}}
+    skipped = import_file(db, write_jsonl(tmp_path / "bad.jsonl", entries[0], bad))
+    assert [e.line for e in skipped.errors] == [2] and "not an arXiv id" in skipped.errors[0].reason
 
 
 def test_a_gzipped_copy_imports_the_same(db: Store, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from paperfeed.ingest.files import import_file
 from paperfeed.ingest.harvest import (
     Endpoints,
     Fetchers,
@@ -326,6 +327,32 @@ def test_hf_daily_stores_papers_signals_and_the_featured_day(
     assert moved.signals == 4  # one new upvote count per paper, with its time
     later = [s for s in store.get_signals(some) if s.name == "hf_upvotes"]
     assert later[1].value == later[0].value + 5 and later[1].observed_at > later[0].observed_at
+
+
+def test_a_saved_daily_papers_file_is_stored_as_the_harvester_stores_it(
+    store: SQLiteStore, fetchers: Fetchers, clock: FakeClock, replay: Replay, tmp_path: Path
+) -> None:
+    """`paperfeed ingest` of a saved /api/daily_papers response and a harvest of the same
+    response leave the same papers, featured days and counts (the demo relies on it)."""
+
+    def answer(query: dict[str, str]) -> Reply:
+        day = query.get("date") == "2024-10-25" and query.get("p") == "0"
+        return Reply(200, HF_DAY.read_bytes() if day else b"[]")
+
+    replay.handle("/api/daily_papers", answer)  # type: ignore[arg-type]
+    add(store, clock, "hf-daily", since=date(2024, 10, 25))
+    clock.t = datetime(2024, 10, 25, 18, tzinfo=UTC).timestamp()
+    assert harvest_source(store, fetchers, "hf-daily").added == 4
+    saved = SQLiteStore(tmp_path / "saved.db")
+    report = import_file(saved, HF_DAY, now=datetime.fromtimestamp(clock.t, UTC))
+    assert (report.result.added, report.announcements, report.signals) == (4, 4, 8)
+    for pid in stored_ids(store):
+        assert saved.get_paper(pid) == store.get_paper(pid)
+        assert saved.get_announcements(pid) == store.get_announcements(pid)
+        assert saved.get_signals(pid) == store.get_signals(pid)
+    again = import_file(saved, HF_DAY, now=datetime.fromtimestamp(clock.t + 60, UTC))
+    assert (again.result.unchanged, again.announcements, again.signals) == (4, 0, 0)
+    saved.close()
 
 
 # -- failures, backoff and the scheduler -------------------------------------------------------

@@ -919,8 +919,9 @@ def test_hostile_title_and_tags_are_inert_in_the_library(web: Web) -> None:
 def test_on_the_demo_corpus_votes_and_saves_reorder_trending_as_the_readme_says(
     tmp_path: Path, smtp_server: SMTPCatcher
 ) -> None:
-    """The demo's papers are undated: every prior is 0, so the README's formula says an
-    upvote puts a paper first with 3.00 and a save puts another above it with 4.00."""
+    """The seed papers (the demo's undated part) alone: every prior is 0, so the README's
+    formula says an upvote puts a paper first with 3.00 and a save puts another above it with
+    4.00."""
     db = tmp_path / "demo.db"
     store = open_store(str(db))
     import_file(store, SEED)

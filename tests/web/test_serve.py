@@ -57,19 +57,38 @@ def test_demo_serves_the_ui_on_the_bundled_papers(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, demo, timeout_s=120)
-        assert httpx.get(base + "/healthz").json() == {"status": "ok", "papers": 227}
+        assert httpx.get(base + "/healthz").json() == {"status": "ok", "papers": 731}
         question = "removing the influence of specific training examples from a trained model"
         found = httpx.get(base + "/search.json", params={"q": question}).json()
         top = [p["title"].lower() for p in found["papers"][:5]]
         assert found["mode"] == "hybrid" and sum("unlearning" in t for t in top) >= 2, top
         home = httpx.get(base + "/")
         log = (tmp_path / "stderr").read_text()
-        assert home.status_code == 200 and "These papers carry no dates" in home.text, log
+        assert home.status_code == 200 and "These papers carry no dates" not in home.text, log
+        looks_like_the_real_service(base, home.text)
         digest_by_mail(base, tmp_path / "demo.db")
     finally:
         demo.terminate()
         out, _ = demo.communicate(timeout=20)
     assert f"Open http://127.0.0.1:{port}/" in out.decode()
+    assert "export PAPERFEED_DB=" in out.decode()
+
+
+def looks_like_the_real_service(base: str, home: str) -> None:
+    """The demo has a today (the recorded Hugging Face day), trending scores made of real
+    Hugging Face upvotes, and papers with authors, categories and arXiv links."""
+    today = httpx.get(base + "/index.json").json()["today"]
+    assert today["date"] == "2024-10-25" and len(today["papers"]) == 4
+    assert "Papers of 2024-10-25" in home and "Breaking the Memory Barrier" in home
+    ranked = httpx.get(base + "/trending.json", params={"window": "week"}).json()["papers"]
+    assert [p["id"] for p in ranked] == ["2410.17243", "2410.16251", "2410.18533", "2410.18693"]
+    assert [p["trending"]["parts"]["hf_upvotes"] for p in ranked] == [64.0, 41.0, 37.0, 35.0]
+    assert "score 65.00" in home and "score 0.00" not in home
+    page = httpx.get(base + "/paper/2603.02873")
+    assert page.status_code == 200 and "Tianyou Liu" in page.text and "cs.CL" in page.text
+    assert 'href="https://arxiv.org/abs/2603.02873"' in page.text
+    hf_paper = httpx.get(base + "/paper/2410.17243").text
+    assert "Zesen Cheng" in hf_paper and 'href="https://arxiv.org/abs/2410.17243"' in hf_paper
 
 
 def _field(html: str, name: str) -> str:

@@ -11,7 +11,6 @@ and a retry time with exponential backoff, so one broken source never stops the 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.arxiv_atom import AtomPage, parse_arxiv_atom
 from paperfeed.ingest.arxiv_listing import parse_arxiv_listing
 from paperfeed.ingest.arxiv_oai import OaiError, parse_oai_page
-from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE, parse_daily_page
+from paperfeed.ingest.hf_daily import daily_records, parse_daily_page
 from paperfeed.ingest.http import Clock, FetchError, FetchPolicy, PoliteClient, SystemClock
 from paperfeed.ingest.sources import DEFAULT_LOOKBACK_DAYS
 from paperfeed.models import Paper
@@ -313,23 +312,10 @@ def _harvest_hf(run: _Run) -> None:
             params = {"date": day.isoformat(), "limit": str(HF_PAGE_SIZE), "p": str(n)}
             page = parse_daily_page(run.fetch(f"{run.endpoints.hf.rstrip('/')}/api/daily_papers",
                                               params), day)  # fmt: skip
-            papers, announcements, signals = [], [], []
-            for item in page.papers:
-                paper = item.paper
-                if item.keywords:
-                    extra = {**paper.extra, "ai_keywords": list(item.keywords)}
-                    paper = dataclasses.replace(paper, extra=extra)
-                papers.append(paper)
-                announcements.append(
-                    Announcement(paper.id, HF_DAILY_SOURCE, item.featured_on, "featured")
-                )
-                for name, value in (("hf_upvotes", item.upvotes),
-                                    ("hf_comments", item.comments),
-                                    ("github_stars", item.github_stars)):  # fmt: skip
-                    if value is not None:
-                        signals.append(Signal(paper.id, name, float(value)))
-            run.commit(papers, cursor={"day": day.isoformat()}, announcements=announcements,
-                       signals=signals, skipped=page.skipped)  # fmt: skip
+            records = daily_records(page.papers)
+            run.commit(records.papers, cursor={"day": day.isoformat()},
+                       announcements=records.announcements, signals=records.signals,
+                       skipped=page.skipped)  # fmt: skip
             if len(page.papers) + len(page.skipped) < HF_PAGE_SIZE:
                 break
         day += timedelta(days=1)

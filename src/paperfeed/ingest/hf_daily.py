@@ -2,14 +2,17 @@
 
 The daily list says which arXiv papers people featured on a given day and how they reacted
 (upvotes, comments, linked code and its stars, AI keywords). This module turns one recorded
-response into `DailyPaper` values. It must not fetch, store or rank anything; a malformed item
-is skipped with a reason (never an exception), and only a response that is not a JSON list at
-all raises `HfDailyError`.
+response into `DailyPaper` values, and those into what the store keeps (`daily_records`: papers,
+"featured" announcements, signals), for the harvester and for `paperfeed ingest` of a saved
+response alike. It must not fetch, store or rank anything; a malformed item is skipped with a
+reason (never an exception), and only a response that is not a JSON list at all raises
+`HfDailyError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +23,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.dates import parse_date
 from paperfeed.ingest.records import RecordError, arxiv_paper, parse_each
 from paperfeed.models import Paper, collapse_space, parse_arxiv_id
+from paperfeed.store import Announcement, Signal
 
 HF_DAILY_SOURCE = "hf-daily"
 
@@ -50,8 +54,46 @@ def parse_daily_papers(data: bytes | list[Any], day: date | None = None) -> list
 
 
 def parse_daily_page(data: bytes | list[Any], day: date | None = None) -> DailyPage:
-    papers, skipped = parse_each(_load(data), lambda item: _parse_item(item, day), "item")
+    papers, skipped = parse_each(_load(data), lambda item: parse_daily_item(item, day), "item")
     return DailyPage(papers, skipped)
+
+
+def is_daily_papers(items: list[Any]) -> bool:
+    """Whether a JSON array read from a file is a saved `/api/daily_papers` response: its
+    first item is an entry holding a `paper` object with an id (our own JSON has no `paper`)."""
+    first = items[0] if items else None
+    return (
+        isinstance(first, dict) and isinstance(first.get("paper"), dict) and "id" in first["paper"]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRecords:
+    papers: list[Paper]
+    announcements: list[Announcement]
+    signals: list[Signal]
+
+
+def daily_records(items: Iterable[DailyPaper]) -> DailyRecords:
+    """What the store keeps of daily papers: each paper (its AI keywords in `extra`), a
+    "featured" announcement on its day, and its upvotes, comments and GitHub stars as signals
+    (measured totals; the store writes a value only when it changed)."""
+    out = DailyRecords([], [], [])
+    for item in items:
+        paper = item.paper
+        if item.keywords:
+            paper = dataclasses.replace(
+                paper, extra={**paper.extra, "ai_keywords": list(item.keywords)}
+            )
+        out.papers.append(paper)
+        out.announcements.append(
+            Announcement(paper.id, HF_DAILY_SOURCE, item.featured_on, "featured")
+        )
+        for name, value in (("hf_upvotes", item.upvotes), ("hf_comments", item.comments),
+                            ("github_stars", item.github_stars)):  # fmt: skip
+            if value is not None:
+                out.signals.append(Signal(paper.id, name, float(value)))
+    return out
 
 
 def _load(data: bytes | list[Any]) -> list[Any]:
@@ -70,7 +112,8 @@ def _load(data: bytes | list[Any]) -> list[Any]:
     return data
 
 
-def _parse_item(item: Any, day: date | None) -> DailyPaper:
+def parse_daily_item(item: Any, day: date | None = None) -> DailyPaper:
+    """One entry of the list (or a bare paper object); RecordError says why not."""
     if not isinstance(item, dict):
         raise RecordError(f"expected an object, got {type(item).__name__}")
     entry: Mapping[str, Any] = item

@@ -166,7 +166,7 @@ def parse_snapshot_record(obj: Mapping[str, Any]) -> Paper:
         title=_require_title(obj),
         abstract=_text(obj, "abstract"),
         authors=_snapshot_authors(obj),
-        categories=tuple(_text(obj, "categories").split()),
+        categories=tuple(dict.fromkeys(_text(obj, "categories").split())),
         doi=normalize_doi(doi_text) if doi_text else None,
         published=published,
         updated=updated,
@@ -179,11 +179,14 @@ def parse_snapshot_record(obj: Mapping[str, Any]) -> Paper:
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:
-    """A list of strings, a list of {"name": ...} objects, or one comma-separated string."""
+    """A list of strings, a list of {"name": ...} objects, or one comma-separated string;
+    categories once each (some exports repeat the primary one)."""
     if value is None:
         return ()
     if isinstance(value, str):
-        return split_author_string(value) if key == "authors" else tuple(value.split())
+        return (
+            split_author_string(value) if key == "authors" else tuple(dict.fromkeys(value.split()))
+        )
     if not isinstance(value, list):
         raise RecordError(f"field {key!r} must be a list or a string")
     out = []
@@ -193,7 +196,7 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
             raise RecordError(f"field {key!r} must hold strings")
         if name.strip():
             out.append(collapse_space(name))
-    return tuple(out)
+    return tuple(dict.fromkeys(out)) if key == "categories" else tuple(out)
 
 
 def _own_ids(obj: Mapping[str, Any]) -> tuple[str | None, int | None, str | None]:
