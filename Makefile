@@ -30,6 +30,7 @@ bench: setup
 	$(VENV_BIN)/python bench/harvest.py
 	$(VENV_BIN)/python bench/trending.py --quick
 	$(VENV_BIN)/python bench/digest.py --quick
+	$(VENV_BIN)/python bench/pipeline.py --papers 200 --search-s 10
 
 # requirements.lock from pyproject.toml: exact versions with hashes for CI's Python 3.11 on
 # linux x86_64. Pins that still fit are kept; `make lock LOCK_FLAGS=--upgrade` moves all to newest.
