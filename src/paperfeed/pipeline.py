@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 EMBED_LEASE = "embedder"
 EMBED_LEASE_S = 300.0  # renewed every batch; a batch takes a few seconds
-PASS_PAPERS = 256  # papers embedded per pass at most (about 15 s on 2 CPU cores)
+PASS_PAPERS = 64  # papers a pass at most: ~7 s with one ONNX thread on an idle core
 BATCH = 16  # papers per transaction
 EMBED_POLL_S = 60.0  # papers imported by other processes (`paperfeed ingest`) are seen by then
 NICE = 10  # the embedder's CPU priority below the request threads'
