@@ -17,6 +17,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paperfeed.digest.mailer import (
     Mailer,
@@ -28,6 +30,7 @@ from paperfeed.digest.mailer import (
     SMTPMailer,
     TemporaryMailError,
     build_email,
+    envelope_address,
     mail_settings_from_env,
     mailer_from_settings,
 )
@@ -439,6 +442,17 @@ def test_outbox_that_cannot_be_written_says_so(tmp_path: Path) -> None:
 def test_header_injection_and_bad_addresses_are_rejected(bad: dict[str, object]) -> None:
     with pytest.raises(MailError):
         build_email(message(**bad), SENDER, now=NOW)
+
+
+@given(st.text(max_size=60) | st.emails())
+def test_a_recipient_is_one_mailbox_or_refused(to: str) -> None:
+    try:
+        built = build_email(message(to=to), SENDER, now=NOW)
+    except MailError:
+        return
+    [address] = built["To"].addresses
+    assert envelope_address(to) == address.addr_spec and "@" in address.addr_spec
+    assert len(built["To"].groups) == 1 and built["To"].groups[0].display_name is None
 
 
 def test_injection_is_rejected_before_anything_is_sent(smtp_server: SMTPCatcher) -> None:

@@ -22,7 +22,8 @@ Headers go out as RFC 5322 wants them read: folded at 78 characters, non-ASCII t
 encoded, but an ASCII header with a word too long to fold (a List-Unsubscribe URL, a long
 Message-ID) as it is, on one line of at most 998 (`WIRE`); a recipient is exactly one plain
 mailbox, never a group. This module must not retry, queue, log message bodies, compose
-digests, or put the SMTP login into any sentence, repr or exception chain.
+digests, put the SMTP password into any repr, or any part of the login into a sentence or an
+exception chain.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
@@ -159,7 +161,7 @@ def _single_address(value: str) -> str | None:
     try:
         header: Any = WIRE.header_factory("To", value)
         groups = header.groups
-    except (ValueError, IndexError, TypeError):
+    except (HeaderParseError, ValueError, IndexError, TypeError):
         return None
     if header.defects or len(groups) != 1 or groups[0].display_name is not None:
         return None
