@@ -2,8 +2,10 @@
 
 `SMTPCatcher` runs aiosmtpd's threaded `Controller` on a free port; every accepted message is
 parsed back with the modern email policy and kept with its envelope. `fail_next(code, times)`
-makes the server answer an SMTP error code (at RCPT or at DATA) for the next messages, for the
-delivery and retry tests. Test modules get it with `from tests.mail import smtp_server`.
+makes the server answer an SMTP error code (to AUTH, at RCPT or at DATA) for the next messages,
+for the delivery and retry tests; a reply to AUTH can echo what the client sent (`ECHOES`), the
+way some servers do, for the tests that keep SMTP credentials out of what readers see. Test
+modules get it with `from tests.mail import smtp_server`.
 Nothing here imports paperfeed: it tests our code from the outside, as a mail server would.
 
 aiosmtpd 1.4 emits no Python warnings in this set-up (threaded Controller, the current hook
@@ -15,6 +17,7 @@ is what we want, so nothing is silenced here. (After a successful AUTH aiosmtpd 
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import socket
@@ -45,6 +48,39 @@ _REPLY_TEXT = {
     553: "5.1.3 Mailbox name not allowed",
     554: "5.7.1 Transaction failed",
 }
+
+
+# Placeholders a reply to AUTH may hold, filled with what the client sent: the AUTH command
+# itself (PLAIN: one line with base64("\0user\0password"); LOGIN: base64 of the user, then of
+# the password), and the login in the clear and in its base64 forms.
+ECHOES = ("{auth}", "{plain}", "{user_password64}", "{user64}", "{password64}", "{user}",
+          "{password}")  # fmt: skip
+
+
+def _echo(text: str, mechanism: str, auth_data: Any) -> str:
+    if not isinstance(auth_data, LoginPassword):
+        return text
+    user, password = auth_data.login, auth_data.password
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    plain = b64(b"\0" + user + b"\0" + password)
+    sent = f"AUTH PLAIN {plain}" if mechanism == "PLAIN" else (
+        f"AUTH {mechanism} {b64(user)} {b64(password)}")  # fmt: skip
+    values = (sent, plain, b64(user + b"\0" + password), b64(user), b64(password),
+              user.decode(), password.decode())  # fmt: skip
+    for name, value in zip(ECHOES, values, strict=True):
+        text = text.replace(name, value)
+    return text
+
+
+def login_forms(user: str, password: str) -> tuple[str, ...]:
+    """What a leak of this login could look like: user and password in the clear and in
+    base64, and the AUTH PLAIN payloads, base64 padding left off (so a cut one matches too)."""
+    parts = (f"\0{user}\0{password}", f"{user}\0{password}", user, password)
+    encoded = (base64.b64encode(p.encode()).decode().rstrip("=") for p in parts)
+    return (user, password, *encoded)
 
 
 @dataclass(frozen=True)
@@ -94,7 +130,8 @@ class _Handler:
         failure = self.failed_sessions.get(session) or self._take_failure("auth")
         if failure is not None:
             self.failed_sessions[session] = failure
-            return AuthResult(success=False, handled=False, message=failure.reply)
+            reply = _echo(failure.reply, mechanism, auth_data)
+            return AuthResult(success=False, handled=False, message=reply)
         is_known = isinstance(auth_data, LoginPassword) and (
             self.logins.get(auth_data.login.decode()) == auth_data.password.decode()
         )
@@ -211,7 +248,8 @@ class SMTPCatcher:
     ) -> None:
         """Answer `code` instead of accepting, for the next `times` messages (one reply per
         message: to AUTH, to RCPT, or at the end of DATA). Queued after earlier calls'
-        failures; a queued failure waits for its stage."""
+        failures; a queued failure waits for its stage. A reply to AUTH fills in the
+        placeholders of `ECHOES` with what the client sent."""
         if not 400 <= code < 600:
             raise ValueError(f"an SMTP error code is 4xx or 5xx, not {code}")
         failure = _Failure(code, stage, text or _REPLY_TEXT.get(code, "Failure injected"))

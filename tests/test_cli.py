@@ -14,6 +14,7 @@ import pytest
 
 from paperfeed.cli import build_parser, main
 from tests.conftest import SEED, SNAPSHOT
+from tests.mail import SMTPCatcher, login_forms
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -171,3 +172,33 @@ def test_ingest_while_another_process_holds_the_index_still_imports(
     gc.collect()
     code, out, _ = run(capsys, "--db", db, "search", "dropout", "--json")
     assert code == 0 and "dropout" in json.loads(out)[0]["title"].lower()
+
+
+# -- digest subscribe: addresses and the mail server's secrets --------------------------------
+
+
+def test_digest_subscribe_refuses_an_address_that_reaches_another_inbox(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    code, out, err = run(capsys, "--db", db, "digest", "subscribe", "g0:victim@example.org")
+    assert code == 1 and out == ""
+    assert err == "error: That does not look like an email address; check it and try again.\n"
+
+
+def test_digest_subscribe_shows_the_operator_why_but_never_the_login(
+    capsys: pytest.CaptureFixture[str], db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mail server that echoes what AUTH sent: stderr names the server and the reply, with
+    the login and every base64 form of it left out."""
+    user, password = "mailer-7f3k@relay.example.net", "s3cret-Pa55"
+    with SMTPCatcher(logins={user: password}) as smtp:
+        smtp.fail_next(535, stage="auth", text="5.7.8 {auth} refused ({user64} {password64})")
+        env = {"PAPERFEED_SMTP_HOST": smtp.host, "PAPERFEED_SMTP_PORT": str(smtp.port),
+               "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_SMTP_USER": user,
+               "PAPERFEED_SMTP_PASSWORD": password}  # fmt: skip
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        code, out, err = run(capsys, "--db", db, "digest", "subscribe", "reader@example.org")
+    assert code == 1
+    assert f"{smtp.host}:{smtp.port}" in err and "535" in err and "PAPERFEED_SMTP_PASSWORD" in err
+    assert [form for form in login_forms(user, password) if form in out + err] == []

@@ -579,7 +579,8 @@ def cmd_digest_subscribe(settings: Settings, args: argparse.Namespace) -> int:
         done = subscriptions.subscribe(store, sender.secret, args.email, source="cli",
                                        client=None, now=time.time(), topic=args.topic)  # fmt: skip
         if not done.planned_confirmation:
-            sub = store.get_subscriber(done.subscriber_id)
+            found = done.subscriber_id
+            sub = store.get_subscriber(found) if found is not None else None
             state = sub.state if sub else "unknown"
             print(f"{args.email} is {state}; no new confirmation mail (one per request round)")
             return EXIT_OK
@@ -590,7 +591,7 @@ def cmd_digest_subscribe(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
-    from paperfeed.users.accounts import normalize_email
+    from paperfeed.users.addresses import normalize_email
 
     store = open_store(settings.db)
     try:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import mailbox
+import re
 import socket
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paperfeed.digest.mailer import (
     Mailer,
@@ -26,22 +30,37 @@ from paperfeed.digest.mailer import (
     SMTPMailer,
     TemporaryMailError,
     build_email,
+    envelope_address,
     mail_settings_from_env,
     mailer_from_settings,
 )
 from paperfeed.errors import InputError
-from tests.mail import SMTPCatcher, free_port, smtp_server
+from tests.mail import SMTPCatcher, free_port, login_forms, smtp_server
 
 __all__ = ["smtp_server"]  # the fixture, imported for pytest
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 SENDER = "paperfeed <digest@paperfeed.example>"
 PASSWORD = "s3cret-Pa55"
+LOGIN = "mailer-7f3k@relay.example.net"
 HOSTILE_SUBJECT = (
     "<script>alert('x')</script> Ünïcødé 論文 — "
     + "a very long subject that must be folded " * 12
     + "x" * 300
 )
+# a List-Unsubscribe and a Message-ID as long as the sender's (over 78 characters a line)
+UNSUBSCRIBE = (
+    "<https://papers.example.org/u/eyJzIjo0MiwiZXhwIjoxODI2NzA1NjAwfQ." + "Zm9v" * 20 + ">"
+)
+LIST_ID = "paperfeed digest <digest.a-rather-long-host-name-for-lists.papers.example.org>"
+LONG_ID = "<digest.123456.d2026-11-24@a-rather-long-host-name-for-messages.papers.example.org>"
+LIST_HEADERS = {
+    "List-Unsubscribe": UNSUBSCRIBE,
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    "List-Id": LIST_ID,
+}
+TITLE = "Ünïcødé 論文 — " + "graph neural networks for molecules " * 4 + "(survey)"
+LONG_ASCII = " and ".join(["graph neural networks for molecules"] * 30)  # over 998 characters
 HTML = '<p>Hello <a href="https://paperfeed.example/s?t=1&amp;u=2">sign in</a> ✓</p>'
 
 
@@ -78,6 +97,19 @@ def parts(received: EmailMessage) -> tuple[str, str | None]:
     html = received.get_body(("html",))
     assert plain is not None
     return plain.get_content(), None if html is None else html.get_content()
+
+
+def header_lines(raw: bytes) -> list[str]:
+    """The header section as a plain reader sees it (no decoding, folds kept), ASCII only."""
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    return head.decode("ascii").split("\n")
+
+
+def raw_value(lines: list[str], name: str) -> str:
+    """Header `name`'s value unfolded (RFC 5322 2.2.3), not decoded."""
+    found = re.search(rf"^{name}: ?(.*(?:\n[ \t].*)*)", "\n".join(lines), re.M | re.I)
+    assert found, name
+    return re.sub(r"\n(?=[ \t])", "", found.group(1))
 
 
 # --- SMTP round trips ------------------------------------------------------------------
@@ -135,6 +167,71 @@ def test_hostile_subject_and_body_survive_encoding(smtp_server: SMTPCatcher) -> 
     raw_lines = smtp_server.received[0].raw.splitlines()
     assert max(len(line) for line in raw_lines) <= 998  # RFC 5322's hard limit
     assert all(line.isascii() for line in raw_lines)
+
+
+# --- headers as they are on the wire (read without decoding, as a mail provider does) ----
+
+
+@pytest.fixture(params=["smtp", "outbox"])
+def wire(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Message], bytes]:
+    """Sends with the SMTP mailer (the bytes aiosmtpd received) or the outbox (the file)."""
+    if request.param == "outbox":
+        folder = tmp_path / "outbox"
+
+        def to_outbox(msg: Message) -> bytes:
+            OutboxMailer(folder, sender=SENDER, clock=lambda: NOW).send(msg)
+            [written] = (folder / "new").iterdir()
+            data = written.read_bytes()
+            written.unlink()
+            return data
+
+        return to_outbox
+    catcher: SMTPCatcher = request.getfixturevalue("smtp_server")
+
+    def to_smtp(msg: Message) -> bytes:
+        smtp_mailer(catcher).send(msg)
+        raw = catcher.received[-1].raw
+        catcher.clear()
+        return raw
+
+    return to_smtp
+
+
+def test_ascii_headers_go_out_as_they_are(wire: Callable[[Message], bytes]) -> None:
+    """RFC 8058 one-click unsubscribe works only if providers can read List-Unsubscribe as
+    it is: never RFC 2047-encoded, never folded inside its URL."""
+    lines = header_lines(wire(message(headers=LIST_HEADERS, message_id=LONG_ID)))
+    assert f"List-Unsubscribe: {UNSUBSCRIBE}" in lines
+    assert [line for line in lines if re.match(r"List-Unsubscribe: <http", line)]
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    assert raw_value(lines, "List-Id") == LIST_ID  # folded at its space, as RFC 5322 allows
+    assert f"Message-ID: {LONG_ID}" in lines
+    assert f"From: {SENDER}" in lines
+    assert "To: Ann Reader <ann@example.org>" in lines
+    assert "Subject: Your sign-in link" in lines
+    assert all(len(line) <= 998 for line in lines)
+    assert not [line for line in lines if "=?" in line]
+
+
+def test_a_non_ascii_subject_is_encoded_in_short_words(wire: Callable[[Message], bytes]) -> None:
+    lines = header_lines(wire(message(subject=TITLE, headers=LIST_HEADERS)))
+    value = raw_value(lines, "Subject")
+    words = re.findall(r"=\?utf-8\?[bq]\?[^?]*\?=", value, re.I)
+    assert words and all(len(word) <= 75 for word in words)  # RFC 2047's limit
+    start = next(i for i, line in enumerate(lines) if line.startswith("Subject:"))
+    folded = [lines[start], *(line for line in lines[start + 1 :] if line[:1] in " \t")]
+    assert all(len(line) <= 78 for line in folded)
+    assert str(email.header.make_header(email.header.decode_header(value))) == TITLE
+    assert f"List-Unsubscribe: {UNSUBSCRIBE}" in lines
+
+
+def test_a_long_ascii_subject_is_folded_not_encoded(wire: Callable[[Message], bytes]) -> None:
+    lines = header_lines(wire(message(subject=LONG_ASCII)))
+    value = raw_value(lines, "Subject")
+    assert value == LONG_ASCII and "=?" not in value
+    start = next(i for i, line in enumerate(lines) if line.startswith("Subject:"))
+    assert lines[start + 1].startswith(" ")  # folded ...
+    assert all(len(line) <= 78 for line in lines)  # ... where RFC 5322 says it should be
 
 
 def test_451_is_temporary(smtp_server: SMTPCatcher) -> None:
@@ -230,7 +327,7 @@ def test_wrong_password_is_permanent_and_never_shown(auth_server: SMTPCatcher) -
     with pytest.raises(PermanentMailError, match="PAPERFEED_SMTP_PASSWORD") as caught:
         mailer.send(message())
     assert caught.value.smtp_code == 535
-    assert "user 'ann'" in str(caught.value)
+    assert "ann" not in str(caught.value)  # logs get this sentence: no part of the login
     assert PASSWORD not in shown(caught.value) + repr(mailer)
     assert auth_server.messages == []
 
@@ -247,7 +344,7 @@ def test_temporary_login_failure_is_temporary(auth_server: SMTPCatcher) -> None:
 def test_a_server_echoing_the_password_does_not_leak_it(auth_server: SMTPCatcher) -> None:
     auth_server.fail_next(535, stage="auth", text=f"5.7.8 {PASSWORD} is not ann's password")
     mailer = smtp_mailer(auth_server, username="ann", password=PASSWORD)
-    with pytest.raises(PermanentMailError, match=r"\*\*\* is not ann's password") as caught:
+    with pytest.raises(PermanentMailError, match=r"\*\*\* is not \*\*\*'s password") as caught:
         mailer.send(message())
     assert PASSWORD not in shown(caught.value)
 
@@ -258,6 +355,35 @@ def test_login_without_auth_offered_is_permanent(smtp_server: SMTPCatcher) -> No
         mailer.send(message())  # this catcher offers no AUTH
     assert PASSWORD not in shown(caught.value) + repr(mailer)
     assert PASSWORD not in repr(MailSettings(username="ann", password=PASSWORD))
+
+
+@pytest.fixture
+def echo_server() -> Iterator[SMTPCatcher]:
+    with SMTPCatcher(logins={LOGIN: PASSWORD}) as catcher:
+        yield catcher
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "5.7.8 {auth} was refused",
+        "5.7.8 AUTH PLAIN {plain} was refused",
+        "5.7.8 the credentials {plain} are invalid",
+        "5.7.8 {user_password64} is not a login",
+        "5.7.8 {user64}:{password64} is not a login",
+        "5.7.8 {user} / {password} is not a login",
+        "5.7.8 {password64}" + " padding" * 40,  # a reply too long to show whole
+    ],
+)
+def test_a_server_echoing_the_login_leaks_no_part_of_it(echo_server: SMTPCatcher, reply: str
+                                                        ) -> None:  # fmt: skip
+    echo_server.fail_next(535, stage="auth", text=reply)
+    mailer = smtp_mailer(echo_server, username=LOGIN, password=PASSWORD)
+    with pytest.raises(PermanentMailError, match="PAPERFEED_SMTP_PASSWORD") as caught:
+        mailer.send(message())
+    assert caught.value.smtp_code == 535
+    assert f"{echo_server.host}:{echo_server.port}" in str(caught.value)  # the operator's clue
+    assert [form for form in login_forms(LOGIN, PASSWORD) if form in shown(caught.value)] == []
 
 
 # --- the local outbox --------------------------------------------------------------------
@@ -305,11 +431,28 @@ def test_outbox_that_cannot_be_written_says_so(tmp_path: Path) -> None:
         {"message_id": "<a@b>\r\nBcc: victim@example.org"},
         {"to": "ann@example.org, bob@example.org"},
         {"to": "not an address"},
+        # group syntax: the header names a group, the envelope would go to its member
+        {"to": "g0:victim@example.org"},
+        {"to": "g0: victim@example.org;"},
+        {"to": "Ann <ann@example.org>, g0: victim@example.org;"},
+        {"to": "ann@example.org (Ann) victim@example.org"},
+        {"to": "<ann@example.org> victim@example.org"},
     ],
 )
 def test_header_injection_and_bad_addresses_are_rejected(bad: dict[str, object]) -> None:
     with pytest.raises(MailError):
         build_email(message(**bad), SENDER, now=NOW)
+
+
+@given(st.text(max_size=60) | st.emails())
+def test_a_recipient_is_one_mailbox_or_refused(to: str) -> None:
+    try:
+        built = build_email(message(to=to), SENDER, now=NOW)
+    except MailError:
+        return
+    [address] = built["To"].addresses
+    assert envelope_address(to) == address.addr_spec and "@" in address.addr_spec
+    assert len(built["To"].groups) == 1 and built["To"].groups[0].display_name is None
 
 
 def test_injection_is_rejected_before_anything_is_sent(smtp_server: SMTPCatcher) -> None:

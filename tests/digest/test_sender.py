@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -135,6 +136,13 @@ def test_digest_headers_parts_links_and_never_twice(db: Store, smtp_server: SMTP
     assert sender.run_pass().sent == 0  # same period: nothing more
     [mail] = smtp_server.messages
     assert mail["Message-ID"] == f"<digest.{sub_id}.d2026-11-24@127.0.0.1>"
+    # as a mail provider reads the bytes: one plain line each, nothing encoded or folded
+    raw = smtp_server.received[0].raw.decode("ascii")
+    head = raw.split("\r\n\r\n", 1)[0].split("\r\n")
+    assert f"List-Unsubscribe: {mail['List-Unsubscribe']}" in head
+    assert f"Message-ID: {mail['Message-ID']}" in head
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
+    assert "List-Id: paperfeed digest <digest.127.0.0.1>" in head
     unsubscribe = mail["List-Unsubscribe"]
     assert unsubscribe.startswith(f"<{BASE}/u/") and unsubscribe.endswith(">")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -263,6 +271,20 @@ def test_our_own_misconfiguration_bounces_nobody(db: Store, tmp_path: Path) -> N
     assert sub is not None and (sub.state, sub.bounces) == ("confirmed", 0)
     [delivery] = digests(db, sub_id)
     assert delivery.state == "planned"  # waits for the operator's fix, then goes
+
+
+def test_an_address_kept_by_a_laxer_version_is_never_mailed(db: Store, smtp_server: SMTPCatcher,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """`g0:victim@…` (a group: its mail would reach the victim) passed older checks: its
+    digest fails as a bounce, and the others still go out."""
+    clock = Clock()
+    confirmed(db, "ann@example.org", TOPICS["graph"], clock)
+    old = db.add_subscriber("g0:victim@example.org", clock(), "web")
+    db.update_subscriber(old.id, state="confirmed")
+    db.set_preferences(old.id, replace(old.prefs, topics=(TOPICS["graph"],)))
+    report = make_sender(db, smtp_server, clock, tmp_path, bounce_limit=1).run_pass()
+    assert (report.sent, report.failed, report.suppressed, report.errors) == (1, 1, 1, [])
+    assert [r.rcpt_tos for r in smtp_server.received] == [("ann@example.org",)]
 
 
 def test_the_send_rate_is_kept(db: Store, smtp_server: SMTPCatcher, tmp_path: Path) -> None:

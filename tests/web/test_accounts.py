@@ -15,6 +15,7 @@ import base64
 import csv
 import html
 import io
+import logging
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ from paperfeed.store import Store, open_store
 from paperfeed.tokens import sign
 from paperfeed.web.app import create_app
 from tests.conftest import SEED
-from tests.mail import SMTPCatcher, smtp_server
+from tests.mail import SMTPCatcher, login_forms, smtp_server
 from tests.web.conftest import HF_IDS, HOSTILE, add_hf_day
 
 __all__ = ["smtp_server"]  # the fixture, imported for pytest
@@ -94,8 +95,9 @@ class Web:
 
 
 def make_app(store: Store, db: Path, smtp: SMTPCatcher, clock: Clock,
-             base_url: str = "http://testserver") -> Starlette:  # fmt: skip
-    mailer = SMTPMailer(smtp.host, smtp.port, "none", "", "", SENDER, timeout_s=5)
+             base_url: str = "http://testserver", login: tuple[str, str] = ("", "")
+             ) -> Starlette:  # fmt: skip
+    mailer = SMTPMailer(smtp.host, smtp.port, "none", *login, SENDER, timeout_s=5)
     return create_app(lambda: SearchEngine(store, str(db) + "-index"), mailer=mailer,
                       base_url=base_url, clock=clock, today=lambda: TODAY)  # fmt: skip
 
@@ -507,11 +509,56 @@ def test_more_than_20_links_an_hour_from_one_client_get_429(web: Web) -> None:
 
 
 def test_a_bad_address_gets_a_sentence(web: Web) -> None:
-    for bad in ("not-an-address", "a@b@c", "ann@example..org", "<x>@example.org", ""):
-        answer = ask_link(web.client, bad)
+    bad_ones = ("not-an-address", "a@b@c", "ann@example..org", "<x>@example.org", "",
+                # one that reaches another inbox, or another key for the same one
+                "g0:victim@example.org", "Victim <victim@example.org>", "victim@example.org.",
+                "vic\x01tim@example.org", "victim@localhost")  # fmt: skip
+    for bad in bad_ones:
+        answer = ask_link(web.new_client("203.0.113.7"), bad)
         assert answer.status_code == 400, bad
         assert "That does not look like an email address" in answer.text
     assert web.smtp.messages == []
+
+
+def test_variants_of_one_inbox_reach_its_daily_cap_unseen(web: Web) -> None:
+    """Ten mails a day per inbox, whatever the spelling; the eleventh request is answered the
+    same way, with no mail."""
+    first = ask_link(web.client, "ann@example.org")
+    answers = [first]
+    for n in range(1, 11):
+        if n % 5 == 0:
+            web.clock.advance(3601)  # past the hourly limit per address
+        answers.append(ask_link(web.new_client(f"198.51.100.{n}"), f"Ann+{n}@Example.org"))
+    assert len(web.smtp.wait_for(10)) == 10
+    assert {a.status_code for a in answers} == {200}
+    last = answers[-1]
+    assert last.text.replace("ann+10@example.org", "A") == first.text.replace("ann@example.org",
+                                                                              "A")  # fmt: skip
+    assert sorted(last.headers.keys()) == sorted(first.headers.keys())
+    assert len(web.smtp.messages) == 10
+
+
+def test_a_mail_server_echoing_the_login_shows_readers_one_sentence(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 503 page and JSON say nothing of the server; the log says why, login redacted."""
+    user, password = "mailer-7f3k@relay.example.net", "s3cret-Pa55"
+    caplog.set_level(logging.WARNING)
+    with SMTPCatcher(logins={user: password}) as smtp:
+        smtp.fail_next(535, stage="auth", times=2, text="5.7.8 {auth} refused for {user}")
+        app = make_app(web.store, web.db, smtp, web.clock, login=(user, password))
+        with TestClient(app) as c:
+            page, api = ask_link(c, "ann@example.org"), ask_link(c, "bob@example.org", as_json=True)
+    assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+    sentence = "We could not send mail just now; try again later."
+    assert sentence in page.text
+    assert_error_json(api, 503, sentence)
+    where = (smtp.host, f":{smtp.port}", "535", "AUTH", "PAPERFEED_SMTP")
+    for answer in (page, api):
+        assert [s for s in (*login_forms(user, password), *where) if s in answer.text] == []
+    logged = caplog.text
+    assert f"{smtp.host}:{smtp.port}" in logged and "535" in logged
+    assert [s for s in login_forms(user, password) if s in logged] == []
 
 
 # -- cookies and sessions ---------------------------------------------------------------------

@@ -203,7 +203,9 @@ def test_every_address_gets_the_same_answer(web: Web) -> None:
 
 
 def test_a_bad_address_gets_a_sentence_and_nothing_is_stored(web: Web) -> None:
-    for bad in ("not-an-address", "a@b@c", "ann@example..org", "<x>@example.org", ""):
+    for bad in ("not-an-address", "a@b@c", "ann@example..org", "<x>@example.org", "",
+                "g0:victim@example.org", "Victim <victim@example.org>", "victim@example.org.",
+                "vic\x01tim@example.org"):  # fmt: skip
         answer = subscribe(web.client, bad)
         assert answer.status_code == 400, bad
         assert "That does not look like an email address" in answer.text

@@ -11,27 +11,41 @@ Sign-in links use it now, email digests later. Callers depend only on the `Maile
 - PAPERFEED_MAIL_FROM: the sender (default "paperfeed <paperfeed@localhost>")
 - PAPERFEED_OUTBOX: the Maildir folder used when no SMTP host is set
 
-Failures become `MailError`s with one sentence a user can act on: `TemporaryMailError` (4xx
-replies, refused, timed-out or dropped connections) is worth retrying later;
+Failures become `MailError`s with one sentence the operator can act on: `TemporaryMailError`
+(4xx replies, refused, timed-out or dropped connections) is worth retrying later;
 `PermanentMailError` (5xx replies, TLS or login misconfiguration) and a plain `MailError` (a
-message that cannot be built) are not. This module must not retry, queue, log message bodies,
-compose digests, or put the SMTP password into any sentence, repr or exception chain.
+message that cannot be built) are not. The sentence names the server and quotes its reply,
+with the SMTP login taken out (`redact_login`: user, password, their base64 forms, whatever
+follows `AUTH`), so it may go to logs and the CLI; readers of the site get `MailError.public`.
+
+Headers go out as RFC 5322 wants them read: folded at 78 characters, non-ASCII text RFC 2047
+encoded, but an ASCII header with a word too long to fold (a List-Unsubscribe URL, a long
+Message-ID) as it is, on one line of at most 998 (`WIRE`); a recipient is exactly one plain
+mailbox, never a group. This module must not retry, queue, log message bodies, compose
+digests, put the SMTP password into any repr, or any part of the login into a sentence or an
+exception chain.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import mailbox
+import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.policy import EmailPolicy
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 from paperfeed.errors import InputError, PaperfeedError
 
@@ -50,10 +64,39 @@ RESERVED_HEADERS = frozenset(
 # value should carry: refusing them is what makes header injection impossible.
 _FORBIDDEN = frozenset(chr(c) for c in range(32) if c != 9) | {"\x7f", "\x85", "\u2028", "\u2029"}
 _MAX_REPLY_CHARS = 200
+_LONGEST_LINE = 998  # RFC 5322's hard limit, CRLF excluded
+_AUTH_TAIL = re.compile(r"(\bAUTH\s+[\w-]+).*", re.IGNORECASE | re.DOTALL)
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/_-]{4,}={0,2}")
+HIDDEN = "***"
+
+
+class _WirePolicy(EmailPolicy):
+    """The email package's policy, except for an ASCII header that holds a word too long for
+    a folded line: the package would RFC 2047-encode that word to split it, and mail
+    providers would no longer read it (List-Unsubscribe is then ignored). Such a header goes
+    out as it is, folded only where a line would pass 998 characters."""
+
+    def fold(self, name: str, value: str) -> str:
+        return str(EmailPolicy.fold(self._for(name, value), name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        return EmailPolicy.fold_binary(self._for(name, value), name, value)
+
+    def _for(self, name: str, value: str) -> EmailPolicy:
+        text, room = str(value), (self.max_line_length or _LONGEST_LINE) - len(name) - 2
+        if text.isascii() and any(len(word) > room for word in text.split()):
+            return self.clone(max_line_length=_LONGEST_LINE)
+        return self
+
+
+WIRE = _WirePolicy(linesep="\r\n")
 
 
 class MailError(PaperfeedError):
-    """A message that could not be built or delivered; str(error) says what to do."""
+    """A message that could not be built or delivered; str(error) says what the operator can
+    do (it names the server, never the login); `public` is all a reader may be told."""
+
+    public = "We could not send mail just now; try again later."
 
     def __init__(self, sentence: str, *, smtp_code: int | None = None, bounce: bool = False
                  ) -> None:  # fmt: skip
@@ -91,7 +134,7 @@ class Mailer(Protocol):
 def build_email(msg: Message, sender: str, *, now: datetime) -> EmailMessage:
     """The MIME form of `msg`: text/plain, or multipart/alternative (plain, then html)."""
     _check_message(msg, sender)
-    email = EmailMessage()
+    email = EmailMessage(policy=WIRE)
     email["From"] = sender
     email["To"] = msg.to
     email["Subject"] = msg.subject
@@ -106,16 +149,37 @@ def build_email(msg: Message, sender: str, *, now: datetime) -> EmailMessage:
 
 
 def envelope_address(header_value: str) -> str:
-    """The bare address (`a@b`) of a single-address header value like `Ann <a@b>`."""
-    return parseaddr(header_value)[1]
+    """The bare address (`a@b`) of a single-address header value like `Ann <a@b>`; "" when
+    the value is not exactly one mailbox."""
+    return _single_address(header_value) or ""
+
+
+def _single_address(value: str) -> str | None:
+    """The addr-spec of a header value naming exactly one mailbox (`a@b`, `Ann <a@b>`), else
+    None: a list, a group (`g0:victim@b`, mailed to its member) or what the parser had to
+    repair is not one."""
+    try:
+        header: Any = WIRE.header_factory("To", value)
+        groups = header.groups
+    except (HeaderParseError, ValueError, IndexError, TypeError):
+        return None
+    if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+        return None
+    addresses = groups[0].addresses
+    if len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        return None
+    return str(addresses[0].addr_spec)
 
 
 def _check_message(msg: Message, sender: str) -> None:
     _check_header("From", sender)
-    _check_header("To", msg.to)
     _check_header("Subject", msg.subject)
     _check_single_address("the sender", sender)
-    _check_single_address("the recipient", msg.to)
+    try:
+        _check_header("To", msg.to)
+        _check_single_address("the recipient", msg.to)
+    except MailError as exc:  # the address's fault (one stored by an older, laxer version)
+        raise PermanentMailError(str(exc), bounce=True) from None
     if msg.message_id is not None:
         _check_header("Message-ID", msg.message_id)
     for name, value in msg.headers.items():
@@ -135,8 +199,7 @@ def _check_header(name: str, value: str) -> None:
 
 
 def _check_single_address(role: str, value: str) -> None:
-    addresses = getaddresses([value])
-    if len(addresses) != 1 or "@" not in addresses[0][1]:
+    if _single_address(value) is None:
         raise MailError(f"{value!r} is not a single email address, so {role} cannot be used.")
 
 
@@ -189,7 +252,7 @@ class SMTPMailer:
         try:
             self._deliver(email, envelope_address(msg.to))
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
-            # The server's reply is in the sentence, password blanked; a printed chain would
+            # The server's reply is in the sentence, login taken out; a printed chain would
             # repeat it raw (a hostile server may echo what AUTH sent).
             raise self._reply_error(exc) from None
         except smtplib.SMTPException as exc:
@@ -216,6 +279,12 @@ class SMTPMailer:
     def _context(self) -> ssl.SSLContext:
         return self._ssl_context or ssl.create_default_context()
 
+    def _error(self, kind: type[MailError], sentence: str, *, smtp_code: int | None = None,
+               bounce: bool = False) -> MailError:  # fmt: skip
+        """Every error of ours is made here: its sentence goes to logs, so no login in it."""
+        return kind(redact_login(sentence, self.username, self._password), smtp_code=smtp_code,
+                    bounce=bounce)  # fmt: skip
+
     def _reply_error(
         self, exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
     ) -> MailError:
@@ -231,13 +300,13 @@ class SMTPMailer:
         sentence = f"The mail server at {self.where} {what} ({self._reply(code, text)}); " + (
             "try again later." if is_temporary else f"{fix}."
         )
-        error = TemporaryMailError if is_temporary else PermanentMailError
-        return error(sentence, smtp_code=code, bounce=bounce)
+        kind = TemporaryMailError if is_temporary else PermanentMailError
+        return self._error(kind, sentence, smtp_code=code, bounce=bounce)
 
     def _what_failed(self, exc: smtplib.SMTPResponseException) -> tuple[str, str]:
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             return (
-                f"did not accept the login for user {self.username!r}",
+                "did not accept the login",
                 "check PAPERFEED_SMTP_USER and PAPERFEED_SMTP_PASSWORD",
             )
         if isinstance(exc, smtplib.SMTPSenderRefused):
@@ -253,47 +322,94 @@ class SMTPMailer:
         if isinstance(exc.__context__, OSError):  # smtplib wraps a read that timed out
             return self._network_error(exc.__context__)
         if isinstance(exc, smtplib.SMTPServerDisconnected):
-            return TemporaryMailError(
-                f"The mail server at {self.where} closed the connection unexpectedly; "
-                "try again later."
-            )
-        return PermanentMailError(
-            f"The mail server at {self.where} cannot be used as configured ({exc}); "
-            "check PAPERFEED_SMTP_SECURITY, PAPERFEED_SMTP_USER and PAPERFEED_SMTP_PASSWORD."
-        )
+            return self._error(TemporaryMailError,
+                               f"The mail server at {self.where} closed the connection "
+                               "unexpectedly; try again later.")  # fmt: skip
+        return self._error(PermanentMailError,
+                           f"The mail server at {self.where} cannot be used as configured "
+                           f"({exc}); check PAPERFEED_SMTP_SECURITY, PAPERFEED_SMTP_USER and "
+                           "PAPERFEED_SMTP_PASSWORD.")  # fmt: skip
 
     def _network_error(self, exc: OSError) -> MailError:
+        return self._error(*self._network_failure(exc))
+
+    def _network_failure(self, exc: OSError) -> tuple[type[MailError], str]:
         where = self.where
         if isinstance(exc, ssl.SSLError):
-            return PermanentMailError(
+            return PermanentMailError, (
                 f"TLS with the mail server at {where} failed ({exc.reason or exc}); "
                 "check PAPERFEED_SMTP_SECURITY (tls for port 465, starttls for 587)."
             )
         if isinstance(exc, socket.gaierror):
-            return TemporaryMailError(
+            return TemporaryMailError, (
                 f"The mail server name {self.host!r} could not be looked up; "
                 "check PAPERFEED_SMTP_HOST and the network."
             )
         if isinstance(exc, ConnectionRefusedError):
-            return TemporaryMailError(
+            return TemporaryMailError, (
                 f"The mail server at {where} refused the connection; "
                 "check PAPERFEED_SMTP_HOST and PAPERFEED_SMTP_PORT."
             )
         if isinstance(exc, TimeoutError):
-            return TemporaryMailError(
+            return TemporaryMailError, (
                 f"The mail server at {where} did not answer within {self.timeout_s:g} s; "
                 "check PAPERFEED_SMTP_HOST and PAPERFEED_SMTP_PORT, or try again later."
             )
-        return TemporaryMailError(
+        return TemporaryMailError, (
             f"The connection to the mail server at {where} failed ({exc.strerror or exc}); "
             "try again later."
         )
 
     def _reply(self, code: int, text: bytes | str) -> str:
-        """The server's reply, short, printable, and with the password blanked out."""
+        """The server's reply, printable and short, the login taken out before it is cut:
+        whatever follows `AUTH <mechanism>` (a server echoing the command) too."""
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        reply = " ".join(f"{code} {raw}".split())[:_MAX_REPLY_CHARS]
-        return reply.replace(self._password, "***") if self._password else reply
+        reply = _AUTH_TAIL.sub(rf"\1 {HIDDEN}", f"{code} {raw}")
+        reply = redact_login(reply, self.username, self._password)
+        return " ".join(reply.split())[:_MAX_REPLY_CHARS]
+
+
+def redact_login(text: str, user: str, password: str) -> str:
+    """`text` without any part of an SMTP login: any base64 word that decodes to something
+    holding the user or the password (AUTH PLAIN and LOGIN send them so), then the password,
+    the user and their encodings (base64, hex, URL quoting) wherever they are; the user in
+    the clear only where it is a word of its own ("ann" stays in "cannot")."""
+    secrets = [secret.encode() for secret in (user, password) if secret]
+    if not secrets:
+        return text
+
+    def hide(word: re.Match[str]) -> str:
+        found = word.group(0)
+        decoded = [_base64_decoded(found[skip:]) for skip in range(4)]  # cut at any offset
+        return HIDDEN if any(s in d for s in secrets for d in decoded) else found
+
+    text = _BASE64_WORD.sub(hide, text)
+    for form in sorted(set(_login_forms(user, password)), key=len, reverse=True):
+        text = text.replace(form, HIDDEN)
+    for form in dict.fromkeys((user, quote(user, safe=""))) if user else ():
+        text = re.sub(rf"(?<![\w-]){re.escape(form)}(?![\w-])", HIDDEN, text)
+    return text
+
+
+def _base64_decoded(word: str) -> bytes:
+    padded = word.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(padded + "=" * (-len(padded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _login_forms(user: str, password: str) -> Iterator[str]:
+    """The encoded forms of a login, and the password in the clear."""
+    whole = [f"\0{user}\0{password}", f"{user}\0{password}"] if user and password else []
+    if password:
+        yield from (password, quote(password, safe=""))
+    for secret in (*whole, user, password):
+        if secret:
+            data = secret.encode()
+            yield from (data.hex(), data.hex().upper())
+            yield base64.b64encode(data).decode().rstrip("=")
+            yield base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 class OutboxMailer:
@@ -317,7 +433,7 @@ class OutboxMailer:
         email = build_email(msg, self.sender, now=self._clock())
         try:
             box = mailbox.Maildir(self.folder, create=True)
-            key = box.add(email.as_bytes())
+            key = box.add(email.as_bytes(policy=WIRE.clone(linesep="\n")))  # Maildir: "\n"
         except OSError as exc:
             raise MailError(
                 f"Cannot write the message to the outbox {str(self.folder)!r} "

@@ -5,7 +5,9 @@ subscribe request for a new, unsubscribed or suppressed address makes it pending
 exactly one confirmation mail in the delivery ledger (the sender sends it); while that
 confirmation can still be used (`CONFIRM_TTL_S`), more requests plan nothing, so 50 requests
 for one address queue one mail. A request for a pending or confirmed address changes nothing.
-Whatever the case, the caller answers the same way: nobody learns who is on the list.
+A stranger's request whose inbox had its day's mail from strangers (`inbox_has_room`: sign-in
+links and confirmations, `+tag` variants together) changes nothing either. Whatever the case,
+the caller answers the same way: nobody learns who is on the list.
 
 Every link we mail is a signed token whose purpose is part of the signature (confirm,
 preferences, unsubscribe, click: see `paperfeed.tokens`), so one can never be used for another.
@@ -28,7 +30,7 @@ from typing import Any
 from paperfeed.errors import InputError, NotFound, RateLimited, TokenError
 from paperfeed.store import Preferences, Store, Subscriber
 from paperfeed.tokens import keyed_hash, sign, verify
-from paperfeed.users.accounts import normalize_email
+from paperfeed.users.addresses import inbox_has_room, normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ _CATEGORY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 class Request:
     """What `subscribe` did, for logs and tests only: never show it to the requester."""
 
-    subscriber_id: int
+    subscriber_id: int | None  # None: a new address whose inbox had its day's mail
     planned_confirmation: bool
 
 
@@ -71,13 +73,13 @@ def subscribe(store: Store, secret: bytes, email: str, *, source: str, client: s
         raise RateLimited("Too many subscribe requests from your network; try again in an hour.")
     with store.transaction():
         sub = store.get_subscriber_by_email(email)
+        if sub is not None and _is_settled(sub, now):
+            return Request(sub.id, planned_confirmation=False)
+        if client is not None and not inbox_has_room(store, secret, email, now):
+            log.warning("confirmation held back: the inbox's daily limit is reached")
+            return Request(sub.id if sub else None, planned_confirmation=False)
         if sub is None:
             sub = store.add_subscriber(email, now, source)
-        elif sub.state == "confirmed" or (
-            sub.state == "pending" and sub.confirm_sent_at is not None
-            and now < sub.confirm_sent_at + CONFIRM_TTL_S
-        ):  # fmt: skip
-            return Request(sub.id, planned_confirmation=False)
         else:  # unsubscribed, suppressed, or pending with an expired confirmation: a new round
             store.update_subscriber(sub.id, state="pending", requested_at=now,
                                     request_source=source)  # fmt: skip
@@ -92,6 +94,15 @@ def subscribe(store: Store, secret: bytes, email: str, *, source: str, client: s
                             send_by=now + CONFIRM_TTL_S)  # fmt: skip
     log.info("subscribe request subscriber=%d source=%s", sub.id, source)
     return Request(sub.id, planned_confirmation=True)
+
+
+def _is_settled(sub: Subscriber, now: float) -> bool:
+    """Confirmed, or pending with a confirmation that can still be used: a request changes
+    nothing."""
+    sent_at = sub.confirm_sent_at
+    return sub.state == "confirmed" or (
+        sub.state == "pending" and sent_at is not None and now < sent_at + CONFIRM_TTL_S
+    )
 
 
 def confirm_token(secret: bytes, sub: Subscriber, round_: int) -> str:

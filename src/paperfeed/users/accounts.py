@@ -3,9 +3,11 @@
 Asking for a link looks the same whether or not the address has an account: the link signs an
 existing reader in or makes the account on first use, so there is nothing to tell apart. Links
 expire in 15 minutes and work once (their nonce is spent in the store). Sessions are random
-tokens of which the store keeps only a hash. Limits: 5 links an hour per address (more are
-silently not sent, so a stranger cannot flood an inbox, and the answer still looks the same) and
-20 an hour per client address (those get `RateLimited`).
+tokens of which the store keeps only a hash. Limits: 5 links an hour per inbox (its `+tag` and
+upper-case variants count as one, see `paperfeed.users.addresses`) and 10 mails a day to one
+inbox from strangers, digest confirmations included (more are silently not sent, so a stranger
+cannot flood an inbox, and the answer still looks the same); 20 links an hour per client
+address (those get `RateLimited`).
 
 Nothing here knows about HTTP or cookies: the web layer passes the client and sets the cookie.
 """
@@ -13,16 +15,16 @@ Nothing here knows about HTTP or cookies: the web layer passes the client and se
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from paperfeed.digest.mailer import Mailer, Message
-from paperfeed.errors import InputError, RateLimited, TokenError
+from paperfeed.errors import RateLimited, TokenError
 from paperfeed.rank import trending
 from paperfeed.store import Store, User
 from paperfeed.tokens import hash_token, keyed_hash, sign, verify
+from paperfeed.users.addresses import inbox_has_room, mailbox_key, normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,6 @@ LINK_TTL_S = 15 * 60
 SESSION_TTL = timedelta(days=30)
 LINKS_PER_ADDRESS_HOUR = 5
 LINKS_PER_CLIENT_HOUR = 20
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}$")
-
-
-def normalize_email(text: str) -> str:
-    email = text.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email) or ".." in email:
-        raise InputError("That does not look like an email address; check it and try again.")
-    return email
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +51,17 @@ def request_link(
     base_url: str,
     now: float,
 ) -> bool:
-    """Mail a sign-in link to `email`; False when the address's hourly limit held it back
-    (the caller must answer exactly as when it was sent)."""
+    """Mail a sign-in link to `email`; False when a limit of its inbox held it back (the
+    caller must answer exactly as when it was sent)."""
     email = normalize_email(email)
     if not store.hit_rate("signin-client:" + keyed_hash(secret, "client", client), now,
                           3600, LINKS_PER_CLIENT_HOUR):  # fmt: skip
         raise RateLimited("Too many sign-in requests from your network; try again in an hour.")
-    if not store.hit_rate("signin-address:" + keyed_hash(secret, "email", email), now,
-                          3600, LINKS_PER_ADDRESS_HOUR):  # fmt: skip
-        log.warning("sign-in link held back: address limit reached")
+    inbox = "signin-address:" + keyed_hash(secret, "email", mailbox_key(email))
+    if not store.hit_rate(inbox, now, 3600, LINKS_PER_ADDRESS_HOUR) or not inbox_has_room(
+        store, secret, email, now
+    ):
+        log.warning("sign-in link held back: the inbox's limit is reached")
         return False
     token = sign(secret, "signin", {"m": email, "n": secrets.token_urlsafe(12)}, now + LINK_TTL_S)
     mailer.send(_link_message(email, f"{base_url.rstrip('/')}/signin/link?token={token}"))

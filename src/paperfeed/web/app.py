@@ -36,7 +36,7 @@ from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
 from paperfeed.config import load_settings
-from paperfeed.digest.mailer import Mailer, mailer_from_env
+from paperfeed.digest.mailer import Mailer, MailError, mailer_from_env
 from paperfeed.errors import (
     Forbidden,
     InputError,
@@ -421,6 +421,9 @@ def create_app(
 
 def _status(request: Request, exc: Exception) -> tuple[int, str]:
     """The HTTP status and sentence for an error raised while answering."""
+    if isinstance(exc, MailError):  # its sentence names our mail server: the operator's log
+        log.warning("mail not sent path=%s error=%s", request.url.path, exc)
+        return 503, exc.public
     known: list[tuple[type[Exception], int]] = [
         (NotFound, 404), (QueryError, 400), (InputError, 400), (TokenError, 400),
         (Forbidden, 403), (NotSignedIn, 401), (RateLimited, 429), (PaperfeedError, 503),

@@ -38,7 +38,7 @@ from paperfeed.digest import subscriptions
 from paperfeed.errors import InputError, NotFound, TokenError
 from paperfeed.store import Preferences, Subscriber
 from paperfeed.tokens import verify
-from paperfeed.users.accounts import normalize_email
+from paperfeed.users.addresses import normalize_email
 from paperfeed.web.guard import Visitor
 from paperfeed.web.handlers import Act, Endpoint, form_post, json_answer, page, wants_json
 

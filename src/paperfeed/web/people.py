@@ -20,6 +20,7 @@ from starlette.routing import Route
 from paperfeed.errors import InputError, NotSignedIn, TokenError
 from paperfeed.tokens import verify
 from paperfeed.users import accounts, library
+from paperfeed.users.addresses import normalize_email
 from paperfeed.web import digests
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
 from paperfeed.web.handlers import MAX_UPLOAD_BYTES, form_post, json_answer, page, wants_json
@@ -57,7 +58,7 @@ def routes(site: Site) -> list[Route]:
         site.write(lambda s: accounts.request_link(
             s, mailer, site.guard.secret, email=email, client=visitor.ip,
             base_url=site.base_url, now=site.now()))  # fmt: skip
-        view = {"email": accounts.normalize_email(email)}
+        view = {"email": normalize_email(email)}
         if wants_json(request):
             return json_answer({"sent": True, "message": "Check your inbox for a sign-in link."})
         return site.page(request, "signin_sent.html", view, visitor)
