@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
-import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -55,7 +54,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
 from paperfeed.store import Store, User, open_store
 from paperfeed.users import accounts, library
-from paperfeed.web import digests, feeds, hf_api, people, views
+from paperfeed.web import clean, digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
 from paperfeed.web.observe import CONTENT_TYPE, Metrics, Observe
@@ -70,7 +69,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return clean.dump_json(content)
 
 
 def error_json(status: int, message: str) -> dict[str, Any]:
@@ -84,10 +83,11 @@ def _templates() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=clean.finalize,
     )
     env.globals["version"] = __version__
     env.filters["rich"] = views.rich_text
-    env.filters["web_url"] = views.web_url
+    env.filters["web_url"] = clean.web_url
     return env
 
 

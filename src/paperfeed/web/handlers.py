@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed.errors import Forbidden, InputError, RateLimited
+from paperfeed.web.clean import dump_json
 from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, Visitor
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ async def read_form(request: Request) -> dict[str, Any]:
 
 
 def json_answer(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, headers=SECURITY_HEADERS,
+    return Response(dump_json(value), status, headers=SECURITY_HEADERS,
                     media_type="application/json")  # fmt: skip
 
 
