@@ -98,8 +98,7 @@ def form_post(site: Site, act: Act, *, needs_token: bool = True) -> Endpoint:
                 site.guard.check(request, visitor, token if isinstance(token, str) else None)
             elif not site.guard.same_site(request):
                 raise Forbidden("This request came from another site; it was not carried out.")
-            who = f"user:{visitor.user.id}" if visitor.user else f"client:{visitor.client}"
-            allowed = site.write(lambda s: s.hit_rate("post:" + who, site.now(), 60,
+            allowed = site.write(lambda s: s.hit_rate("post:" + visitor.who, site.now(), 60,
                                                       POSTS_PER_MINUTE))  # fmt: skip
             if not allowed:
                 raise RateLimited("Too many actions in a minute; wait a moment and try again.")
