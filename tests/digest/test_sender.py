@@ -162,7 +162,7 @@ def test_digest_headers_parts_links_and_never_twice(db: Store, smtp_server: SMTP
         parts = urlsplit(url)
         ref = unquote(parts.path.split("/r/", 1)[1])
         fields = verify(SECRET, "click", parse_qs(parts.query)["t"][0], clock())
-        assert fields["p"] == ref
+        assert fields["p"] == ref and fields["s"] == sub_id  # the recipient: counted once
     first = db.sent_seqs(sub_id)
     # the next day brings new papers: a new digest, none of yesterday's papers again
     clock.advance(86400)

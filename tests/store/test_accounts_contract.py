@@ -225,6 +225,18 @@ def test_a_client_counts_once_per_burst(backend: Store) -> None:
     assert backend.decayed_sums(AT, rules) == {s1: {"view": 5.0, "click": 1.0}, s2: {"view": 1.0}}
 
 
+def test_each_signal_keeps_its_own_burst(backend: Store) -> None:
+    [s1] = add_papers(backend, 1)
+    click = lambda at: backend.record_event(  # noqa: E731
+        s1, "click", AT + at, client="recipient-1", burst_s=90 * 86400
+    )
+    assert click(0)
+    # views with a one-day burst come and go; the click's long burst is not cut short by them
+    assert backend.record_event(s1, "view", AT + 2 * 86400, client="recipient-1", burst_s=86400)
+    assert not click(3 * 86400)
+    assert click(90 * 86400)
+
+
 def test_decayed_sums_halve_every_half_life_and_leave_out_untouched_papers(backend: Store) -> None:
     s1, s2, s3 = add_papers(backend, 1, 2, 3)
     backend.record_event(s1, "view", AT - 24 * HOUR)

@@ -34,11 +34,13 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from paperfeed.digest.mailer import SMTPMailer
+from paperfeed.digest.sender import CLICK_TTL_S
 from paperfeed.ingest.files import import_file
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Store, open_store
 from paperfeed.tokens import sign
+from paperfeed.users.library import COUNT_ONCE_S
 from paperfeed.web.app import create_app
 from tests.conftest import SEED
 from tests.mail import SMTPCatcher, login_forms, smtp_server
@@ -888,17 +890,20 @@ def test_trending_reacts_to_upvotes_and_saves_as_the_formula_says(web: Web) -> N
     assert [p["id"] for p in final] == order
 
 
-def test_page_views_count_once_per_reader_and_never_for_robots_or_prefetches(web: Web) -> None:
+def test_page_views_count_once_a_day_per_client_and_never_for_robots_or_prefetches(
+    web: Web,
+) -> None:
     ref = HOSTILE.id
     assert "view" not in trend(web.client, ref)["parts"]
 
-    def look(user_agent: str, **headers: str) -> None:
-        answer = web.client.get(f"/paper/{ref}", headers={"User-Agent": user_agent, **headers})
+    def look(user_agent: str, c: TestClient = web.client, **headers: str) -> None:
+        answer = c.get(f"/paper/{ref}", headers={"User-Agent": user_agent, **headers})
         assert answer.status_code == 200
 
     look(BROWSER)
     assert trend(web.client, ref)["parts"]["view"] == 0.2
-    look(BROWSER)  # a reload within 30 minutes
+    look(BROWSER)  # a reload
+    look(FIREFOX)  # another browser at the same address: the same network client
     look(GOOGLEBOT)
     look("curl/8.5.0")
     look(FIREFOX, **{"Sec-Purpose": "prefetch"})
@@ -907,27 +912,65 @@ def test_page_views_count_once_per_reader_and_never_for_robots_or_prefetches(web
     web.client.get(f"/paper/{ref}.json", headers={"User-Agent": FIREFOX})
     web.client.get(f"/paper/{ref}.json", headers={"User-Agent": BROWSER})
     assert trend(web.client, ref)["parts"]["view"] == 0.2
-    look(FIREFOX)  # another reader
+    look(FIREFOX, web.new_client("198.51.100.7"))  # another reader, from another address
     assert trend(web.client, ref)["parts"]["view"] == 0.4
-    web.clock.advance(31 * 60)  # the first reader, back after half an hour
+    web.clock.advance(23 * 3600)  # the first reader, back later the same day
+    look(BROWSER)
+    assert trend(web.client, ref)["parts"]["view"] == 0.4
+    web.clock.advance(3600)  # and the next day
     look(BROWSER)
     parts = trend(web.client, ref)["parts"]
     assert parts["view"] == 0.6
     assert trend(web.client, ref)["score"] == pytest.approx(0.5 + 0.6, abs=1e-3)
 
 
-def test_a_digest_click_counts_only_with_our_token_for_that_paper(web: Web) -> None:
+def test_fifty_views_with_fifty_browsers_move_the_score_by_one_view(web: Web) -> None:
+    ref = HOSTILE.id
+    before = trend(web.client, ref)["score"]
+    for n in range(50):
+        web.client.get(f"/paper/{ref}", headers={"User-Agent": f"{BROWSER} replay/{n}"})
+    assert trend(web.client, ref)["score"] - before == pytest.approx(0.2, abs=1e-3)
+    assert [p["id"] for p in ranking(web.client)][-1] == ref  # still last
+
+
+def test_a_signed_in_reader_counts_once_a_day_from_any_address(web: Web) -> None:
+    ref = HOSTILE.id
+    home, work = web.new_client("198.51.100.8"), web.new_client("198.51.100.9")
+    for c in (home, work):
+        sign_in(web, c, "ann@example.org")
+        for n in range(5):
+            assert c.get(f"/paper/{ref}", headers={"User-Agent": f"{BROWSER} {n}"}).is_success
+    assert trend(web.client, ref)["parts"]["view"] == 0.2
+    web.clock.advance(86400)
+    work.get(f"/paper/{ref}", headers={"User-Agent": BROWSER})
+    assert trend(web.client, ref)["parts"]["view"] == 0.4
+
+
+def test_a_replayed_digest_link_counts_one_click_per_recipient(web: Web) -> None:
+    assert COUNT_ONCE_S["click"] >= CLICK_TTL_S  # once for as long as a link lives
     secret = web.store.get_secret("web")
-    good = sign(secret, "click", {"p": PAPER}, START + 86400)
-    for token in ("", "forged.token", sign(secret, "click", {"p": HF_IDS[1]}, START + 86400),
-                  sign(b"k" * 32, "click", {"p": PAPER}, START + 86400),
-                  sign(secret, "click", {"p": PAPER}, START - 1)):  # fmt: skip
-        answer = web.client.get(f"/r/{PAPER}", params={"t": token}, follow_redirects=False)
-        assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
-    assert "click" not in trend(web.client, PAPER)["parts"]
-    answer = web.client.get(f"/r/{PAPER}", params={"t": good}, follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
-    assert trend(web.client, PAPER)["parts"]["click"] == 0.5
+    before = trend(web.client, PAPER)["score"]
+
+    def replay(token: str, times: int, *, spread: bool) -> None:
+        for n in range(times):
+            c = web.new_client(f"198.51.100.{100 + n}") if spread else web.client
+            answer = c.get(f"/r/{PAPER}", params={"t": token}, follow_redirects=False,
+                           headers={"User-Agent": f"{BROWSER} replay/{n}"})  # fmt: skip
+            assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
+
+    ann = sign(secret, "click", {"p": PAPER, "s": 1}, START + 86400)
+    replay(ann, 50, spread=True)  # one recipient's link, from 50 addresses and browsers
+    assert trend(web.client, PAPER)["score"] - before == pytest.approx(0.5, abs=1e-3)
+    replay(sign(secret, "click", {"p": PAPER, "s": 1}, START + 7200), 1, spread=False)
+    assert trend(web.client, PAPER)["parts"]["click"] == 0.5  # the same recipient, another mail
+    replay(sign(secret, "click", {"p": PAPER, "s": 2}, START + 86400), 3, spread=True)
+    assert trend(web.client, PAPER)["parts"]["click"] == 1.0  # another recipient
+    older = sign(secret, "click", {"p": PAPER}, START + 86400)  # mailed before links named one
+    replay(older, 50, spread=False)
+    assert trend(web.client, PAPER)["parts"]["click"] == 1.5  # once per network client
+    web.new_client("203.0.113.5").get(f"/r/{PAPER}", params={"t": older},
+                                      headers={"User-Agent": BROWSER})  # fmt: skip
+    assert trend(web.client, PAPER)["parts"]["click"] == 2.0
 
 
 def test_more_than_60_posts_a_minute_from_one_reader_get_429(web: Web) -> None:

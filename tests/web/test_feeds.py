@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import html
 import time
+from datetime import UTC, datetime
 
 import feedparser
 import httpx
 import pytest
 
+from paperfeed.models import Paper, paper_json
+from paperfeed.web import feeds
 from tests.web.conftest import HF_IDS, HOSTILE
+
+SITE = "https://papers.example.org"
 
 
 def parse(url: str) -> feedparser.FeedParserDict:
@@ -71,3 +76,37 @@ def test_feed_errors_are_json_errors(live_server: str) -> None:
     answer = httpx.get(f"{live_server}/trending.atom?window=year")
     assert answer.status_code == 400
     assert answer.json()["error"]["message"] == "window must be one of day, week, month."
+
+
+# -- links from sources: http(s) only; ids are ours ------------------------------------------
+
+
+def _feed_of(paper: Paper) -> feeds.Feed:
+    when = datetime(2024, 10, 25, tzinfo=UTC)
+    return feeds.Feed("t", f"{SITE}/search.atom", f"{SITE}/search", SITE, [paper_json(paper)], when)
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss"])
+@pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)",
+                                 "data:text/html,<script>alert(1)</script>",
+                                 "vbscript:msgbox(1)", "//evil.example/x"])  # fmt: skip
+def test_feeds_keep_only_http_links_from_sources(kind: str, url: str) -> None:
+    paper = Paper(id="x1", title="Linked", url=url, pdf_url=url, code_url=url)
+    body = feeds.RENDER[kind](_feed_of(paper)).decode()
+    for scheme in ("javascript:", "data:", "vbscript:", "evil.example"):
+        assert scheme not in body.lower()
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    [entry] = parsed.entries
+    assert entry.id == f"{SITE}/paper/x1"
+    assert {link.href for link in entry.links} == {f"{SITE}/paper/x1"}
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss"])
+def test_a_paper_is_known_by_our_id_and_its_pdf_link_is_kept(kind: str) -> None:
+    paper = Paper(id="2410.17243", title="T", url="https://arxiv.org/abs/2410.17243",
+                  pdf_url="https://arxiv.org/pdf/2410.17243")  # fmt: skip
+    [entry] = feedparser.parse(feeds.RENDER[kind](_feed_of(paper))).entries
+    assert entry.id == f"{SITE}/paper/2410.17243"  # stable: not a URL the source chose
+    if kind == "atom":
+        assert "https://arxiv.org/pdf/2410.17243" in {link.href for link in entry.links}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,4 +229,30 @@ def test_links_from_sources_must_be_http(tmp_path: Path) -> None:
         assert "javascript:" not in page and "data:text" not in page
         assert '<a href="https://arxiv.org/pdf/1" rel="noopener">PDF</a>' in page
         assert "javascript:" not in c.get("/search", params={"q": "linked"}).text
+    store.close()
+
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def test_control_characters_in_paper_text_reach_neither_pages_nor_json(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "nul.db"))
+    odd = Paper(id="c1", title="Nul\x00 bell\x07 escape\x1b[31m title\x7f",
+                abstract="tab\there\nnew line\r\nvertical\x0btab\x0cfeed",
+                authors=("Ann\x00 Example",), categories=("cs.LG",),
+                extra={"note\x01": "x\x02y"})  # fmt: skip
+    store.upsert_papers([odd])
+    with TestClient(create_app(lambda: SearchEngine(store, str(tmp_path / "ix")))) as c:
+        for path in ("/paper/c1", "/search?q=bell&mode=keyword", "/", "/trending"):
+            page = c.get(path)
+            assert page.status_code == 200 and "bell" in page.text, path
+            assert not CONTROL.search(page.text), (path, CONTROL.findall(page.text))
+        for path in ("/paper/c1.json", "/search.json?q=bell&mode=keyword", "/index.json",
+                     "/api/papers/c1", "/api/papers/search?q=bell"):  # fmt: skip
+            raw = c.get(path).text
+            assert "\\u00" not in raw and "\\b" not in raw and not CONTROL.search(raw), path
+        paper = c.get("/paper/c1.json").json()["paper"]
+    assert paper["title"] == "Nul bell escape[31m title"
+    assert paper["abstract"] == "tab\there\nnew line\nverticaltabfeed"  # tab and newline stay
+    assert paper["authors"] == ["Ann Example"] and paper["extra"] == {"note": "xy"}
     store.close()

@@ -62,7 +62,7 @@ BACKOFF_S = 60.0  # the first retry; doubling up to BACKOFF_MAX_S
 BACKOFF_MAX_S = 3600.0
 BOUNCE_LIMIT = 2
 RATE_PER_S = 10.0
-CLICK_TTL_S = 90 * 86400
+CLICK_TTL_S = 90 * 86400  # (users/library.py COUNT_ONCE_S["click"] counts a click once as long)
 EMBED_WAIT_S = 1800.0  # how long after its period starts a digest waits for embeddings
 
 
@@ -292,7 +292,7 @@ class DigestSender:
         at = delivery.planned_at
         unsubscribe = f"{self.base_url}/u/{subscriptions.unsubscribe_token(self.secret, sub, at)}"
         links = Links(
-            paper=lambda paper: self._paper_link(paper, at),
+            paper=lambda paper: self._paper_link(paper, sub, at),
             preferences=self.preferences_url(sub, at),
             unsubscribe=unsubscribe,
             site=self.base_url,
@@ -314,8 +314,9 @@ class DigestSender:
         token = subscriptions.preferences_token(self.secret, sub, at)
         return f"{self.base_url}/preferences?token={token}"
 
-    def _paper_link(self, paper: Paper, at: float) -> str:
-        token = sign(self.secret, "click", {"p": paper.id}, at + CLICK_TTL_S)
+    def _paper_link(self, paper: Paper, sub: Subscriber, at: float) -> str:
+        """A paper's link in a digest: it counts a click once per paper and recipient."""
+        token = sign(self.secret, "click", {"p": paper.id, "s": sub.id}, at + CLICK_TTL_S)
         return f"{self.base_url}/r/{quote(paper.id)}?t={token}"
 
     def _confirmation(self, sub: Subscriber, delivery: Delivery, message_id: str) -> Message:

@@ -490,7 +490,8 @@ class Store(Protocol):
     def record_event(self, seq: int, signal: str, at: float, *, client: str | None = None,
                      burst_s: float = 0.0) -> bool:  # fmt: skip
         """Count an anonymous event (a view, a digest click); a `client` counted for the same
-        paper and signal less than `burst_s` ago is not counted again. True when counted."""
+        paper and signal less than `burst_s` ago is not counted again (each signal keeps its
+        own `burst_s`: pass the same one every time). True when counted."""
         ...
 
     def decayed_sums(self, now: float, rules: Mapping[str, Decayed], *,

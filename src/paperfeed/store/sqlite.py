@@ -829,7 +829,8 @@ class SQLiteStore:
                      burst_s: float = 0.0) -> bool:  # fmt: skip
         with self.transaction():
             if client is not None:
-                self.conn.execute("DELETE FROM recent_clients WHERE at <= ?", (at - burst_s,))
+                self.conn.execute("DELETE FROM recent_clients WHERE signal = ? AND at <= ?",
+                                  (signal, at - burst_s))  # fmt: skip
                 cursor = self.conn.execute(
                     "INSERT OR IGNORE INTO recent_clients VALUES (?, ?, ?, ?)",
                     (client, seq, signal, at),

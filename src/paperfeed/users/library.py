@@ -24,7 +24,11 @@ from paperfeed.users.bibtex import format_bibtex, parse_import
 KINDS = ("upvote", "save", "hide")
 MAX_TAGS = 10
 MAX_TAG_LEN = 40
-VIEW_BURST_S = 30 * 60  # one client's views of a paper within 30 minutes count once
+DAY_S = 86400
+# How long one counter's repeats of an event on a paper count once: a view once a day per
+# network client or signed-in reader; a digest click once per recipient (or, for links that
+# name none, per network client) for as long as a digest's links live (sender.CLICK_TTL_S).
+COUNT_ONCE_S = {"view": DAY_S, "click": 90 * DAY_S}
 _TAG_BAD = re.compile(r"[\x00-\x1f\x7f<>\"]")
 
 
@@ -75,13 +79,14 @@ def react(
     return store.get_reactions(user.id, [seq]).get(seq, set())
 
 
-def record_view(store: Store, ref: str, client: str, now: float, signal: str = "view") -> bool:
-    """Count an anonymous view (or digest click); a client's repeats in a burst count once."""
+def record_view(store: Store, ref: str, who: str, now: float, signal: str = "view") -> bool:
+    """Count a page view (or a digest click) by `who` (a reader, a network client or a
+    digest's recipient) unless `who` was counted for it within `COUNT_ONCE_S`."""
     seq = store.find_seq(ref)
     if seq is None:
         return False
     with store.transaction():
-        counted = store.record_event(seq, signal, now, client=client, burst_s=VIEW_BURST_S)
+        counted = store.record_event(seq, signal, now, client=who, burst_s=COUNT_ONCE_S[signal])
         if counted:
             trending.refresh(store, [seq])
     return counted

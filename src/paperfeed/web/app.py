@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
-import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -55,9 +54,16 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
 from paperfeed.store import Store, User, open_store
 from paperfeed.users import accounts, library
-from paperfeed.web import digests, feeds, hf_api, people, views
+from paperfeed.web import clean, digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
-from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
+from paperfeed.web.guard import (
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    Guard,
+    SecurityHeaders,
+    SiteAddress,
+    Visitor,
+)
 from paperfeed.web.observe import CONTENT_TYPE, Metrics, Observe
 from paperfeed.web.openapi import openapi
 
@@ -70,7 +76,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return clean.dump_json(content)
 
 
 def error_json(status: int, message: str) -> dict[str, Any]:
@@ -84,10 +90,11 @@ def _templates() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=clean.finalize,
     )
     env.globals["version"] = __version__
     env.filters["rich"] = views.rich_text
-    env.filters["web_url"] = views.web_url
+    env.filters["web_url"] = clean.web_url
     return env
 
 
@@ -303,9 +310,10 @@ def create_app(
                     request: Request, render: Any = render, kind: str = kind
                 ) -> Response:
                     view = await site.run(build, request)
-                    page_url = str(request.url.replace(path=path))
-                    feed = feeds.Feed(title(view), str(request.url), page_url,
-                                      str(request.base_url), view["papers"], started)  # fmt: skip
+                    query = "?" + request.url.query if request.url.query else ""
+                    feed = feeds.Feed(title(view), site.base_url + request.url.path + query,
+                                      site.base_url + path + query, site.base_url,
+                                      view["papers"], started)  # fmt: skip
                     modified = format_datetime(feeds.feed_updated(feed), usegmt=True)
                     headers = {**SECURITY_HEADERS, "Last-Modified": modified}
                     return Response(render(feed), media_type=feeds.FORMATS[kind], headers=headers)
@@ -332,7 +340,7 @@ def create_app(
 
     def count_view(request: Request, view: dict[str, Any], visitor: Visitor) -> None:
         if people.is_human_view(request) and not site.engine().store.readonly:
-            site.write(lambda s: library.record_view(s, view["paper"]["id"], visitor.client,
+            site.write(lambda s: library.record_view(s, view["paper"]["id"], visitor.who,
                                                      site.now()))  # fmt: skip
 
     def api(build: Callable[[Request], Any]) -> Callable[[Request], Any]:
@@ -411,6 +419,8 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(SiteAddress, base_url=site.base_url),
+            Middleware(SecurityHeaders),
             Middleware(Observe, access_log=access_log, metrics=metrics),
             Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
             Middleware(ConditionalGet),

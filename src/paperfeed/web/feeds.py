@@ -1,9 +1,11 @@
 """Atom (RFC 4287) and RSS 2.0 feeds of any list of papers a page shows: trending, a day's
 papers, a search (so a saved search is a feed).
 
-Built with ElementTree, which escapes every text and attribute; characters XML 1.0 forbids
-(control characters do occur in abstracts) are dropped first, so a hostile title yields a valid
-feed whose entry reads as the literal text. Summaries are plain text (Atom `type="text"`; an RSS
+Built with ElementTree, which escapes every text and attribute; control characters (they do
+occur in abstracts, and XML 1.0 forbids most) are dropped first (`clean.text`), so a hostile
+title yields a valid feed whose entry reads as the literal text. Links a source sent are kept
+only when they are http(s) (`clean.web_url`, as on the pages), and an entry's id is our own
+paper URL, never one the source chose. Summaries are plain text (Atom `type="text"`; an RSS
 description is HTML by convention, so there the text is HTML-escaped once more): feed readers
 differ too much in what HTML they allow to send them markup or MathML.
 """
@@ -11,7 +13,6 @@ differ too much in what HTML they allow to send them markup or MathML.
 from __future__ import annotations
 
 import html
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
+from paperfeed.web.clean import text, web_url
+
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 
 
@@ -31,13 +33,9 @@ class Feed:
     title: str
     self_url: str  # absolute URL of the feed itself
     page_url: str  # absolute URL of the page it follows
-    base_url: str  # the server's root, for links to paper pages
+    base_url: str  # the site's root (the configured base URL), for links to paper pages
     papers: Sequence[dict[str, Any]]  # paper_json dicts, in the page's order
     fallback_updated: datetime  # for papers (and feeds) without any date
-
-
-def _clean(text: str | None) -> str:
-    return _NOT_XML.sub("", text or "")
 
 
 def _when(value: str | None, fallback: datetime) -> datetime:
@@ -62,10 +60,10 @@ def paper_link(feed: Feed, p: dict[str, Any]) -> str:
     return f"{feed.base_url.rstrip('/')}/paper/{quote(p['id'], safe='')}"
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    node = ET.SubElement(parent, tag, {k: _clean(v) for k, v in attrs.items()})
-    if text is not None:
-        node.text = _clean(text)
+def _sub(parent: ET.Element, tag: str, content: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, {k: text(v) for k, v in attrs.items()})
+    if content is not None:
+        node.text = text(content)
     return node
 
 
@@ -80,11 +78,11 @@ def atom(feed: Feed) -> bytes:
     for p in feed.papers:
         published, updated = _entry_dates(p, feed.fallback_updated)
         entry = _sub(root, "entry")
-        _sub(entry, "id", p["url"] or paper_link(feed, p))
+        _sub(entry, "id", paper_link(feed, p))
         _sub(entry, "title", p["title"], type="text")
         _sub(entry, "link", rel="alternate", href=paper_link(feed, p), type="text/html")
-        if p.get("pdf_url"):
-            _sub(entry, "link", rel="related", href=p["pdf_url"], type="application/pdf")
+        if pdf := web_url(p.get("pdf_url")):
+            _sub(entry, "link", rel="related", href=pdf, type="application/pdf")
         _sub(entry, "published", published.isoformat())
         _sub(entry, "updated", updated.isoformat())
         for name in p["authors"] or ["unknown"]:
@@ -109,7 +107,7 @@ def rss(feed: Feed) -> bytes:
         item = _sub(channel, "item")
         _sub(item, "title", p["title"])
         _sub(item, "link", paper_link(feed, p))
-        _sub(item, "guid", p["url"] or paper_link(feed, p), isPermaLink="false")
+        _sub(item, "guid", paper_link(feed, p), isPermaLink="true")
         _sub(item, "pubDate", format_datetime(published))
         if p["authors"]:
             _sub(item, "dc:creator", ", ".join(p["authors"]))

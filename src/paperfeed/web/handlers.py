@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed.errors import Forbidden, InputError, RateLimited
+from paperfeed.web.clean import dump_json
 from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, Visitor
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ async def read_form(request: Request) -> dict[str, Any]:
 
 
 def json_answer(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, headers=SECURITY_HEADERS,
+    return Response(dump_json(value), status, headers=SECURITY_HEADERS,
                     media_type="application/json")  # fmt: skip
 
 
@@ -97,8 +98,7 @@ def form_post(site: Site, act: Act, *, needs_token: bool = True) -> Endpoint:
                 site.guard.check(request, visitor, token if isinstance(token, str) else None)
             elif not site.guard.same_site(request):
                 raise Forbidden("This request came from another site; it was not carried out.")
-            who = f"user:{visitor.user.id}" if visitor.user else f"client:{visitor.client}"
-            allowed = site.write(lambda s: s.hit_rate("post:" + who, site.now(), 60,
+            allowed = site.write(lambda s: s.hit_rate("post:" + visitor.who, site.now(), 60,
                                                       POSTS_PER_MINUTE))  # fmt: skip
             if not allowed:
                 raise RateLimited("Too many actions in a minute; wait a moment and try again.")

@@ -175,9 +175,11 @@ def routes(site: Site) -> list[Route]:
             except TokenError:
                 return
             if fields.get("p") == ref:
-                visitor = site.guard.visitor(request, None)
-                site.write(lambda s: library.record_view(s, ref, visitor.client, site.now(),
-                                                         "click"))  # fmt: skip
+                # once per recipient; links mailed before they named one, per network client
+                recipient = fields.get("s")
+                who = (f"recipient:{recipient}" if isinstance(recipient, int)
+                       else site.guard.visitor(request, None).who)  # fmt: skip
+                site.write(lambda s: library.record_view(s, ref, who, site.now(), "click"))
 
         await site.run(count)
         return RedirectResponse("/paper/" + quote(ref), 303)

@@ -207,13 +207,6 @@ def day_title(view: dict[str, Any]) -> str:
     return f"paperfeed: papers of {view['date']}" if view["date"] else "paperfeed: papers"
 
 
-def web_url(value: str | None) -> str | None:
-    """`value` if it is an http(s) URL, else None: a source could send `javascript:...`."""
-    if value and value.lower().startswith(("https://", "http://")):
-        return value
-    return None
-
-
 def rich_text(text: str, terms: Sequence[str] = ()) -> Markup:
     """Paper text as safe HTML: math as MathML, query terms marked (see web/mathtext.py)."""
     if not terms:
