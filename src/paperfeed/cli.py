@@ -721,6 +721,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     os.environ["PAPERFEED_DB"] = settings.db
     if not os.environ.get("PAPERFEED_BASE_URL"):
         os.environ["PAPERFEED_BASE_URL"] = f"http://{args.host}:{args.port}"
+        if args.host in ("0.0.0.0", "::"):  # a bind-all address is nobody's address
+            _err(f"warning: set PAPERFEED_BASE_URL to the address readers use (e.g. "
+                 f"http://{socket.gethostname()}:{args.port}); until then forms sent from "
+                 f"other addresses are refused and mailed links point to "
+                 f"{os.environ['PAPERFEED_BASE_URL']}")  # fmt: skip
     os.environ["PAPERFEED_SCHEDULER"] = "0" if args.no_scheduler else "1"
     # what the worker processes read: how to log, and whether /metrics is on
     os.environ["PAPERFEED_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level)
