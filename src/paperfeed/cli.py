@@ -127,6 +127,10 @@ def _report_import(report: ImportReport) -> None:
         _err(f"  {report.path}: {error}")
     if len(report.errors) > MAX_LINE_ERRORS_SHOWN:
         _err(f"  ... and {len(report.errors) - MAX_LINE_ERRORS_SHOWN} more bad lines")
+    if report.fault:
+        _err(f"error: {report.path}: {report.fault}; the {report.papers} papers before it are "
+             "imported: import a whole copy of the file to get the rest (re-importing is "
+             "safe).")  # fmt: skip
 
 
 def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
@@ -136,13 +140,16 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
         for path in paths:
             try:
                 with _progress(file_size(path), "B", Path(path).name) as update:
-                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC))
+                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC),
+                                         max_line_bytes=settings.max_line_bytes)  # fmt: skip
             except PaperfeedError as e:
                 _err(f"error: {e}")
                 status = EXIT_ERROR
                 continue
             _report_import(report)
-            if report.errors and status == EXIT_OK:
+            if report.fault:
+                status = EXIT_ERROR
+            elif report.errors and status == EXIT_OK:
                 status = EXIT_SKIPPED
         _sync_with_progress(_open_engine(settings, store), store)
         _err(f"{store.count_papers()} papers in {settings.db}")
