@@ -49,7 +49,7 @@ from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
 from paperfeed.status import gather, source_json
-from paperfeed.store import Store, open_store
+from paperfeed.store import Store, open_store, privacy_warning
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
 EMBED_BATCH = 64
@@ -1093,6 +1093,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(logging.INFO if args.verbose else logging.WARNING, args.log_format)
     try:
         settings = load_settings(db=args.db)
+        if warning := privacy_warning(settings.db):
+            _err(f"warning: {warning}")
         status: int = args.func(settings, args)
         return status
     except PaperfeedError as e:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import mailbox
+import os
 import smtplib
 import socket
 import ssl
@@ -316,8 +317,9 @@ class OutboxMailer:
     def send(self, msg: Message) -> str:
         email = build_email(msg, self.sender, now=self._clock())
         try:
-            box = mailbox.Maildir(self.folder, create=True)
+            box = mailbox.Maildir(self.folder, create=True)  # its folders are made 0700
             key = box.add(email.as_bytes())
+            os.chmod(self.folder / "new" / key, 0o600)  # sign-in links: its owner's alone
         except OSError as exc:
             raise MailError(
                 f"Cannot write the message to the outbox {str(self.folder)!r} "

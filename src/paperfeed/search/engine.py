@@ -54,6 +54,8 @@ class SearchEngine:
         self.embedder = embedder
         self.fusion, self.dense_weight = fusion, dense_weight
         self._lock = threading.Lock()  # one sync at a time; no vector search during one
+        for folder in (Path(index_dir), Path(index_dir) / "vectors"):  # its owner's alone
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
         self.vectors = (
             VectorIndex(vector_index_dir(index_dir, embedder.name), embedder.name, embedder.dim)

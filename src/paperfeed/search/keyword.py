@@ -99,7 +99,7 @@ def read_sync_state(path: str | Path) -> SyncState:
 class KeywordIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.text_analyzer = _text_analyzer()
         self.name_analyzer = _name_analyzer()
         self.index = self._open()
@@ -110,7 +110,7 @@ class KeywordIndex:
         except ValueError as e:  # another schema or a damaged folder: it is derived data
             log.warning("keyword index unreadable (%s); rebuilding path=%s", e, self.path)
             shutil.rmtree(self.path, ignore_errors=True)
-            self.path.mkdir(parents=True)
+            self.path.mkdir(mode=0o700, parents=True)
             index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
         index.register_tokenizer("paper_en", self.text_analyzer)
         index.register_tokenizer("names", self.name_analyzer)
@@ -160,7 +160,7 @@ class KeywordIndex:
     def rebuild(self) -> None:
         """Throw the index away; the next sync builds it again from the store."""
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(parents=True)
+        self.path.mkdir(mode=0o700, parents=True)
         self.index = self._open()
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:

@@ -67,7 +67,7 @@ class VectorIndex:
     def __init__(self, path: str | Path, model: str, dim: int) -> None:
         self.path = Path(path)
         self.model, self.dim = model, dim
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.state = VectorState()
         self.index: Any = None
         # Plain arrays, not dicts: 2.7M papers cost 40 MB here instead of ~500 MB.
@@ -144,7 +144,7 @@ class VectorIndex:
         total = store.count_embeddings(self.model)
         self._reset("hnsw" if total >= HNSW_FROM else "flat")
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(parents=True)
+        self.path.mkdir(mode=0o700, parents=True)
         return self.sync(store, on_progress)
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:

@@ -24,7 +24,7 @@ from paperfeed.store.base import (
     User,
     VectorChange,
 )
-from paperfeed.store.sqlite import SQLiteStore
+from paperfeed.store.sqlite import SQLiteStore, privacy_warning
 
 
 def open_store(path: str, *, readonly: bool = False) -> Store:
@@ -54,4 +54,5 @@ __all__ = [
     "User",
     "VectorChange",
     "open_store",
+    "privacy_warning",
 ]

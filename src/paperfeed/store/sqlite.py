@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import shlex
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -157,6 +159,32 @@ def list_migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def _create_private(path: str) -> None:
+    """Create a new database file readable by its owner alone, before SQLite opens it: it
+    holds the key that signs sign-in links and every subscriber's address, and SQLite gives
+    the WAL, SHM and journal files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with suppress(OSError):  # it exists, or SQLite says why it cannot be made
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def privacy_warning(path: str) -> str | None:
+    """A sentence when other users of this machine can read the database at `path` (or its
+    WAL or SHM, which hold its pages too); None when only its owner can."""
+    exposed = []
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & (stat.S_IRGRP | stat.S_IROTH):
+                exposed.append(shlex.quote(name))
+        except OSError:
+            continue
+    if not exposed:
+        return None
+    return (f"{path} is readable by other users of this machine and holds the key that signs "
+            f"sign-in links; chmod 600 {' '.join(exposed)}")  # fmt: skip
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
@@ -182,6 +210,7 @@ class SQLiteStore:
                 uri = Path(self.path).resolve().as_uri() + "?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
+                _create_private(self.path)
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
