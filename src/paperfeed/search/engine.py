@@ -16,6 +16,7 @@ from pathlib import Path
 
 from paperfeed.errors import IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
+from paperfeed.search import owner_only_dir
 from paperfeed.search.embed import Embedder, Vectors, from_blobs
 from paperfeed.search.hybrid import convex_fusion, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
@@ -54,8 +55,7 @@ class SearchEngine:
         self.embedder = embedder
         self.fusion, self.dense_weight = fusion, dense_weight
         self._lock = threading.Lock()  # one sync at a time; no vector search during one
-        for folder in (Path(index_dir), Path(index_dir) / "vectors"):  # its owner's alone
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only_dir(Path(index_dir) / "vectors")
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
         self.vectors = (
             VectorIndex(vector_index_dir(index_dir, embedder.name), embedder.name, embedder.dim)

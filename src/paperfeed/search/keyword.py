@@ -26,6 +26,7 @@ import tantivy
 
 from paperfeed.errors import IndexBusy
 from paperfeed.models import Paper
+from paperfeed.search import owner_only_dir
 from paperfeed.search.query import Filters, ParsedQuery
 from paperfeed.store import Store
 
@@ -99,7 +100,7 @@ def read_sync_state(path: str | Path) -> SyncState:
 class KeywordIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only_dir(self.path)
         self.text_analyzer = _text_analyzer()
         self.name_analyzer = _name_analyzer()
         self.index = self._open()
@@ -110,7 +111,7 @@ class KeywordIndex:
         except ValueError as e:  # another schema or a damaged folder: it is derived data
             log.warning("keyword index unreadable (%s); rebuilding path=%s", e, self.path)
             shutil.rmtree(self.path, ignore_errors=True)
-            self.path.mkdir(mode=0o700, parents=True)
+            owner_only_dir(self.path)
             index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
         index.register_tokenizer("paper_en", self.text_analyzer)
         index.register_tokenizer("names", self.name_analyzer)
@@ -160,11 +161,15 @@ class KeywordIndex:
     def rebuild(self) -> None:
         """Throw the index away; the next sync builds it again from the store."""
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(mode=0o700, parents=True)
+        owner_only_dir(self.path)
         self.index = self._open()
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
         """Bring the index up to the store's last change. Returns the papers (re)indexed."""
+        if not (self.path / "meta.json").is_file():  # the folder was deleted under us
+            log.warning("keyword index gone; building it again from the database path=%s",
+                        self.path)  # fmt: skip
+            self.rebuild()
         target, store_id = store.last_change(), store.store_id()
         state = self.read_state()
         stale = state.store_id not in ("", store_id) or state.schema_version != SCHEMA_VERSION

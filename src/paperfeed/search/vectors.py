@@ -26,6 +26,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.search import owner_only_dir
 from paperfeed.search.embed import Vectors, from_blobs
 from paperfeed.store import Store
 
@@ -67,7 +68,7 @@ class VectorIndex:
     def __init__(self, path: str | Path, model: str, dim: int) -> None:
         self.path = Path(path)
         self.model, self.dim = model, dim
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only_dir(self.path)
         self.state = VectorState()
         self.index: Any = None
         # Plain arrays, not dicts: 2.7M papers cost 40 MB here instead of ~500 MB.
@@ -144,12 +145,17 @@ class VectorIndex:
         total = store.count_embeddings(self.model)
         self._reset("hnsw" if total >= HNSW_FROM else "flat")
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(mode=0o700, parents=True)
+        owner_only_dir(self.path)
         return self.sync(store, on_progress)
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
         """Add vectors written since the last sync; rebuild when the index is for another
         database, has outgrown exact search, or holds too many superseded entries."""
+        if self.state.last_change and not self._files()[2].is_file():
+            log.warning("vector index files gone; writing them again from memory path=%s",
+                        self.path)  # fmt: skip
+            owner_only_dir(self.path)
+            self._save()
         target = store.last_vector_change(self.model)
         if self.state.store_id not in ("", store.store_id()) or self.state.last_change > target:
             return self.rebuild(store, on_progress)
