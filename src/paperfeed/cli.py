@@ -30,7 +30,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings, load_settings, parse_proxies
 from paperfeed.digest.mailer import mailer_from_env
 from paperfeed.digest.sender import DigestSender, PassReport, sender_from_settings
-from paperfeed.errors import InputError, NotFound, PaperfeedError, QueryError
+from paperfeed.errors import DiskFull, InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import (
     Fetchers,
@@ -142,6 +142,10 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
                 with _progress(file_size(path), "B", Path(path).name) as update:
                     report = import_file(store, path, on_bytes=update, now=datetime.now(UTC),
                                          max_line_bytes=settings.max_line_bytes)  # fmt: skip
+            except DiskFull as e:  # the next file and the index could only fail the same way
+                _err(f"error: {e}")
+                status = EXIT_ERROR
+                break
             except PaperfeedError as e:
                 _err(f"error: {e}")
                 status = EXIT_ERROR
@@ -151,7 +155,8 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
                 status = EXIT_ERROR
             elif report.errors and status == EXIT_OK:
                 status = EXIT_SKIPPED
-        _sync_with_progress(_open_engine(settings, store), store)
+        else:  # (no full disk): the index catches up now, not at the first search
+            _sync_with_progress(_open_engine(settings, store), store)
         _err(f"{store.count_papers()} papers in {settings.db}")
     finally:
         store.close()
@@ -716,7 +721,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    open_store(settings.db).close()  # create and migrate once, before the workers start
+    store = open_store(settings.db)  # create and migrate once, before the workers start,
+    try:  # and open the keyword index: what fails here is one sentence, not a worker's trace
+        _open_engine(settings, store)
+    finally:
+        store.close()
     if _port_taken(args.host, args.port):
         other = args.port + 1
         _err(f"error: port {args.port} on {args.host} is already in use; stop what uses it "

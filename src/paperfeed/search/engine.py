@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.errors import IndexBusy, NotFound, QueryError
+from paperfeed.errors import DiskFull, IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search import owner_only_dir
 from paperfeed.search.embed import Embedder, Vectors, from_blobs
@@ -72,10 +72,12 @@ class SearchEngine:
             done = 0
             try:
                 done = self.keyword.sync(self.store, on_progress)
-            except IndexBusy as e:
+            except (IndexBusy, DiskFull) as e:
                 log.warning("%s Searching what is already indexed.", e)
-            if self.vectors:
-                done += self.vectors.sync(self.store)
+            try:
+                done += self.vectors.sync(self.store) if self.vectors else 0
+            except DiskFull as e:
+                log.warning("%s", e)
             return done
         finally:
             self._lock.release()

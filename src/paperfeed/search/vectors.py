@@ -26,7 +26,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.search import owner_only_dir
+from paperfeed.search import index_disk_full, owner_only_dir
 from paperfeed.search.embed import Vectors, from_blobs
 from paperfeed.store import Store
 
@@ -97,6 +97,16 @@ class VectorIndex:
         self._tune()
 
     def _save(self) -> None:
+        """Write the index out; DiskFull when there is no room (the index in memory is whole,
+        and the next sync writes it again)."""
+        try:
+            self._write_files()
+        except (OSError, RuntimeError) as e:
+            if full := index_disk_full(e, self.path):
+                raise full from e
+            raise
+
+    def _write_files(self) -> None:
         index_file, ids_file, state_file = self._files()
         changes = np.flatnonzero(self.seq_of)
         ids = np.stack([changes, self.seq_of[changes]], axis=1)

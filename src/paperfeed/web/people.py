@@ -175,8 +175,8 @@ def routes(site: Site) -> list[Route]:
                 return
             if fields.get("p") == ref:
                 visitor = site.guard.visitor(request, None)
-                site.write(lambda s: library.record_view(s, ref, visitor.client, site.now(),
-                                                         "click"))  # fmt: skip
+                site.write_in_passing(lambda s: library.record_view(
+                    s, ref, visitor.client, site.now(), "click"))  # fmt: skip
 
         await site.run(count)
         return RedirectResponse("/paper/" + quote(ref), 303)
