@@ -834,7 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="import papers from JSONL files",
         description="Import papers from JSON-lines files: our own format, the seed papers, or "
         "the arXiv metadata snapshot (.jsonl or .jsonl.gz). Re-importing is safe. Exit code 3 "
-        "means some lines were skipped; each is named on stderr.",
+        "means some lines were skipped, each named on stderr; 1 that a file could not be read "
+        "to its end (a .gz cut short or damaged: the lines before the fault are imported), or "
+        "the disk is full. Lines over PAPERFEED_MAX_LINE_BYTES (16 MiB) are skipped.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL file(s) to import")
     p.set_defaults(func=cmd_ingest)
