@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import gzip
 import json
 import os
 import shlex
@@ -202,3 +203,37 @@ def test_digest_subscribe_shows_the_operator_why_but_never_the_login(
     assert code == 1
     assert f"{smtp.host}:{smtp.port}" in err and "535" in err and "PAPERFEED_SMTP_PASSWORD" in err
     assert [form for form in login_forms(user, password) if form in out + err] == []
+
+
+def test_a_gz_cut_short_exits_1_and_says_what_was_kept(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(SNAPSHOT.read_bytes(), mtime=0)[:-20])
+    code, _, err = run(capsys, "--db", db, "ingest", str(cut), str(SEED))
+    assert code == 1 and "Traceback" not in err
+    kept = int(err.split(f"{cut}: ")[1].split(" papers read")[0])
+    assert 990 < kept < 1000
+    assert (f"error: {cut}: the file ends early (truncated .gz) after line {kept}; the "
+            f"{kept} papers before it are imported: import a whole copy of the file to get the "
+            "rest (re-importing is safe).") in err  # fmt: skip
+    assert f"{kept + 227} papers in" in err
+
+
+def test_the_maximum_line_size_is_a_setting(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERFEED_MAX_LINE_BYTES", "2000")
+    lines = SNAPSHOT.read_bytes().splitlines(keepends=True)[:10]
+    long = [n for n, line in enumerate(lines, start=1) if len(line) > 2000]
+    path = tmp_path / "some-long.jsonl"
+    path.write_bytes(b"".join(lines))
+    code, _, err = run(capsys, "--db", db, "ingest", str(path))
+    assert long and code == 3
+    for n in long:
+        assert f"line {n}: the line is longer than 2,000 bytes" in err
+    assert f"{10 - len(long)} papers in" in err
+    monkeypatch.setenv("PAPERFEED_MAX_LINE_BYTES", "lots")
+    code, _, err = run(capsys, "--db", db, "ingest", str(path))
+    assert (code, err) == (1, "error: PAPERFEED_MAX_LINE_BYTES='lots' is not a whole number "
+                              "of bytes, such as 16777216.\n")  # fmt: skip

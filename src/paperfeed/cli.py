@@ -30,7 +30,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings, load_settings, parse_proxies
 from paperfeed.digest.mailer import mailer_from_env
 from paperfeed.digest.sender import DigestSender, PassReport, sender_from_settings
-from paperfeed.errors import InputError, NotFound, PaperfeedError, QueryError
+from paperfeed.errors import DiskFull, InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import (
     Fetchers,
@@ -49,7 +49,7 @@ from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
 from paperfeed.status import gather, source_json
-from paperfeed.store import Store, open_store
+from paperfeed.store import Store, open_store, privacy_warning
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
 EMBED_BATCH = 64
@@ -127,6 +127,10 @@ def _report_import(report: ImportReport) -> None:
         _err(f"  {report.path}: {error}")
     if len(report.errors) > MAX_LINE_ERRORS_SHOWN:
         _err(f"  ... and {len(report.errors) - MAX_LINE_ERRORS_SHOWN} more bad lines")
+    if report.fault:
+        _err(f"error: {report.path}: {report.fault}; the {report.papers} papers before it are "
+             "imported: import a whole copy of the file to get the rest (re-importing is "
+             "safe).")  # fmt: skip
 
 
 def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
@@ -136,15 +140,23 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
         for path in paths:
             try:
                 with _progress(file_size(path), "B", Path(path).name) as update:
-                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC))
+                    report = import_file(store, path, on_bytes=update, now=datetime.now(UTC),
+                                         max_line_bytes=settings.max_line_bytes)  # fmt: skip
+            except DiskFull as e:  # the next file and the index could only fail the same way
+                _err(f"error: {e}")
+                status = EXIT_ERROR
+                break
             except PaperfeedError as e:
                 _err(f"error: {e}")
                 status = EXIT_ERROR
                 continue
             _report_import(report)
-            if report.errors and status == EXIT_OK:
+            if report.fault:
+                status = EXIT_ERROR
+            elif report.errors and status == EXIT_OK:
                 status = EXIT_SKIPPED
-        _sync_with_progress(_open_engine(settings, store), store)
+        else:  # (no full disk): the index catches up now, not at the first search
+            _sync_with_progress(_open_engine(settings, store), store)
         _err(f"{store.count_papers()} papers in {settings.db}")
     finally:
         store.close()
@@ -710,7 +722,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    open_store(settings.db).close()  # create and migrate once, before the workers start
+    store = open_store(settings.db)  # create and migrate once, before the workers start,
+    try:  # and open the keyword index: what fails here is one sentence, not a worker's trace
+        _open_engine(settings, store)
+    finally:
+        store.close()
     if _port_taken(args.host, args.port):
         other = args.port + 1
         _err(f"error: port {args.port} on {args.host} is already in use; stop what uses it "
@@ -824,7 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="import papers from JSONL files",
         description="Import papers from JSON-lines files: our own format, the seed papers, or "
         "the arXiv metadata snapshot (.jsonl or .jsonl.gz). Re-importing is safe. Exit code 3 "
-        "means some lines were skipped; each is named on stderr.",
+        "means some lines were skipped, each named on stderr; 1 that a file could not be read "
+        "to its end (a .gz cut short or damaged: the lines before the fault are imported), or "
+        "the disk is full. Lines over PAPERFEED_MAX_LINE_BYTES (16 MiB) are skipped.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL file(s) to import")
     p.set_defaults(func=cmd_ingest)
@@ -1092,6 +1110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(logging.INFO if args.verbose else logging.WARNING, args.log_format)
     try:
         settings = load_settings(db=args.db)
+        if warning := privacy_warning(settings.db):
+            _err(f"warning: {warning}")
         status: int = args.func(settings, args)
         return status
     except PaperfeedError as e:

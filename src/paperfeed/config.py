@@ -24,6 +24,8 @@
 - PAPERFEED_TRUSTED_PROXIES: comma-separated addresses or networks (127.0.0.1, 10.0.0.0/8)
   whose X-Forwarded-For / X-Forwarded-Proto headers `paperfeed serve` believes (default none:
   the client is whoever connects)
+- PAPERFEED_MAX_LINE_BYTES: the longest line `paperfeed ingest` reads (default 16 MiB); a longer
+  one is skipped by number, never held in memory whole
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Settings:
     mail_rate: float = 10.0  # messages per second at most
     bounce_limit: int = 2  # permanent failures in a row that suppress an address
     trusted_proxies: tuple[str, ...] = ()  # addresses and networks whose X-Forwarded-* count
+    max_line_bytes: int = 16 * 2**20  # the longest line ingest reads
 
     @property
     def resolved_index_dir(self) -> str:
@@ -90,6 +93,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
             or _DEFAULTS.bounce_limit
         ),
         trusted_proxies=parse_proxies(env.get("PAPERFEED_TRUSTED_PROXIES", "")),
+        max_line_bytes=_bytes(env.get("PAPERFEED_MAX_LINE_BYTES"), "PAPERFEED_MAX_LINE_BYTES")
+        or _DEFAULTS.max_line_bytes,
     )
 
 
@@ -119,6 +124,14 @@ def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S",
     if value < 0:
         raise InputError(f"{name} cannot be negative.")
     return value
+
+
+def _bytes(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    if not text.strip().isdigit() or int(text) == 0:
+        raise InputError(f"{name}={text!r} is not a whole number of bytes, such as 16777216.")
+    return int(text)
 
 
 def _url(text: str | None) -> str | None:

@@ -13,6 +13,16 @@ class StoreError(PaperfeedError):
     """The database cannot be opened, read or migrated."""
 
 
+class DiskFull(StoreError):
+    """The disk holding the database (or an index) has no room left: nothing more is written
+    until there is, and what was written before is intact. str() names the disk for the
+    operator; `public` is the sentence for a site's readers, who need not learn where files
+    live."""
+
+    public = ("The server's disk is full, so nothing can be saved right now (reading still "
+              "works); try again later.")  # fmt: skip
+
+
 class SchemaTooNew(StoreError):
     """The database was migrated by a newer paperfeed than this one: it is never used."""
 

@@ -20,6 +20,7 @@ _ID_PREFIX = re.compile(
     r"^(?:https?://(?:www\.)?(?:export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)", re.I
 )
 _NON_WORD = re.compile(r"[^\w]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 and DEL; not tab, CR, LF
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ def normalize_title(title: str) -> str:
 
 
 def collapse_space(text: str) -> str:
-    return " ".join(text.split())
+    """Runs of white space (line breaks included) as one space, the ends trimmed, and control
+    characters (NUL, escapes, bells) dropped: what every source's text is stored as."""
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 def title_hash_id(title: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,11 +233,12 @@ def test_a_folder_is_an_input_error(db: Store, tmp_path: Path) -> None:
     assert db.count_papers() == 0
 
 
-def test_a_broken_gzip_is_an_input_error(db: Store, tmp_path: Path) -> None:
+def test_a_broken_gzip_keeps_the_lines_before_the_break(db: Store, tmp_path: Path) -> None:
     gz = tmp_path / "cut.jsonl.gz"
     gz.write_bytes(gzip.compress(SNAPSHOT.read_bytes())[:5000])
-    with pytest.raises(InputError, match=r"cut\.jsonl\.gz"):
-        import_file(db, gz)
+    report = import_file(db, gz)
+    assert report.fault is not None and "truncated .gz" in report.fault
+    assert report.errors == [] and db.count_papers() == report.papers > 0
 
 
 # -- one paper across files --------------------------------------------------------------------
@@ -312,3 +314,146 @@ def test_a_seed_record_and_its_arxiv_record_become_one_paper(db: Store, tmp_path
     import_file(db, seed)  # the seed again does not split or revert it
     assert db.count_papers() == 1
     assert db.get_paper(old_id) == paper
+
+
+# -- damaged files: every good line before a fault is kept --------------------------------------
+
+
+def numbered_lines(n: int) -> bytes:
+    """`n` good JSON lines of our own format, ids x0 ... x{n-1}."""
+    return b"".join(
+        json.dumps(
+            {"id": f"x{i}", "title": f"Paper number {i}", "abstract": "word " * (i % 40)}
+        ).encode()
+        + b"\n"
+        for i in range(n)
+    )
+
+
+@pytest.mark.parametrize("first", [b"[1, 2\n", b"[" * 5000 + b"\n", b'[{"title": "cut short"}, \n'])
+def test_a_broken_first_line_that_opens_a_list_loses_only_that_line(
+    db: Store, tmp_path: Path, first: bytes
+) -> None:
+    path = tmp_path / "first-line.jsonl"
+    path.write_bytes(first + numbered_lines(5))
+    report = import_file(db, path)
+    assert [e.line for e in report.errors] == [1]
+    assert report.fault is None
+    assert db.count_papers() == 5
+
+
+@pytest.mark.parametrize("end", [b"", b"\n", b"\r\n  \n"])
+def test_a_short_one_line_json_array_is_read_as_an_array(
+    db: Store, tmp_path: Path, end: bytes
+) -> None:
+    path = tmp_path / "one-line.json"
+    path.write_bytes(b' [{"title": "First"}, {"title": "Second"}]' + end)
+    report = import_file(db, path)
+    assert (report.errors, report.fault, report.result.added) == ([], None, 2)
+    assert sorted(p.title for p in all_papers(db)) == ["First", "Second"]
+
+
+def test_a_utf8_bom_on_the_first_line_is_accepted(db: Store, tmp_path: Path) -> None:
+    lines = tmp_path / "bom.jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + numbered_lines(3))
+    array = tmp_path / "bom.json"
+    array.write_bytes(b'\xef\xbb\xbf[{"title": "In an array"}]\n')
+    assert import_file(db, lines).errors == []
+    assert import_file(db, array).errors == []
+    assert db.count_papers() == 4
+    assert db.get_paper("x0") is not None
+
+
+def test_a_gz_cut_short_keeps_every_line_before_the_cut(db: Store, tmp_path: Path) -> None:
+    whole = gzip.compress(numbered_lines(3000), mtime=0)
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(whole[:-20])  # the end of the data and the trailer are missing
+    report = import_file(db, gz)
+    assert report.errors == []
+    assert report.fault is not None
+    kept = report.papers
+    assert 2900 < kept < 3000
+    assert report.fault == f"the file ends early (truncated .gz) after line {kept}"
+    assert db.count_papers() == kept
+    assert db.get_paper(f"x{kept - 1}") is not None and db.get_paper(f"x{kept}") is None
+
+
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
+def test_a_flipped_byte_in_a_gz_keeps_what_came_before_and_names_the_line(
+    db: Store, tmp_path: Path, where: float
+) -> None:
+    data = bytearray(gzip.compress(numbered_lines(3000), mtime=0))
+    data[int(len(data) * where)] ^= 0xFF
+    gz = tmp_path / "flipped.jsonl.gz"
+    gz.write_bytes(bytes(data))
+    report = import_file(db, gz)
+    assert report.fault is not None and report.fault.startswith("the .gz data is damaged (")
+    broke = int(report.fault.split("stops making sense at line ")[1].split(",")[0])
+    assert report.errors == []  # what follows the damage is not read as lines of the file
+    assert report.papers == broke - 1 > 400
+    assert db.count_papers() <= broke - 1  # nothing from that line on was stored
+    before = {p.id: p for p in all_papers(db)}
+    for i in range(400):  # well before the damage: each line as it was
+        assert before[f"x{i}"].title == f"Paper number {i}"
+
+
+def test_a_file_named_gz_that_is_not_gzip_is_a_fault_not_a_traceback(
+    db: Store, tmp_path: Path
+) -> None:
+    gz = tmp_path / "plain.jsonl.gz"
+    gz.write_bytes(numbered_lines(3))
+    report = import_file(db, gz)
+    assert report.fault == "it is not gzip data, though its name ends in .gz"
+    assert db.count_papers() == 0
+
+
+def test_a_line_over_the_maximum_is_skipped_by_number_and_its_neighbours_go_in(
+    db: Store, tmp_path: Path
+) -> None:
+    good = numbered_lines(4).splitlines(keepends=True)
+    giant = json.dumps({"title": "Giant", "abstract": "x" * 5000}).encode() + b"\n"
+    path = tmp_path / "giant.jsonl"
+    path.write_bytes(good[0] + good[1] + giant + good[2] + giant.rstrip(b"\n") + b"\n" + good[3])
+    report = import_file(db, path, max_line_bytes=1000)
+    assert [e.line for e in report.errors] == [3, 5]
+    assert report.errors[0].reason == (
+        "the line is longer than 1,000 bytes (PAPERFEED_MAX_LINE_BYTES); skipped"
+    )
+    assert report.fault is None
+    assert sorted(p.id for p in all_papers(db)) == ["x0", "x1", "x2", "x3"]
+
+
+def test_a_giant_line_is_never_held_whole(db: Store, tmp_path: Path) -> None:
+    path = tmp_path / "giant.jsonl"
+    with path.open("wb") as f:
+        f.write(numbered_lines(1))
+        f.write(b'{"title": "Giant", "abstract": "')
+        for _ in range(32):
+            f.write(b"y" * 2**18)  # 8 MiB in all
+        f.write(b'"}\n')
+        f.write(numbered_lines(2).splitlines(keepends=True)[1])
+    tracemalloc.start()
+    try:
+        report = import_file(db, path, max_line_bytes=2**16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.line for e in report.errors] == [2]
+    assert db.count_papers() == 2
+    assert peak < 4 * 2**20, f"{peak:,} bytes at the peak"
+
+
+def test_an_id_with_a_line_break_is_refused_by_line_number(db: Store, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "ids.jsonl",
+        {"id": "fine", "title": "Fine"},
+        {"id": "two\r\nlines", "title": "Broken id"},
+        {"id": "also-fine", "title": "Null\u0000 in the title"},
+    )
+    report = import_file(db, path)
+    assert [str(e) for e in report.errors] == [
+        "line 2: field 'id' holds a control character (U+000D); a paper id must be printable"
+    ]
+    assert sorted(p.id for p in all_papers(db)) == ["also-fine", "fine"]
+    paper = db.get_paper("also-fine")
+    assert paper is not None and paper.title == "Null in the title"

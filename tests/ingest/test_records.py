@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -424,6 +425,10 @@ _KNOWN = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_ID_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _check(obj: object) -> None:
     try:
         paper = parse_record(obj)
@@ -432,6 +437,9 @@ def _check(obj: object) -> None:
     else:
         assert isinstance(paper, Paper)
         assert paper.id and paper.title
+        assert not _ID_BREAK.search(paper.id), paper.id  # a page can be found at /paper/ID
+        for text in (paper.title, paper.abstract, *paper.authors):
+            assert not _CONTROL.search(text), text
 
 
 @given(_JSON)
@@ -461,3 +469,48 @@ def test_good_records_with_a_field_or_two_replaced_are_a_paper_or_a_record_error
     good: dict[str, Any], overrides: list[tuple[str, Any]]
 ) -> None:
     _check({**good, **dict(overrides)})
+
+
+# -- control characters ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("id", "my-id\r\nSet-Cookie: x", "U+000D"),
+        ("id", "a\nb", "U+000A"),
+        ("id", "10.1145/abc\ndef", "U+000A"),
+        ("id", "nul\x00id", "U+0000"),
+        ("id", "next\x85line", "U+0085"),
+        ("arxiv_id", "2104.08663\u2028v2", "U+2028"),
+        ("doi", "10.1/a\x1bb", "U+001B"),
+    ],
+)
+def test_ids_with_control_characters_are_refused(field: str, value: str, shown: str) -> None:
+    with pytest.raises(RecordError) as caught:
+        parse_jsonl_record({"title": "A title", field: value})
+    assert str(caught.value) == (
+        f"field {field!r} holds a control character ({shown}); a paper id must be printable"
+    )
+
+
+def test_blank_space_around_an_id_is_trimmed() -> None:
+    assert parse_jsonl_record({"title": "t", "id": " my-id\r\n"}).id == "my-id"
+    assert parse_jsonl_record({"title": "t", "id": "\t2104.08663v2\n"}).id == "2104.08663"
+
+
+def test_control_characters_are_stripped_from_titles_abstracts_and_authors() -> None:
+    paper = parse_jsonl_record(
+        {
+            "title": "Null\x00 bytes\x07 and\tbells\x1b[31m",
+            "abstract": "Line one.\nLine\x00 two.\x7f",
+            "authors": ["Ann\x00 Lee", "\x08Bob"],
+        }
+    )
+    assert paper.title == "Null bytes and bells[31m"
+    assert paper.abstract == "Line one. Line two."
+    assert paper.authors == ("Ann Lee", "Bob")
+    snapshot = parse_snapshot_record(
+        {**snapshot_line(1), "title": "T\x00itle", "authors_parsed": [["Bal\x00\xe1zs", "C."]]}
+    )
+    assert (snapshot.title, snapshot.authors) == ("Title", ("C. Bal\xe1zs",))

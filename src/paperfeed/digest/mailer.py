@@ -32,6 +32,7 @@ import base64
 import binascii
 import logging
 import mailbox
+import os
 import re
 import smtplib
 import socket
@@ -432,8 +433,9 @@ class OutboxMailer:
     def send(self, msg: Message) -> str:
         email = build_email(msg, self.sender, now=self._clock())
         try:
-            box = mailbox.Maildir(self.folder, create=True)
+            box = mailbox.Maildir(self.folder, create=True)  # its folders are made 0700
             key = box.add(email.as_bytes(policy=WIRE.clone(linesep="\n")))  # Maildir: "\n"
+            os.chmod(self.folder / "new" / key, 0o600)  # sign-in links: its owner's alone
         except OSError as exc:
             raise MailError(
                 f"Cannot write the message to the outbox {str(self.folder)!r} "

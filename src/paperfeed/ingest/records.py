@@ -9,6 +9,7 @@ They raise `RecordError` with a reason a user can fix; they never touch the stor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,6 +27,10 @@ _OWN_FIELDS = {
     "published", "updated", "version", "url", "pdf_url", "code_url", "extra", "sources",
 }  # fmt: skip
 
+
+# Characters that make a paper's page unreachable (a route never matches a line break) or its
+# id unprintable: C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_ID_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -117,7 +122,7 @@ def _snapshot_authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
             first = parts[1] if len(parts) > 1 and parts[1] else ""
             suffix = parts[2] if len(parts) > 2 and parts[2] else ""
             name = f"{first} {parts[0]} {suffix}"
-            if name := " ".join(name.split()):
+            if name := collapse_space(name):
                 names.append(name)
         return tuple(names)
     return split_author_string(_text(obj, "authors"))
@@ -184,9 +189,8 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (
-            split_author_string(value) if key == "authors" else tuple(dict.fromkeys(value.split()))
-        )
+        text = collapse_space(value)
+        return split_author_string(text) if key == "authors" else tuple(dict.fromkeys(text.split()))
     if not isinstance(value, list):
         raise RecordError(f"field {key!r} must be a list or a string")
     out = []
@@ -199,16 +203,29 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out)) if key == "categories" else tuple(out)
 
 
+def _id_text(obj: Mapping[str, Any], key: str) -> str | None:
+    """An id field's text, blank space around it trimmed; None when it is not a string.
+    A control character inside it is refused: its page could never be found."""
+    raw = obj.get(key)
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if found := _ID_BREAK.search(text):
+        raise RecordError(f"field {key!r} holds a control character (U+{ord(found[0]):04X}); "
+                          "a paper id must be printable")  # fmt: skip
+    return text
+
+
 def _own_ids(obj: Mapping[str, Any]) -> tuple[str | None, int | None, str | None]:
+    texts = {key: _id_text(obj, key) for key in ("arxiv_id", "id", "doi")}
     arxiv_id = version = None
     for key in ("arxiv_id", "id"):
-        raw = obj.get(key)
-        if isinstance(raw, str) and (parsed := parse_arxiv_id(raw)):
+        if (text := texts[key]) and (parsed := parse_arxiv_id(text)):
             arxiv_id, version = parsed
             break
     doi = normalize_doi(_text(obj, "doi")) if obj.get("doi") else None
-    if doi is None and isinstance(obj.get("id"), str):
-        doi = normalize_doi(obj["id"])
+    if doi is None and texts["id"]:
+        doi = normalize_doi(texts["id"])
     return arxiv_id, version, doi
 
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.errors import IndexBusy, NotFound, QueryError
+from paperfeed.errors import DiskFull, IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
+from paperfeed.search import owner_only_dir
 from paperfeed.search.embed import Embedder, Vectors, from_blobs
 from paperfeed.search.hybrid import convex_fusion, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
@@ -54,6 +55,7 @@ class SearchEngine:
         self.embedder = embedder
         self.fusion, self.dense_weight = fusion, dense_weight
         self._lock = threading.Lock()  # one sync at a time; no vector search during one
+        owner_only_dir(Path(index_dir) / "vectors")
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
         self.vectors = (
             VectorIndex(vector_index_dir(index_dir, embedder.name), embedder.name, embedder.dim)
@@ -70,10 +72,12 @@ class SearchEngine:
             done = 0
             try:
                 done = self.keyword.sync(self.store, on_progress)
-            except IndexBusy as e:
+            except (IndexBusy, DiskFull) as e:
                 log.warning("%s Searching what is already indexed.", e)
-            if self.vectors:
-                done += self.vectors.sync(self.store)
+            try:
+                done += self.vectors.sync(self.store) if self.vectors else 0
+            except DiskFull as e:
+                log.warning("%s", e)
             return done
         finally:
             self._lock.release()

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ import tantivy
 
 from paperfeed.errors import IndexBusy
 from paperfeed.models import Paper
+from paperfeed.search import index_disk_full, owner_only_dir
 from paperfeed.search.query import Filters, ParsedQuery
 from paperfeed.store import Store
 
@@ -99,7 +101,7 @@ def read_sync_state(path: str | Path) -> SyncState:
 class KeywordIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        owner_only_dir(self.path)
         self.text_analyzer = _text_analyzer()
         self.name_analyzer = _name_analyzer()
         self.index = self._open()
@@ -108,9 +110,11 @@ class KeywordIndex:
         try:
             index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
         except ValueError as e:  # another schema or a damaged folder: it is derived data
+            if full := index_disk_full(e, self.path):  # but a full disk is neither
+                raise full from e
             log.warning("keyword index unreadable (%s); rebuilding path=%s", e, self.path)
             shutil.rmtree(self.path, ignore_errors=True)
-            self.path.mkdir(parents=True)
+            owner_only_dir(self.path)
             index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
         index.register_tokenizer("paper_en", self.text_analyzer)
         index.register_tokenizer("names", self.name_analyzer)
@@ -160,11 +164,24 @@ class KeywordIndex:
     def rebuild(self) -> None:
         """Throw the index away; the next sync builds it again from the store."""
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(parents=True)
+        owner_only_dir(self.path)
         self.index = self._open()
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
-        """Bring the index up to the store's last change. Returns the papers (re)indexed."""
+        """Bring the index up to the store's last change. Returns the papers (re)indexed;
+        DiskFull when there is no room for them (what was indexed before stays searchable)."""
+        try:
+            return self._sync(store, on_progress)
+        except (ValueError, OSError) as e:
+            if full := index_disk_full(e, self.path):
+                raise full from e
+            raise
+
+    def _sync(self, store: Store, on_progress: Callable[[int], None] | None) -> int:
+        if not (self.path / "meta.json").is_file():  # the folder was deleted under us
+            log.warning("keyword index gone; building it again from the database path=%s",
+                        self.path)  # fmt: skip
+            self.rebuild()
         target, store_id = store.last_change(), store.store_id()
         state = self.read_state()
         stale = state.store_id not in ("", store_id) or state.schema_version != SCHEMA_VERSION
@@ -202,7 +219,9 @@ class KeywordIndex:
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            with suppress(ValueError):  # a writer killed by a failed write cannot roll back
+                writer.rollback()
+            del writer  # now, not when the traceback is collected: it holds the lock file
             raise
         self._write_state(SyncState(state.store_id, max(last, target if done else last)))
         self.index.reload()

@@ -26,6 +26,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.search import index_disk_full, owner_only_dir
 from paperfeed.search.embed import Vectors, from_blobs
 from paperfeed.store import Store
 
@@ -67,7 +68,7 @@ class VectorIndex:
     def __init__(self, path: str | Path, model: str, dim: int) -> None:
         self.path = Path(path)
         self.model, self.dim = model, dim
-        self.path.mkdir(parents=True, exist_ok=True)
+        owner_only_dir(self.path)
         self.state = VectorState()
         self.index: Any = None
         # Plain arrays, not dicts: 2.7M papers cost 40 MB here instead of ~500 MB.
@@ -96,6 +97,16 @@ class VectorIndex:
         self._tune()
 
     def _save(self) -> None:
+        """Write the index out; DiskFull when there is no room (the index in memory is whole,
+        and the next sync writes it again)."""
+        try:
+            self._write_files()
+        except (OSError, RuntimeError) as e:
+            if full := index_disk_full(e, self.path):
+                raise full from e
+            raise
+
+    def _write_files(self) -> None:
         index_file, ids_file, state_file = self._files()
         changes = np.flatnonzero(self.seq_of)
         ids = np.stack([changes, self.seq_of[changes]], axis=1)
@@ -144,12 +155,17 @@ class VectorIndex:
         total = store.count_embeddings(self.model)
         self._reset("hnsw" if total >= HNSW_FROM else "flat")
         shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(parents=True)
+        owner_only_dir(self.path)
         return self.sync(store, on_progress)
 
     def sync(self, store: Store, on_progress: Callable[[int], None] | None = None) -> int:
         """Add vectors written since the last sync; rebuild when the index is for another
         database, has outgrown exact search, or holds too many superseded entries."""
+        if self.state.last_change and not self._files()[2].is_file():
+            log.warning("vector index files gone; writing them again from memory path=%s",
+                        self.path)  # fmt: skip
+            owner_only_dir(self.path)
+            self._save()
         target = store.last_vector_change(self.model)
         if self.state.store_id not in ("", store.store_id()) or self.state.last_change > target:
             return self.rebuild(store, on_progress)

@@ -24,7 +24,7 @@ from paperfeed.store.base import (
     User,
     VectorChange,
 )
-from paperfeed.store.sqlite import SQLiteStore
+from paperfeed.store.sqlite import SQLiteStore, no_room, privacy_warning
 
 
 def open_store(path: str, *, readonly: bool = False) -> Store:
@@ -53,5 +53,7 @@ __all__ = [
     "UpsertResult",
     "User",
     "VectorChange",
+    "no_room",
     "open_store",
+    "privacy_warning",
 ]

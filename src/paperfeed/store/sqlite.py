@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import shlex
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from paperfeed.errors import AlreadyExists, SchemaTooNew, StoreError
+from paperfeed.errors import AlreadyExists, DiskFull, SchemaTooNew, StoreError
 from paperfeed.models import (
     Paper,
     can_merge,
@@ -58,6 +60,7 @@ _COLUMN_NAMES = (
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
 _MAX_VARS = 5000
+_NO_ROOM_BYTES = 2**20  # an I/O error on a disk with less room than this is a full disk
 _NO_ROW = 2**62  # above every paper row: "no upper bound"
 
 
@@ -157,6 +160,79 @@ def list_migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def disk_full(error: sqlite3.Error, path: str) -> DiskFull | None:
+    """`error` as DiskFull when the disk holding `path` ran out of room. SQLite says "full" when
+    a write runs short, but only "disk I/O error" when it cannot even size its shared-memory
+    file, so an I/O error on a disk with no room left counts too."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and no_room(path)):
+        return DiskFull(f"The disk holding {path} is full (SQLite: {error}); free space and run "
+                        "this again: what was saved so far is kept.")  # fmt: skip
+    return None
+
+
+def no_room(path: str | Path) -> bool:
+    """Whether the disk holding `path` (a file, or a folder that may be gone) is full: an I/O
+    error there is a full disk, whatever words the library that met it chose."""
+    folder = Path(path).absolute()
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < _NO_ROOM_BYTES
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements turn a full disk into DiskFull, naming the database: in
+    WAL mode a write can run out of room at COMMIT, or midway when a page spills, so every
+    statement is watched (a try costs nothing until something is raised)."""
+
+    path = ""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self._watched(super().execute, sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return self._watched(super().executemany, sql, parameters)
+
+    def _watched(self, run: Callable[[str, Any], sqlite3.Cursor], sql: str,
+                 parameters: Any) -> sqlite3.Cursor:  # fmt: skip
+        try:
+            return run(sql, parameters)
+        except sqlite3.OperationalError as e:
+            if full := disk_full(e, self.path):
+                raise full from e
+            raise
+
+
+def _create_private(path: str) -> None:
+    """Create a new database file readable by its owner alone, before SQLite opens it: it
+    holds the key that signs sign-in links and every subscriber's address, and SQLite gives
+    the WAL, SHM and journal files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with suppress(OSError):  # it exists, or SQLite says why it cannot be made
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def privacy_warning(path: str) -> str | None:
+    """A sentence when other users of this machine can read the database at `path` (or its
+    WAL or SHM, which hold its pages too); None when only its owner can."""
+    exposed = []
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & (stat.S_IRGRP | stat.S_IROTH):
+                exposed.append(shlex.quote(name))
+        except OSError:
+            continue
+    if not exposed:
+        return None
+    return (f"{path} is readable by other users of this machine and holds the key that signs "
+            f"sign-in links; chmod 600 {' '.join(exposed)}")  # fmt: skip
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
@@ -171,7 +247,7 @@ class SQLiteStore:
             self.conn.close()
             raise
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> _Connection:
         try:
             if self.readonly:
                 if self.path != ":memory:" and not Path(self.path).exists():
@@ -179,10 +255,14 @@ class SQLiteStore:
                         f"No database at {self.path}: import papers first "
                         "(paperfeed ingest FILE) or point --db at an existing one."
                     )
-                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                target = Path(self.path).resolve().as_uri() + "?mode=ro"
             else:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                _create_private(self.path)
+                target = self.path
+            conn = sqlite3.connect(target, uri=self.readonly, isolation_level=None,
+                                   check_same_thread=False, factory=_Connection)  # fmt: skip
+            conn.path = self.path
+            if not self.readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 # Checkpoint every ~80 MB of WAL rather than 4 MB: bulk imports run ~15% faster.
@@ -295,7 +375,8 @@ class SQLiteStore:
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # (SQLite may have rolled back already: a full disk)
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")

@@ -37,6 +37,7 @@ from paperfeed import __version__
 from paperfeed.config import load_settings
 from paperfeed.digest.mailer import Mailer, MailError, mailer_from_env
 from paperfeed.errors import (
+    DiskFull,
     Forbidden,
     InputError,
     NotFound,
@@ -195,6 +196,14 @@ class Site:
         with self.write_lock:
             return fn(self.engine().store)
 
+    def write_in_passing(self, fn: Callable[[Store], object]) -> None:
+        """A write that a read makes in passing (a view count, a trending refresh): on a full
+        disk it is skipped with a warning, and the read is still answered."""
+        try:
+            self.write(fn)
+        except DiskFull as e:
+            log.warning("skipped a write while reading: %s", e)
+
     def now(self) -> float:
         return self.clock()
 
@@ -208,7 +217,7 @@ class Site:
         if store.readonly or not ranking.is_stale(store, self.now(), today, max_age_s):
             return  # (a read-only server shows the ranking last computed, if any)
         # Stale: one writer recomputes; readers of a fresh ranking never wait for the lock.
-        self.write(lambda s: ranking.refresh_if_stale(s, today, max_age_s, self.now()))
+        self.write_in_passing(lambda s: ranking.refresh_if_stale(s, today, max_age_s, self.now()))
 
     def page(self, request: Request, template: str, view: dict[str, Any], visitor: Visitor,
              status: int = 200) -> Response:  # fmt: skip
@@ -340,8 +349,8 @@ def create_app(
 
     def count_view(request: Request, view: dict[str, Any], visitor: Visitor) -> None:
         if people.is_human_view(request) and not site.engine().store.readonly:
-            site.write(lambda s: library.record_view(s, view["paper"]["id"], visitor.who,
-                                                     site.now()))  # fmt: skip
+            site.write_in_passing(lambda s: library.record_view(
+                s, view["paper"]["id"], visitor.who, site.now()))  # fmt: skip
 
     def api(build: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -438,6 +447,9 @@ def _status(request: Request, exc: Exception) -> tuple[int, str]:
         (NotFound, 404), (QueryError, 400), (InputError, 400), (TokenError, 400),
         (Forbidden, 403), (NotSignedIn, 401), (RateLimited, 429), (PaperfeedError, 503),
     ]  # fmt: skip
+    if isinstance(exc, DiskFull):  # the operator's log names the disk; readers need not
+        log.error("%s path=%s", exc, request.url.path)
+        return 503, exc.public
     for kind, status in known:
         if isinstance(exc, kind):
             return status, str(exc)

@@ -179,7 +179,8 @@ def routes(site: Site) -> list[Route]:
                 recipient = fields.get("s")
                 who = (f"recipient:{recipient}" if isinstance(recipient, int)
                        else site.guard.visitor(request, None).who)  # fmt: skip
-                site.write(lambda s: library.record_view(s, ref, who, site.now(), "click"))
+                site.write_in_passing(lambda s: library.record_view(s, ref, who, site.now(),
+                                                                    "click"))  # fmt: skip
 
         await site.run(count)
         return RedirectResponse("/paper/" + quote(ref), 303)
