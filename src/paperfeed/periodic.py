@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from paperfeed.errors import PaperfeedError
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Periodic:
                 self._wake.clear()
                 try:
                     self.work(store)
+                except PaperfeedError as e:  # a full disk, say: the sentence says it all
+                    log.warning("%s pass stopped: %s", self.name, e)
                 except Exception:  # the loop outlives any bug in one pass
                     log.exception("%s pass failed", self.name)
                 self._wake.wait(self.poll_s)
