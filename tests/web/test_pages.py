@@ -158,6 +158,58 @@ def test_errors_on_pages_are_pages(client: TestClient) -> None:
     assert "No paper with id" in answer.text
 
 
+def _with_twins(*urls: str) -> list[str]:
+    """Each page's URL and those of its JSON twin and feeds."""
+    out = []
+    for url in urls:
+        path, _, query = url.partition("?")
+        out += [url, *(f"{path}.{kind}?{query}" for kind in ("json", "atom", "rss"))]
+    return out
+
+
+EDGE_DAYS = [
+    *_with_twins("/today?date=0001-01-01", "/today?date=9999-12-31",
+                 "/search?since=0001-01-01", "/search?until=9999-12-31",
+                 "/search?q=dropout&until=0001-01-01", "/search?since=9999-12-31"),
+    "/api/daily_papers?week=9999-W52", "/api/daily_papers?week=0001-W01",
+    "/api/daily_papers?month=9999-12", "/api/daily_papers?month=0000-01",
+    "/api/daily_papers?date=9999-12-31", "/api/daily_papers?date=0001-01-01",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", EDGE_DAYS)
+def test_a_day_outside_the_supported_range_is_a_400_with_one_sentence(
+    client: TestClient, url: str
+) -> None:
+    answer = client.get(url)
+    assert answer.status_code == 400, answer.text[:200]
+    if "text/html" in answer.headers["content-type"]:
+        assert "from 1700-01-01 to 2199-12-31" in html.unescape(answer.text)
+        return
+    message = answer.json()["error"]["message"]
+    assert message.endswith("."), message
+    assert "from 1700-01-01 to 2199-12-31" in message or "in the years 1700 to 2199" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *_with_twins("/today?date=1700-01-01", "/today?date=2199-12-31",
+                     "/search?since=1700-01-01&until=2199-12-31"),
+        "/api/daily_papers?week=1700-W01", "/api/daily_papers?week=2199-W52",
+        "/api/daily_papers?month=1700-01", "/api/daily_papers?month=2199-12",
+    ],
+)  # fmt: skip
+def test_the_first_and_last_supported_days_answer(client: TestClient, url: str) -> None:
+    answer = client.get(url)
+    assert answer.status_code == 200
+    if url.startswith(("/api/", "/today.json")):  # no papers on those days: an empty list
+        data = answer.json()
+        assert (data if isinstance(data, list) else data["papers"]) == []
+    if url.startswith("/search.json"):  # the dated papers
+        assert answer.json()["papers"]
+
+
 @pytest.mark.parametrize("q", ["((((", '"unclosed', "-", "a:b OR NOT", "\x00", "😀" * 50])
 def test_symbol_queries_never_fail(client: TestClient, q: str) -> None:
     assert client.get("/search", params={"q": q}).status_code == 200

@@ -11,6 +11,7 @@ submitters) are left out rather than made up. Errors keep paperfeed's one error 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.query import Mode, SearchRequest
-from paperfeed.web.views import MAX_QUERY, day_param, int_param
+from paperfeed.web.views import MAX_QUERY, check_year, day_param, int_param
 
 DAILY_LIMIT = 50
 MAX_LIMIT = 100
@@ -98,6 +99,8 @@ def _period(params: Mapping[str, str], engine: SearchEngine, today: date) -> tup
         return day, day
     if week := params.get("week", "").strip():
         m = _WEEK.match(week)
+        if m:
+            check_year(int(m[1]), "week", week)
         try:
             monday = date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
         except ValueError:
@@ -109,8 +112,9 @@ def _period(params: Mapping[str, str], engine: SearchEngine, today: date) -> tup
         m = _MONTH.match(month)
         if not m or not 1 <= int(m[2]) <= 12:
             raise QueryError(f"month must look like 2025-02, not {month!r}.")
+        check_year(int(m[1]), "month", month)
         first = date(int(m[1]), int(m[2]), 1)
-        return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
     latest = engine.store.latest_day(today) or today
     return latest, latest
 

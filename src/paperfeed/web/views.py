@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
-from paperfeed.models import paper_json
+from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.rank import trending
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest, parse_query
@@ -45,9 +45,19 @@ def day_param(params: Mapping[str, str], name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise QueryError(f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}, not {text!r}.")
+    return day
+
+
+def check_year(year: int, name: str, text: str) -> None:
+    """A week's or month's year, in the range of days a request may name (models.FIRST_DAY)."""
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise QueryError(f"{name} must fall in the years {FIRST_DAY.year} to {LAST_DAY.year}, "
+                         f"not {text!r}.")  # fmt: skip
 
 
 def _next_page(page: int, shown: int, size: int = PAGE_SIZE) -> int | None:
