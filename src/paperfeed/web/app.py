@@ -58,6 +58,7 @@ from paperfeed.users import accounts, library
 from paperfeed.web import digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Guard, Visitor
+from paperfeed.web.limits import BodyLimit
 from paperfeed.web.observe import CONTENT_TYPE, Metrics, Observe
 from paperfeed.web.openapi import openapi
 
@@ -156,6 +157,9 @@ class Site:
         # Blocking work runs in threads, a few at a time and first come first served: more
         # threads than cores would only share the cores out and stretch every request.
         self.limiter = anyio.CapacityLimiter((os.cpu_count() or 1) + 1)
+        # Work that may take long (reading a library import) runs one at a time on threads of
+        # its own, so that it can never hold the threads pages are served from.
+        self.alone = anyio.CapacityLimiter(1)
         self.write_lock = threading.Lock()
         self._engine: SearchEngine | None = None
         self._guard: Guard | None = None
@@ -181,6 +185,9 @@ class Site:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    async def run_alone(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.alone)
 
     def write(self, fn: Callable[[Store], T]) -> T:
         if self.engine().store.readonly:
@@ -412,6 +419,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(Observe, access_log=access_log, metrics=metrics),
+            Middleware(BodyLimit, error_page=on_error, larger=people.BODY_BYTES),
             Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
             Middleware(ConditionalGet),
         ],
