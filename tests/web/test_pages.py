@@ -140,6 +140,9 @@ def test_hostile_text_reads_back_exactly_in_json(client: TestClient) -> None:
         ("/search.json?q=x&mode=magic", 400, "mode must be one of keyword, semantic, hybrid."),
         ("/search.json?q=x&since=yesterday", 400, "since must be a date like 2024-01-31"),
         ("/search.json?q=x&since=2024-02-01&until=2024-01-01", 400, "The start date is after"),
+        ("/search.json?q=x&since=20240201", 400, "since must be a date like 2024-01-31"),
+        ("/search.json?q=x&has_code=maybe", 400, "has_code must be 1 or 0, not 'maybe'."),
+        ("/api/daily_papers?date=2024-10-25&month=false", 400, "month must look like 2025-02"),
         ("/nowhere.json", 404, "Not Found"),
     ],
 )
@@ -150,6 +153,20 @@ def test_errors_have_one_json_shape(
     assert answer.status_code == status
     error = answer.json()["error"]
     assert error["status"] == status and error["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("TRACE", "/index.json", "GET, HEAD"), ("DELETE", "/api/subscribe", "POST"),
+     ("PUT", "/subscribe", "GET, HEAD, POST"), ("OPTIONS", "/u/token", "GET, HEAD, POST")],
+)  # fmt: skip
+def test_a_method_not_taken_is_a_405_that_names_every_method_taken(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    """A page's GET and its form's POST are two routes; Allow names the methods of both."""
+    answer = client.request(method, path, headers={"Accept": "application/json"})
+    assert answer.status_code == 405 and answer.headers["allow"] == allowed
+    assert answer.json()["error"]["status"] == 405
 
 
 def test_errors_on_pages_are_pages(client: TestClient) -> None:

@@ -31,7 +31,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
@@ -374,12 +374,17 @@ def create_app(
 
     async def on_error(request: Request, exc: Exception) -> Response:
         status, message = _status(request, exc)
+        said = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        if status == 405:  # (RFC 9110: say which methods are allowed)
+            said["Allow"] = _allowed_methods(request)
         if wants_json(request) or request.url.path.endswith((".atom", ".rss", ".bib", ".csv")):
             return JSONResponse(error_json(status, message), status_code=status,
-                                headers=SECURITY_HEADERS)  # fmt: skip
+                                headers={**SECURITY_HEADERS, **said})  # fmt: skip
         visitor = await site.run(site.visitor, request)
-        return site.page(request, "error.html", {"status": status, "message": message}, visitor,
-                         status)  # fmt: skip
+        response = site.page(request, "error.html", {"status": status, "message": message},
+                             visitor, status)  # fmt: skip
+        response.headers.update(said)
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -440,6 +445,16 @@ def _status(request: Request, exc: Exception) -> tuple[int, str]:
         return exc.status_code, str(exc.detail)
     log.exception("unhandled error path=%s", request.url.path, exc_info=exc)
     return 500, "Something went wrong on our side; it has been logged."
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method a route answers at the request's path: Starlette's 405 names only those of
+    the first route that matched, and a page's GET and its form's POST are two routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _modified(view: dict[str, Any]) -> datetime | None:

@@ -23,6 +23,7 @@ from paperfeed.store import Listed
 from paperfeed.web import mathtext
 
 PAGE_SIZE = 20
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # (fromisoformat takes 20240131 and 2024-W05-3)
 MAX_PAGE = 50
 MAX_QUERY = 500
 
@@ -45,12 +46,25 @@ def day_param(params: Mapping[str, str], name: str) -> date | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text)
+        day = date.fromisoformat(text) if _DAY.fullmatch(text) else None
     except ValueError:
-        raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.") from None
+        day = None
+    if day is None:
+        raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.")
     if not FIRST_DAY <= day <= LAST_DAY:
         raise QueryError(f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}, not {text!r}.")
     return day
+
+
+FLAGS = {"1": True, "true": True, "on": True, "0": False, "false": False, "": False}
+
+
+def flag_param(params: Mapping[str, str], name: str) -> bool:
+    """A yes/no parameter: 1, true or on (a ticked checkbox) for yes; 0, false or none for no."""
+    text = params.get(name, "").strip()
+    if text not in FLAGS:
+        raise QueryError(f"{name} must be 1 or 0, not {text!r}.")
+    return FLAGS[text]
 
 
 def check_year(year: int, name: str, text: str) -> None:
@@ -93,7 +107,7 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         since=day_param(params, "since"),
         until=day_param(params, "until"),
     )
-    has_code = params.get("has_code", "") in ("1", "true", "on")
+    has_code = flag_param(params, "has_code")
     request = SearchRequest(text=text, filters=filters, limit=limit, offset=(page - 1) * limit,
                             mode=mode)  # type: ignore[arg-type]  # fmt: skip
     hits = engine.search(request) if text.strip() or not filters.is_empty else []
