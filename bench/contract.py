@@ -1,4 +1,4 @@
-"""The API contract, nightly-sized: what tests/web/test_contract.py checks with a few examples
+"""The API contract, nightly-sized: what tests/web/test_api_contract.py checks with a few examples
 per operation, with many, valid and invalid, and a table of what was sent and answered.
 
 A real `paperfeed serve` of the test suite's served database (the seed papers, the hostile
@@ -34,7 +34,7 @@ from schemathesis.core.failures import FailureGroup  # noqa: E402
 from schemathesis.schemas import APIOperation  # noqa: E402
 
 from tests.web.conftest import build_served_db, serving  # noqa: E402
-from tests.web.test_contract import excluded_checks  # noqa: E402
+from tests.web.test_api_contract import excluded_checks  # noqa: E402
 
 
 def strategy(operation: APIOperation, mode: str) -> SearchStrategy[schemathesis.Case]:
