@@ -100,6 +100,18 @@ def test_search_filters_and_no_results_message(capsys: pytest.CaptureFixture[str
     assert code == 1 and "limit" in err
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_day_outside_the_supported_range_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], db: str, day: str
+) -> None:
+    run(capsys, "--db", db, "ingest", str(SEED))
+    for flag in ("--since", "--until"):
+        with pytest.raises(SystemExit) as exited:
+            main(["--db", db, "search", "dropout", flag, day])
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and "is not a day from 1700-01-01 to 2199-12-31" in err
+
+
 def test_db_defaults_to_env_then_cwd(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,7 +41,7 @@ from paperfeed.ingest.harvest import (
 )
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
 from paperfeed.logs import FORMATS, setup_logging
-from paperfeed.models import paper_json
+from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.pipeline import EMBED_LEASE, embed_leased
 from paperfeed.rank import trending
 from paperfeed.search.embed import Embedder, export_embeddings, import_embeddings
@@ -172,9 +172,12 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 def _date_arg(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def _print_hits(hits: list[Hit]) -> None:

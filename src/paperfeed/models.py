@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d{1,6}))?$")
@@ -21,6 +21,12 @@ _ID_PREFIX = re.compile(
 )
 _NON_WORD = re.compile(r"[^\w]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 and DEL; not tab, CR, LF
+
+# The days a request may name (a listing's day, a search's since/until, a week, a month):
+# wider than any paper's dates, narrow enough that a day or a month either side is still a
+# date and that the keyword index can hold it (tantivy's dates end in 1677 and 2262).
+FIRST_DAY = date(1700, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ titles, and round trips through our parser and the real bibtexparser."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import bibtexparser
@@ -14,6 +15,7 @@ from paperfeed.models import Paper
 from paperfeed.users.bibtex import (
     MAX_IMPORT_ITEMS,
     MAX_PROBLEMS,
+    MAX_READ,
     ImportItem,
     ImportResult,
     format_bibtex,
@@ -148,6 +150,56 @@ def test_problems_are_capped_too() -> None:
     result = parse_import(" ".join(f"junk{n}" for n in range(MAX_PROBLEMS * 3)))
     assert len(result.problems) == MAX_PROBLEMS + 1
     assert result.problems[-1] == f"Only the first {MAX_PROBLEMS} problems are listed."
+
+
+def test_reading_stops_after_max_read_ids_or_entries_and_says_where() -> None:
+    """2 MB of `@` lines (a million tokens, 10 s inside the write lock on a real server) reads
+    MAX_READ of them and stops with one sentence."""
+    result = parse_import("@\n" * 1_000_000)
+    assert result.items == []
+    assert result.problems[-1] == (
+        f"Reading stopped at line {MAX_READ + 1:,}: it holds more than {MAX_READ:,} ids or "
+        "entries; import the rest on its own."
+    )
+    bib = parse_import("@misc{k, eprint={2401.00001}}\n" * (MAX_READ + 5))
+    assert [item.ref for item in bib.items] == ["2401.00001"]
+    assert bib.problems[-1].startswith(f"Reading stopped at line {MAX_READ + 1:,}:")
+
+
+def test_unclosed_comment_blocks_cost_no_more_than_closed_ones() -> None:
+    """Each `@comment{` that never closes was looked for to the end of the text: quadratic (6,000
+    of them took seconds, 2 MB of them hours). Where blocks end is now found in one pass."""
+    for text in ("@comment{\n" * 6000, "@string{" * 6000, "@comment{" + "{}" * 100_000):
+        started = time.perf_counter()
+        result = parse_import(text + "@misc{k, eprint={2401.00001}}")
+        assert time.perf_counter() - started < 1.0, text[:20]
+        assert [item.ref for item in result.items] == ["2401.00001"]
+
+
+def test_unclosed_blocks_are_skipped_as_bibtex_skips_them() -> None:
+    text = (
+        "@comment{ never closed\n"
+        "@misc{a, eprint = {2401.00001}}\n"
+        "@comment{closed {with {nested}} braces @misc{no, eprint = {2401.00009}}}\n"
+        "@string{x = {unclosed} @misc{b, eprint = {2401.00002}}\n"
+    )
+    assert refs(text) == ["2401.00001", "2401.00002"]
+
+
+def test_a_time_budget_stops_reading_as_a_backstop() -> None:
+    ticks = iter(range(1_000_000))
+    result = parse_import("2401.00001 2401.00002 2401.00003 2401.00004", budget_s=2.5,
+                          clock=lambda: float(next(ticks)))  # fmt: skip
+    assert [item.ref for item in result.items] == ["2401.00001", "2401.00002"]
+    assert result.problems == [
+        "Reading stopped at line 1: reading it took more than 2.5 s; import the rest on its own."
+    ]
+
+
+def test_a_giant_line_is_read_token_by_token() -> None:
+    result = parse_import("arXiv: 2401.00001 " + "x " * 1_000_000)
+    assert [item.ref for item in result.items] == ["2401.00001"]
+    assert result.problems[-1].startswith("Reading stopped at line 1:")
 
 
 def test_a_long_bad_token_is_shortened_in_its_sentence() -> None:

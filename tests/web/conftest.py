@@ -5,12 +5,14 @@ Chromium talk to)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +57,15 @@ def add_hf_day(store: Store) -> list[str]:
     return [item.paper.id for item in page.papers]
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a database another server may have open, and its indexes."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    index = Path(str(source) + "-index")
+    if index.exists():
+        shutil.copytree(index, Path(str(target) + "-index"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,11 +87,14 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout_s: float 
 
 @pytest.fixture(scope="session")
 def served_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_served_db(tmp_path_factory.mktemp("served") / "served.db")
+
+
+def build_served_db(db: Path) -> Path:
     """The seed papers, the hostile paper and the recorded Hugging Face day, embedded with the
-    real model."""
+    real model (also bench/contract.py's)."""
     from paperfeed.cli import main
 
-    db = tmp_path_factory.mktemp("served") / "served.db"
     assert main(["--db", str(db), "ingest", str(SEED)]) == 0
     store = open_store(str(db))
     store.upsert_papers([HOSTILE])

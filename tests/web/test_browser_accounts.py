@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -35,7 +32,7 @@ from playwright.sync_api import (
 )
 
 from tests.mail import SMTPCatcher
-from tests.web.conftest import HF_IDS, free_port, wait_until_up
+from tests.web.conftest import HF_IDS, copy_database, free_port, wait_until_up
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 PAPER = HF_IDS[0]  # 2410.17243, featured on the recorded Hugging Face day
@@ -54,15 +51,6 @@ class Server:
     base: str
     smtp: SMTPCatcher
     db: Path  # the served copy (for the digest sender of tests/web/test_browser_digest.py)
-
-
-def copy_database(source: Path, target: Path) -> None:
-    """A consistent copy of a database another server may have open, and its indexes."""
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-    index = Path(str(source) + "-index")
-    if index.exists():
-        shutil.copytree(index, Path(str(target) + "-index"))
 
 
 @pytest.fixture(scope="module")

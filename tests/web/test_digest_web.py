@@ -257,6 +257,9 @@ def test_the_json_api_subscribes_with_source_api(web: Web) -> None:
     assert ours.status_code == 200
     assert_error_json(script.post("/api/subscribe", json={"email": "x"}), 400, "That does not")
     assert_error_json(script.post("/api/subscribe", json=["x"]), 400, "That does not")
+    odd = script.post("/api/subscribe", json={"email": "carol@example.org", "topic": {}})
+    assert_error_json(odd, 400, "topic must be text.")
+    assert web.store.get_subscriber_by_email("carol@example.org") is None
     broken = script.post("/api/subscribe", content=b"{",
                          headers={"Content-Type": "application/json"})  # fmt: skip
     assert_error_json(broken, 400, "The request body is not valid JSON.")

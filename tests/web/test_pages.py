@@ -141,6 +141,9 @@ def test_hostile_text_reads_back_exactly_in_json(client: TestClient) -> None:
         ("/search.json?q=x&mode=magic", 400, "mode must be one of keyword, semantic, hybrid."),
         ("/search.json?q=x&since=yesterday", 400, "since must be a date like 2024-01-31"),
         ("/search.json?q=x&since=2024-02-01&until=2024-01-01", 400, "The start date is after"),
+        ("/search.json?q=x&since=20240201", 400, "since must be a date like 2024-01-31"),
+        ("/search.json?q=x&has_code=maybe", 400, "has_code must be 1 or 0, not 'maybe'."),
+        ("/api/daily_papers?date=2024-10-25&month=false", 400, "month must look like 2025-02"),
         ("/nowhere.json", 404, "Not Found"),
     ],
 )
@@ -153,10 +156,76 @@ def test_errors_have_one_json_shape(
     assert error["status"] == status and error["message"].startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("TRACE", "/index.json", "GET, HEAD"), ("DELETE", "/api/subscribe", "POST"),
+     ("PUT", "/subscribe", "GET, HEAD, POST"), ("OPTIONS", "/u/token", "GET, HEAD, POST")],
+)  # fmt: skip
+def test_a_method_not_taken_is_a_405_that_names_every_method_taken(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    """A page's GET and its form's POST are two routes; Allow names the methods of both."""
+    answer = client.request(method, path, headers={"Accept": "application/json"})
+    assert answer.status_code == 405 and answer.headers["allow"] == allowed
+    assert answer.json()["error"]["status"] == 405
+
+
 def test_errors_on_pages_are_pages(client: TestClient) -> None:
     answer = client.get("/paper/9999.99999")
     assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
     assert "No paper with id" in answer.text
+
+
+def _with_twins(*urls: str) -> list[str]:
+    """Each page's URL and those of its JSON twin and feeds."""
+    out = []
+    for url in urls:
+        path, _, query = url.partition("?")
+        out += [url, *(f"{path}.{kind}?{query}" for kind in ("json", "atom", "rss"))]
+    return out
+
+
+EDGE_DAYS = [
+    *_with_twins("/today?date=0001-01-01", "/today?date=9999-12-31",
+                 "/search?since=0001-01-01", "/search?until=9999-12-31",
+                 "/search?q=dropout&until=0001-01-01", "/search?since=9999-12-31"),
+    "/api/daily_papers?week=9999-W52", "/api/daily_papers?week=0001-W01",
+    "/api/daily_papers?month=9999-12", "/api/daily_papers?month=0000-01",
+    "/api/daily_papers?date=9999-12-31", "/api/daily_papers?date=0001-01-01",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", EDGE_DAYS)
+def test_a_day_outside_the_supported_range_is_a_400_with_one_sentence(
+    client: TestClient, url: str
+) -> None:
+    answer = client.get(url)
+    assert answer.status_code == 400, answer.text[:200]
+    if "text/html" in answer.headers["content-type"]:
+        assert "from 1700-01-01 to 2199-12-31" in html.unescape(answer.text)
+        return
+    message = answer.json()["error"]["message"]
+    assert message.endswith("."), message
+    assert "from 1700-01-01 to 2199-12-31" in message or "in the years 1700 to 2199" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *_with_twins("/today?date=1700-01-01", "/today?date=2199-12-31",
+                     "/search?since=1700-01-01&until=2199-12-31"),
+        "/api/daily_papers?week=1700-W01", "/api/daily_papers?week=2199-W52",
+        "/api/daily_papers?month=1700-01", "/api/daily_papers?month=2199-12",
+    ],
+)  # fmt: skip
+def test_the_first_and_last_supported_days_answer(client: TestClient, url: str) -> None:
+    answer = client.get(url)
+    assert answer.status_code == 200
+    if url.startswith(("/api/", "/today.json")):  # no papers on those days: an empty list
+        data = answer.json()
+        assert (data if isinstance(data, list) else data["papers"]) == []
+    if url.startswith("/search.json"):  # the dated papers
+        assert answer.json()["papers"]
 
 
 @pytest.mark.parametrize("q", ["((((", '"unclosed', "-", "a:b OR NOT", "\x00", "😀" * 50])

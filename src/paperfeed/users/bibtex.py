@@ -12,16 +12,19 @@ BibTeX field or entry early, whatever a paper's title holds.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
+import time
 import unicodedata
-from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
 from paperfeed.models import Paper, collapse_space, normalize_doi, parse_arxiv_id
 
 MAX_IMPORT_ITEMS = 5000
+MAX_READ = 2 * MAX_IMPORT_ITEMS  # ids, other tokens and entries read, duplicates included
 MAX_PROBLEMS = 100  # a pasted novel should not answer with a novel of complaints
 
 # -- export ------------------------------------------------------------------------------------
@@ -243,7 +246,8 @@ class ImportResult:
     problems: list[str]
 
 
-def parse_import(text: str) -> ImportResult:
+def parse_import(text: str, *, budget_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> ImportResult:  # fmt: skip
     """Read what a user pasted or uploaded: a BibTeX file, or a plain list of identifiers.
 
     Text with an `@type{` entry in it is read as BibTeX (see `parse_bibtex`); anything else as
@@ -252,8 +256,13 @@ def parse_import(text: str) -> ImportResult:
     `hep-th/9901001`, an abs, pdf or html URL) or a DOI (`10.1145/1234`, `doi:...`, a doi.org
     URL); arXiv's own DOIs come back as arXiv ids. The first of duplicates is kept, and no
     more than MAX_IMPORT_ITEMS items. Never raises: what cannot be read is a problem.
+
+    The work is bounded whatever the text: time linear in its length, at most MAX_READ ids,
+    other tokens and entries read, and (a backstop) reading stops once `budget_s` seconds of
+    `clock` have passed; each stop is a problem that says where.
     """
-    out = _Collector()
+    deadline = math.inf if budget_s is None else clock() + budget_s
+    out = _Collector(deadline=deadline, clock=clock, budget_s=budget_s or 0.0)
     text = text.removeprefix("\ufeff")
     if _ENTRY_START.search(text):
         _collect_bibtex(text, out)
@@ -264,11 +273,15 @@ def parse_import(text: str) -> ImportResult:
 
 @dataclass
 class _Collector:
+    deadline: float = math.inf
+    clock: Callable[[], float] = time.monotonic
+    budget_s: float = 0.0
     items: list[ImportItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     problem_count: int = 0
-    is_full: bool = False
+    read: int = 0
+    is_full: bool = False  # nothing more is read
 
     def add(self, ref: str, line: int) -> None:
         if ref in self.seen or self.is_full:
@@ -290,26 +303,43 @@ class _Collector:
         elif self.problem_count == MAX_PROBLEMS + 1:
             self.problems.append(f"Only the first {MAX_PROBLEMS} problems are listed.")
 
+    def may_read(self, line: int) -> bool:
+        """Count one more id, token or entry (at `line`); False once reading must stop."""
+        self.read += 1
+        if self.is_full:
+            return False
+        if self.read > MAX_READ:
+            why = f"it holds more than {MAX_READ:,} ids or entries"
+        elif self.clock() > self.deadline:
+            why = f"reading it took more than {self.budget_s:g} s"
+        else:
+            return True
+        self.is_full = True
+        self.problems.append(f"Reading stopped at line {line:,}: {why}; import the rest on "
+                             "its own.")  # fmt: skip
+        return False
+
 
 # -- plain lists of identifiers ----------------------------------------------------------------
 
-_COMMENT = re.compile(r"(?:^|(?<=\s))#.*")
-_SPACED_PREFIX = re.compile(r"\b(arxiv|doi):\s+", re.I)
-_SEPARATORS = re.compile(r"[\s,]+")
+_PLAIN_TOKEN = re.compile(r"[^\s,]+")
+_BARE_PREFIX = re.compile(r"\b(?:arxiv|doi):$", re.I)  # a token's end, spaced from its id
 _ARXIV_URL = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(.+?)(?:\.pdf)?/?$", re.I
 )
 _DOI_URL = re.compile(r"^(?:https?://)?(?:dx\.|www\.)?doi\.org/", re.I)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _URL_TAIL = re.compile(r"[?#].*$", re.S)
+_LINE = re.compile(r"[^\n]+")
 
 
 def _collect_plain(text: str, out: _Collector) -> None:
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = _SPACED_PREFIX.sub(r"\1:", _COMMENT.sub("", line))
-        for token in _SEPARATORS.split(line):
-            if not token:
-                continue
+    for number, line in _lines(text):
+        is_empty = True
+        for token in _tokens(line):
+            is_empty = False
+            if not out.may_read(number):
+                return
             ref = parse_ref(token)
             if ref:
                 out.add(ref, number)
@@ -318,8 +348,42 @@ def _collect_plain(text: str, out: _Collector) -> None:
                     f"Line {number}: '{_shorten(token)}' is not an arXiv id, a DOI "
                     "or a BibTeX entry."
                 )
-            if out.is_full:
-                return
+        if is_empty and not out.may_read(number):  # a comment line counts as one thing read
+            return
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number from 1, line) of the lines that hold more than white space, made one at a
+    time (no list of every line)."""
+    number, counted_to = 1, 0
+    for found in _LINE.finditer(text):
+        if found.group().isspace():
+            continue
+        number += text.count("\n", counted_to, found.start())
+        counted_to = found.start()
+        yield number, found.group()
+
+
+def _tokens(line: str) -> Iterator[str]:
+    """The tokens of a line before its `#` comment, split at white space and commas, with a
+    prefix spaced from its id joined to it (`arXiv: 2410.17243`, `doi: 10.1145/1234`). Token
+    by token, so that a 2 MB line costs no regex pass over all of it."""
+    parts: list[str] = []  # a token and the ones joined to it
+    end = 0
+    for found in _PLAIN_TOKEN.finditer(line):
+        token = found.group()
+        if token.startswith("#") and (found.start() == 0 or line[found.start() - 1].isspace()):
+            break
+        if parts and not line[end : found.start()].isspace():
+            yield "".join(parts)
+            parts = []
+        parts.append(token)
+        end = found.end()
+        if not _BARE_PREFIX.search(token[-7:]):  # (its last 7 characters: the word and one more)
+            yield "".join(parts)
+            parts = []
+    if parts:
+        yield "".join(parts)
 
 
 def parse_ref(token: str) -> str | None:
@@ -359,7 +423,7 @@ _LINE_ENTRY = r"\n[ \t]*@[ \t]*[A-Za-z][\w\-]*[ \t]*[{(]"
 _NEXT_LINE_ENTRY = re.compile(_LINE_ENTRY)
 _BRACE_MARKS = re.compile(r"[{}]|" + _LINE_ENTRY)
 _QUOTE_MARKS = re.compile(r'[{}"]|' + _LINE_ENTRY)
-_PLAIN_BRACES = re.compile(r"[{}]")
+_BRACE_RUNS = re.compile(r"{+|}+")
 _SPACE = re.compile(r"\s*")
 _SPACE_COMMAS = re.compile(r"[\s,]*")
 _KEY = re.compile(r"\s*([^\s,{}()=\"#]*)\s*")
@@ -393,6 +457,7 @@ class _RawEntry:
     key: str
     fields: dict[str, str]
     error: str = ""  # why the entry could not be read; empty when it could
+    is_skipped: bool = False  # a @comment, @string or @preamble block
 
 
 def parse_bibtex(text: str) -> list[dict[str, str]]:
@@ -407,22 +472,61 @@ def parse_bibtex(text: str) -> list[dict[str, str]]:
     return [
         {**entry.fields, "ENTRYTYPE": entry.entry_type, "ID": entry.key}
         for entry in _scan_bibtex(text)
-        if not entry.error
+        if not entry.error and not entry.is_skipped
     ]
 
 
 def _scan_bibtex(text: str) -> Iterator[_RawEntry]:
-    newlines = [m.start() for m in re.finditer("\n", text)]
-    pos = 0
+    """The entries in order, skipped blocks included (`is_skipped`). Linear in the text: an
+    entry that cannot be read is given up at the next `@` that starts a line, and where every
+    skipped block ends is found in one pass (`_block_ends`), so that unclosed `@comment{`
+    blocks cost no more than closed ones."""
+    pos, line, counted_to = 0, 1, 0
+    ends: dict[int, int] | None = None
     while (start := _ENTRY_START.search(text, pos)) is not None:
         kind = start.group(1).lower()
+        line += text.count("\n", counted_to, start.start())
+        counted_to = start.start()
         cursor = _Cursor(text, start.end(), ")" if start.group(2) == "(" else "}")
         if kind in _SKIPPED_BLOCKS:
-            pos = _skip_block(cursor, start)
+            if ends is None:
+                ends = _block_ends(text)
+            yield _RawEntry(line, kind, "", {}, is_skipped=True)
+            # past the block, or (as BibTeX does) just past its `@word` when it never closes
+            opener = start.end() - 1
+            pos = ends.get(opener, opener) if cursor.close == "}" else opener
             continue
-        entry = _read_entry(cursor, kind, bisect_left(newlines, start.start()) + 1)
+        entry = _read_entry(cursor, kind, line)
         yield entry
         pos = _resume_after(text, start.start()) if entry.error else cursor.pos
+
+
+def _block_ends(text: str) -> dict[int, int]:
+    """Where the opening brace of each skipped block is closed (the position after its `}`),
+    for the blocks that close. A brace closes where the braces after it first balance: one
+    pass counting the braces open, remembering only the depth at which each block opened."""
+    starts = itertools.islice(_ENTRY_START.finditer(text), MAX_READ + 1)  # no more are read
+    openers = {
+        m.end() - 1 for m in starts if m.group(1).lower() in _SKIPPED_BLOCKS and m.group(2) == "{"
+    }
+    last = max(openers, default=-1)
+    ends: dict[int, int] = {}
+    waiting: list[tuple[int, int]] = []  # (position, depth outside it) of blocks still open
+    depth = 0
+    for run in _BRACE_RUNS.finditer(text):  # a run of `{` or of `}`: nesting costs one step
+        if not waiting and run.start() > last:
+            break
+        if run.group()[0] == "{":
+            if run.start() in openers:  # (an opener follows its @word: it starts a run)
+                waiting.append((run.start(), depth))
+            depth += len(run.group())
+            continue
+        closed = min(depth, len(run.group()))  # (a `}` with none open closes nothing)
+        while waiting and waiting[-1][1] >= depth - closed:
+            opener, outside = waiting.pop()
+            ends[opener] = run.start() + depth - outside
+        depth -= closed
+    return ends
 
 
 def _read_entry(cursor: _Cursor, kind: str, line: int) -> _RawEntry:
@@ -432,18 +536,6 @@ def _read_entry(cursor: _Cursor, kind: str, line: int) -> _RawEntry:
         return _RawEntry(line, kind, key, _read_fields(cursor))
     except _Malformed as err:
         return _RawEntry(line, kind, key, {}, str(err))
-
-
-def _skip_block(cursor: _Cursor, start: re.Match[str]) -> int:
-    """Past a `@comment{...}`, `@string{...}` or `@preamble{...}` block, or just past its
-    `@word` when it does not close (BibTeX itself skips only the word)."""
-    if cursor.close == "}":
-        depth = 1
-        for mark in _PLAIN_BRACES.finditer(cursor.text, cursor.pos):
-            depth += 1 if mark.group() == "{" else -1
-            if depth == 0:
-                return mark.end()
-    return start.end() - 1
 
 
 def _resume_after(text: str, entry_start: int) -> int:
@@ -530,9 +622,10 @@ def _read_delimited(cursor: _Cursor, opener: str) -> str:
 
 def _collect_bibtex(text: str, out: _Collector) -> None:
     for entry in _scan_bibtex(text):
-        _collect_entry(entry, out)
-        if out.is_full:
+        if not out.may_read(entry.line):
             return
+        if not entry.is_skipped:
+            _collect_entry(entry, out)
     if not out.items and not out.problems:
         out.problem("The BibTeX text holds no entries.")
 

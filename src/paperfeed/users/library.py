@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from paperfeed.errors import InputError, NotFound
 from paperfeed.models import paper_json
 from paperfeed.rank import trending
 from paperfeed.store import LibraryItem, Store, User
-from paperfeed.users.bibtex import format_bibtex, parse_import
+from paperfeed.users.bibtex import ImportResult, format_bibtex, parse_import
 
 KINDS = ("upvote", "save", "hide")
 MAX_TAGS = 10
@@ -29,6 +30,8 @@ DAY_S = 86400
 # network client or signed-in reader; a digest click once per recipient (or, for links that
 # name none, per network client) for as long as a digest's links live (sender.CLICK_TTL_S).
 COUNT_ONCE_S = {"view": DAY_S, "click": 90 * DAY_S}
+# A backstop only: reading is linear, and the largest import (2 MB) takes well under a second.
+IMPORT_BUDGET_S = 3.0
 _TAG_BAD = re.compile(r"[\x00-\x1f\x7f<>\"]")
 
 
@@ -142,10 +145,16 @@ class ImportReport:
                 "problems": self.problems}  # fmt: skip
 
 
-def import_library(store: Store, user: User, text: str, now: float) -> ImportReport:
-    """Save the papers a list of ids or a BibTeX file names; ones not in this store are
+def read_import(text: str, clock: Callable[[], float] = time.monotonic) -> ImportResult:
+    """The papers a pasted list or BibTeX file names (bibtex.parse_import), read without the
+    store, so that callers can read outside the write lock; `IMPORT_BUDGET_S` of `clock` at
+    most."""
+    return parse_import(text, budget_s=IMPORT_BUDGET_S, clock=clock)
+
+
+def save_import(store: Store, user: User, parsed: ImportResult, now: float) -> ImportReport:
+    """Save the papers of a read import in one short transaction; ones not in this store are
     reported (an operator can `paperfeed fetch` them), never invented."""
-    parsed = parse_import(text)
     report = ImportReport(problems=list(parsed.problems))
     touched = []
     with store.transaction():

@@ -30,7 +30,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__
@@ -65,6 +65,7 @@ from paperfeed.web.guard import (
     SiteAddress,
     Visitor,
 )
+from paperfeed.web.limits import BodyLimit
 from paperfeed.web.observe import CONTENT_TYPE, Metrics, Observe
 from paperfeed.web.openapi import openapi
 
@@ -164,6 +165,9 @@ class Site:
         # Blocking work runs in threads, a few at a time and first come first served: more
         # threads than cores would only share the cores out and stretch every request.
         self.limiter = anyio.CapacityLimiter((os.cpu_count() or 1) + 1)
+        # Work that may take long (reading a library import) runs one at a time on threads of
+        # its own, so that it can never hold the threads pages are served from.
+        self.alone = anyio.CapacityLimiter(1)
         self.write_lock = threading.Lock()
         self._engine: SearchEngine | None = None
         self._guard: Guard | None = None
@@ -189,6 +193,9 @@ class Site:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    async def run_alone(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.alone)
 
     def write(self, fn: Callable[[Store], T]) -> T:
         if self.engine().store.readonly:
@@ -384,12 +391,17 @@ def create_app(
 
     async def on_error(request: Request, exc: Exception) -> Response:
         status, message = _status(request, exc)
+        said = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        if status == 405:  # (RFC 9110: say which methods are allowed)
+            said["Allow"] = _allowed_methods(request)
         if wants_json(request) or request.url.path.endswith((".atom", ".rss", ".bib", ".csv")):
             return JSONResponse(error_json(status, message), status_code=status,
-                                headers=SECURITY_HEADERS)  # fmt: skip
+                                headers={**SECURITY_HEADERS, **said})  # fmt: skip
         visitor = await site.run(site.visitor, request)
-        return site.page(request, "error.html", {"status": status, "message": message}, visitor,
-                         status)  # fmt: skip
+        response = site.page(request, "error.html", {"status": status, "message": message},
+                             visitor, status)  # fmt: skip
+        response.headers.update(said)
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -431,6 +443,7 @@ def create_app(
             Middleware(SiteAddress, base_url=site.base_url),
             Middleware(SecurityHeaders),
             Middleware(Observe, access_log=access_log, metrics=metrics),
+            Middleware(BodyLimit, error_page=on_error, larger=people.BODY_BYTES),
             Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
             Middleware(ConditionalGet),
         ],
@@ -457,6 +470,16 @@ def _status(request: Request, exc: Exception) -> tuple[int, str]:
         return exc.status_code, str(exc.detail)
     log.exception("unhandled error path=%s", request.url.path, exc_info=exc)
     return 500, "Something went wrong on our side; it has been logged."
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method a route answers at the request's path: Starlette's 405 names only those of
+    the first route that matched, and a page's GET and its form's POST are two routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _modified(view: dict[str, Any]) -> datetime | None:

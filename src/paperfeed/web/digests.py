@@ -233,8 +233,13 @@ def _preferences_link(secret: bytes, sub: Subscriber, now: float) -> str:
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
+    """A text field, "" when left out; a JSON body's number, list or object there is refused."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text.")
+    return value.strip()
 
 
 def _fields(prefs: Preferences) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 digest routes (digests.py) so that they check and answer alike.
 
 A page is built in the thread pool and rendered by `Site.page`. A state change is a POST that
-reads its form (or JSON body), passes `Guard.check` (same site, form token) and a per-client
-rate limit, then acts in the thread pool. Nothing here knows what a route does; the only store
-call is the rate limit.
+reads its form (or JSON body, never more than the route's cap: see limits.py), passes
+`Guard.check` (same site, form token) and a per-client rate limit, then acts in the thread
+pool. Nothing here knows what a route does; the only store call is the rate limit.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from paperfeed.errors import Forbidden, InputError, RateLimited
 from paperfeed.web.clean import dump_json
 from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, Visitor
+from paperfeed.web.limits import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     from paperfeed.web.app import Site
@@ -39,16 +40,17 @@ def wants_json(request: Request) -> bool:
     )
 
 
-async def read_form(request: Request) -> dict[str, Any]:
+async def read_form(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """A JSON object body or form fields; an uploaded file as (name, bytes), read now because
-    the form closes its files, and cut at one byte past `MAX_UPLOAD_BYTES`."""
+    the form closes its files, and cut at one byte past `MAX_UPLOAD_BYTES`. No field can be
+    longer than `max_bytes`, the cap `limits.BodyLimit` puts on the route's whole body."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             raise InputError("The request body is not valid JSON.") from None
         return body if isinstance(body, dict) else {}
-    async with request.form(max_files=1, max_fields=20) as form:
+    async with request.form(max_files=1, max_fields=20, max_part_size=max_bytes) as form:
         fields: dict[str, Any] = {}
         for key, value in form.items():
             if isinstance(value, UploadFile):
@@ -84,26 +86,35 @@ def page(site: Site, template: str, build: Build, needs_user: bool = False) -> E
 
 
 def form_post(site: Site, act: Act, *, needs_token: bool = True) -> Endpoint:
-    """A state change: read the form, check where it came from, count the rate limit, then
-    act in the thread pool. Without `needs_token` only the origin is checked: for JSON-only
-    endpoints, whose bodies no other site can make a browser send (see digests.py)."""
+    """A state change: read the form, check it (`checked_form`), then act in the thread
+    pool."""
 
     async def endpoint(request: Request) -> Response:
-        form = await read_form(request)
-        visitor = await site.run(site.visitor, request)
-
-        def checked() -> Response:
-            if needs_token:
-                token = form.get(CSRF_FIELD)
-                site.guard.check(request, visitor, token if isinstance(token, str) else None)
-            elif not site.guard.same_site(request):
-                raise Forbidden("This request came from another site; it was not carried out.")
-            allowed = site.write(lambda s: s.hit_rate("post:" + visitor.who, site.now(), 60,
-                                                      POSTS_PER_MINUTE))  # fmt: skip
-            if not allowed:
-                raise RateLimited("Too many actions in a minute; wait a moment and try again.")
-            return act(request, form, visitor)
-
-        return await site.run(checked)
+        form, visitor = await checked_form(site, request, needs_token=needs_token)
+        return await site.run(act, request, form, visitor)
 
     return endpoint
+
+
+async def checked_form(
+    site: Site, request: Request, *, needs_token: bool = True, max_bytes: int = MAX_BODY_BYTES
+) -> tuple[dict[str, Any], Visitor]:
+    """The form of a state change, once it passed the checks: where it came from, its form
+    token, and the rate limit. Without `needs_token` only the origin is checked: for JSON-only
+    endpoints, whose bodies no other site can make a browser send (see digests.py)."""
+    form = await read_form(request, max_bytes)
+    visitor = await site.run(site.visitor, request)
+
+    def check() -> None:
+        if needs_token:
+            token = form.get(CSRF_FIELD)
+            site.guard.check(request, visitor, token if isinstance(token, str) else None)
+        elif not site.guard.same_site(request):
+            raise Forbidden("This request came from another site; it was not carried out.")
+        allowed = site.write(lambda s: s.hit_rate("post:" + visitor.who, site.now(), 60,
+                                                  POSTS_PER_MINUTE))  # fmt: skip
+        if not allowed:
+            raise RateLimited("Too many actions in a minute; wait a moment and try again.")
+
+    await site.run(check)
+    return form, visitor

@@ -11,6 +11,7 @@ submitters) are left out rather than made up. Errors keep paperfeed's one error 
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -20,13 +21,13 @@ from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.query import Mode, SearchRequest
-from paperfeed.web.views import MAX_QUERY, day_param, int_param
+from paperfeed.web.views import MAX_QUERY, check_year, day_param, int_param
 
 DAILY_LIMIT = 50
 MAX_LIMIT = 100
 SORTS = ("publishedAt", "trending")
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def _stamp(value: datetime | date | None) -> str | None:
@@ -92,27 +93,44 @@ def search_papers(engine: SearchEngine, params: Mapping[str, str]) -> list[dict[
 
 
 def _period(params: Mapping[str, str], engine: SearchEngine, today: date) -> tuple[date, date]:
-    """The days asked for by `date`, `week` (2025-W09) or `month` (2025-02); the latest day
-    with papers when none is given."""
-    if day := day_param(params, "date"):
+    """The days asked for by `date`, else `week` (2025-W09), else `month` (2025-02); the latest
+    day with papers when none is given. Each one given is checked, used or not."""
+    day, week, month = day_param(params, "date"), _week(params), _month(params)
+    if day:
         return day, day
-    if week := params.get("week", "").strip():
-        m = _WEEK.match(week)
-        try:
-            monday = date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
-        except ValueError:
-            monday = None
-        if monday is None:
-            raise QueryError(f"week must look like 2025-W09, not {week!r}.")
-        return monday, monday + timedelta(days=6)
-    if month := params.get("month", "").strip():
-        m = _MONTH.match(month)
-        if not m or not 1 <= int(m[2]) <= 12:
-            raise QueryError(f"month must look like 2025-02, not {month!r}.")
-        first = date(int(m[1]), int(m[2]), 1)
-        return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    if week:
+        return week, week + timedelta(days=6)
+    if month:
+        return month, month.replace(day=calendar.monthrange(month.year, month.month)[1])
     latest = engine.store.latest_day(today) or today
     return latest, latest
+
+
+def _week(params: Mapping[str, str]) -> date | None:
+    """The Monday of the `week` parameter (2025-W09), None when it is not given."""
+    if not (week := params.get("week", "").strip()):
+        return None
+    m = _WEEK.match(week)
+    if m:
+        check_year(int(m[1]), "week", week)
+    try:
+        monday = date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
+    except ValueError:
+        monday = None
+    if monday is None:
+        raise QueryError(f"week must look like 2025-W09, not {week!r}.")
+    return monday
+
+
+def _month(params: Mapping[str, str]) -> date | None:
+    """The first day of the `month` parameter (2025-02), None when it is not given."""
+    if not (month := params.get("month", "").strip()):
+        return None
+    m = _MONTH.match(month)
+    if not m or not 1 <= int(m[2]) <= 12:
+        raise QueryError(f"month must look like 2025-02, not {month!r}.")
+    check_year(int(m[1]), "month", month)
+    return date(int(m[1]), int(m[2]), 1)
 
 
 # Hugging Face's `sort=trending` over any past day, week or month: by its upvotes, the one

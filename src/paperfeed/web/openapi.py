@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from paperfeed import __version__
+from paperfeed.models import FIRST_DAY, LAST_DAY
+from paperfeed.web.views import FLAGS, MAX_QUERY
+
+# Days a request may name (models.FIRST_DAY to LAST_DAY, the years 1700 to 2199): other days
+# are a 400.
+_YEAR = "(?:1[789][0-9]{2}|2[01][0-9]{2})"
+_DAYS = f"from {FIRST_DAY} to {LAST_DAY}"
 
 
 def _param(name: str, description: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
@@ -18,6 +25,7 @@ def _param(name: str, description: str, kind: str = "string", **extra: Any) -> d
         "required": False,
         "description": description,
         "schema": {"type": kind, **extra},
+        "allowEmptyValue": True,  # as a browser form sends a field left blank: as if left out
     }
 
 
@@ -28,23 +36,29 @@ def _ok(description: str, schema: dict[str, Any], kind: str = "application/json"
     }
 
 
+def _day(name: str, description: str) -> dict[str, Any]:
+    return _param(name, f"{description} (YYYY-MM-DD, {_DAYS}).", format="date",
+                  pattern=f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$")  # fmt: skip
+
+
 def _feed(description: str) -> dict[str, Any]:
     return {
         "200": {
             "description": description,
             "content": {"application/atom+xml": {"schema": {"type": "string"}}},
-        }
+        },
+        "400": {"$ref": "#/components/responses/Error"},
     }
 
 
 SEARCH = [
-    _param("q", 'Words, "quoted phrases", or a question in plain language.'),
+    _param("q", 'Words, "quoted phrases", or a question in plain language.', maxLength=MAX_QUERY),
     _param("mode", "How to match.", enum=["hybrid", "keyword", "semantic"], default="hybrid"),
     _param("category", "arXiv categories, space separated (cs.LG math.PR)."),
     _param("author", "Part of an author's name."),
-    _param("since", "Published on or after (YYYY-MM-DD).", format="date"),
-    _param("until", "Published on or before (YYYY-MM-DD).", format="date"),
-    _param("has_code", "Only papers with a code link.", enum=["1", "0"]),
+    _day("since", "Published on or after"),
+    _day("until", "Published on or before; not before `since`"),
+    _param("has_code", "Only papers with a code link (1, true or on).", enum=list(FLAGS)),
     _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
     _param("limit", "Results per page.", "integer", minimum=1, maximum=100, default=20),
 ]
@@ -58,9 +72,7 @@ WINDOW = [
     _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
 ]
 DAY = [
-    _param(
-        "date", "The day (YYYY-MM-DD); the latest day with papers when left out.", format="date"
-    ),
+    _day("date", "The day; the latest day with papers when left out"),
     _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
 ]
 PAPER_REF = {
@@ -69,6 +81,7 @@ PAPER_REF = {
     "required": True,
     "schema": {"type": "string"},
     "description": "arXiv id (2410.17243, with or without version), DOI, or our id.",
+    "example": "2410.17243",
 }
 LIST = {"type": "array", "items": {"$ref": "#/components/schemas/HfListItem"}}
 
@@ -134,6 +147,41 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): {"$ref": "#/components/responses/Error"} for status in statuses}
 
 
+def _page(summary: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+    """The HTML page a browser opens at the same address (a link in a mail, a form): a refused
+    link answers a page that says why, or the one JSON error shape when JSON is asked for."""
+    return {
+        "summary": summary,
+        "parameters": list(parameters),
+        "responses": {
+            "200": {
+                "description": "The page",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            **{
+                str(status): {"$ref": "#/components/responses/ErrorOrPage"} for status in (400, 404)
+            },
+        },
+    }
+
+
+def _form_answers(description: str, schema: dict[str, Any], *errors: int,
+                  redirects: bool = False) -> dict[str, Any]:  # fmt: skip
+    """What a route that is both a browser form and a JSON call answers: JSON when asked
+    (`Accept: application/json` or a JSON body), else a page; a plain form may be sent on."""
+    page = {"text/html": {"schema": {"type": "string"}}}
+    answers: dict[str, Any] = {
+        "200": {
+            "description": description,
+            "content": {"application/json": {"schema": schema}, **page},
+        },
+        **{str(status): {"$ref": "#/components/responses/ErrorOrPage"} for status in errors},
+    }
+    if redirects:
+        answers["303"] = {"description": "A plain form is sent on to the next page"}
+    return answers
+
+
 def _body(properties: dict[str, Any], required: list[str], *, form: bool = False
           ) -> dict[str, Any]:  # fmt: skip
     schema = {"type": "object", "required": required, "properties": properties}
@@ -143,7 +191,7 @@ def _body(properties: dict[str, Any], required: list[str], *, form: bool = False
 
 SUBSCRIBE_FIELDS = {
     "email": {"type": "string", "format": "email"},
-    "topic": {"type": "string", "maxLength": 200, "description": "A search to follow."},
+    "topic": {"type": ["string", "null"], "maxLength": 200, "description": "A search to follow."},
 }
 PENDING = {
     "type": "object",
@@ -164,6 +212,8 @@ PREFERENCE_FIELDS = {
     "max_papers": {"type": "integer", "minimum": 1, "maximum": 50},
     "empty_notice": {"type": "boolean"},
 }
+REFUSED = (400, 403, 404, 413, 429)  # what a browser form may answer but its 200
+UNSUBSCRIBE_TOKEN = {"name": "token", "in": "path", "required": True, "schema": TOKEN}
 BROWSER_FORM = (
     " (a browser form: the page's form token in `csrf_token` or `X-CSRF-Token`; answers JSON "
     "with `Accept: application/json`)"
@@ -304,12 +354,13 @@ def openapi() -> dict[str, Any]:
                             }
                         }
                     },
-                    "responses": {
-                        **_ok("The reader's reactions to the paper", {"type": "object"}),
-                        "401": {"$ref": "#/components/responses/Error"},
-                        "403": {"$ref": "#/components/responses/Error"},
-                        "429": {"$ref": "#/components/responses/Error"},
-                    },
+                    "responses": _form_answers(
+                        "The reader's reactions to the paper",
+                        {"type": "object"},
+                        401,
+                        *REFUSED,
+                        redirects=True,
+                    ),
                 }
             },
             "/api/subscribe": {
@@ -319,59 +370,67 @@ def openapi() -> dict[str, Any]:
                     "the body must be JSON, which no other site can make a browser send; a "
                     "request from another site's page (its Origin) is refused",
                     "requestBody": _body(SUBSCRIBE_FIELDS, ["email"]),
-                    "responses": {**_ok("Asked", PENDING), **_errors(403, 415, 429)},
+                    "responses": {**_ok("Asked", PENDING), **_errors(403, 413, 415, 429)},
                 }
             },
             "/subscribe": {
+                "get": _page("The subscribe form (HTML)", _param("q", "A search to follow.")),
                 "post": {
                     "summary": "The subscribe form" + BROWSER_FORM,
                     "requestBody": _body(SUBSCRIBE_FIELDS, ["email"], form=True),
-                    "responses": {**_ok("Asked", PENDING), **_errors(403, 429)},
-                }
+                    "responses": _form_answers("Asked", PENDING, 400, 403, 413, 429),
+                },
             },
             "/confirm": {
+                "get": _page(
+                    "The page of a confirmation link (HTML): its button confirms",
+                    _param("token", "The link's signed token."),
+                ),
                 "post": {
                     "summary": "Confirm an address with the token of its confirmation link"
                     + BROWSER_FORM,
                     "requestBody": _body({"token": TOKEN}, ["token"], form=True),
-                    "responses": {
-                        **_ok(
-                            "Confirmed; `preferences` is the link to the digest's preferences",
-                            {"type": "object"},
-                        ),
-                        **_errors(403, 404),
-                    },
-                }
+                    "responses": _form_answers(
+                        "Confirmed; `preferences` is the link to the digest's preferences",
+                        {"type": "object"},
+                        *REFUSED,
+                        redirects=True,
+                    ),
+                },
             },
             "/preferences": {
+                "get": _page(
+                    "The digest's preferences (HTML), from the mailed link",
+                    _param("token", "The link's signed token."),
+                ),
                 "post": {
                     "summary": "Save the digest's preferences (missing fields keep their value)"
                     + BROWSER_FORM,
                     "requestBody": _body(PREFERENCE_FIELDS, ["token"], form=True),
-                    "responses": {
-                        **_ok("Saved; answers the preferences", {"type": "object"}),
-                        **_errors(403, 404),
-                    },
-                }
+                    "responses": _form_answers(
+                        "Saved; answers the preferences",
+                        {"type": "object"},
+                        *REFUSED,
+                    ),
+                },
             },
             "/u/{token}": {
+                "get": _page(
+                    "The page of an unsubscribe link (HTML): its button unsubscribes",
+                    UNSUBSCRIBE_TOKEN,
+                ),
                 "post": {
                     "summary": "One-click unsubscribe (RFC 8058): no cookie, no form token; the "
                     "body `List-Unsubscribe=One-Click` is what mail clients send. Idempotent",
-                    "parameters": [
-                        {"name": "token", "in": "path", "required": True, "schema": TOKEN}
-                    ],
-                    "responses": {
-                        "200": {"description": "Unsubscribed (HTML, or JSON when asked)"},
-                        **_errors(400),
-                    },
-                }
+                    "parameters": [UNSUBSCRIBE_TOKEN],
+                    "responses": _form_answers("Unsubscribed", {"type": "object"}, 400, 413),
+                },
             },
             "/api/papers/search": {
                 "get": {
                     "summary": "Hugging Face API: search papers",
                     "parameters": [
-                        _param("q", "The query."),
+                        _param("q", "The query.", maxLength=MAX_QUERY),
                         _param(
                             "limit",
                             "At most this many.",
@@ -398,20 +457,28 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Hugging Face API: the papers of a day, week or month",
                     "parameters": [
+                        _day("date", "A day; the latest when no period is given"),
                         _param(
-                            "date",
-                            "A day (YYYY-MM-DD); the latest when no period is given.",
-                            format="date",
+                            "week",
+                            "An ISO week (2025-W09) of the years 1700 to 2199; W53 as well in "
+                            "the years that have one. `date` goes first.",
+                            pattern=f"^{_YEAR}-W(?:0[1-9]|[1-4][0-9]|5[0-2])$",
                         ),
-                        _param("week", "An ISO week (2025-W09)."),
-                        _param("month", "A month (2025-02)."),
+                        _param(
+                            "month",
+                            "A month (2025-02) of the years 1700 to 2199. `date` and `week` go "
+                            "first.",
+                            pattern=f"^{_YEAR}-(?:0[1-9]|1[0-2])$",
+                        ),
                         _param(
                             "sort",
                             "Order.",
                             enum=["publishedAt", "trending"],
                             default="publishedAt",
                         ),
-                        _param("p", "Page, from 0.", "integer", minimum=0, default=0),
+                        _param(
+                            "p", "Page, from 0.", "integer", minimum=0, maximum=10_000, default=0
+                        ),
                         _param(
                             "limit", "Page size.", "integer", minimum=1, maximum=100, default=50
                         ),
@@ -450,7 +517,15 @@ def openapi() -> dict[str, Any]:
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
-                }
+                },
+                "ErrorOrPage": {
+                    "description": "An error: in the one JSON shape when JSON was asked for, "
+                    "else a page that says it",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+                        "text/html": {"schema": {"type": "string"}},
+                    },
+                },
             },
         },
     }

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
-from paperfeed.models import paper_json
+from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.rank import trending
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest, parse_query
@@ -23,6 +23,7 @@ from paperfeed.store import Listed
 from paperfeed.web import mathtext
 
 PAGE_SIZE = 20
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # (fromisoformat takes 20240131 and 2024-W05-3)
 MAX_PAGE = 50
 MAX_QUERY = 500
 
@@ -45,9 +46,32 @@ def day_param(params: Mapping[str, str], name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text) if _DAY.fullmatch(text) else None
     except ValueError:
-        raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.") from None
+        day = None
+    if day is None:
+        raise QueryError(f"{name} must be a date like 2024-01-31, not {text!r}.")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise QueryError(f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}, not {text!r}.")
+    return day
+
+
+FLAGS = {"1": True, "true": True, "on": True, "0": False, "false": False, "": False}
+
+
+def flag_param(params: Mapping[str, str], name: str) -> bool:
+    """A yes/no parameter: 1, true or on (a ticked checkbox) for yes; 0, false or none for no."""
+    text = params.get(name, "").strip()
+    if text not in FLAGS:
+        raise QueryError(f"{name} must be 1 or 0, not {text!r}.")
+    return FLAGS[text]
+
+
+def check_year(year: int, name: str, text: str) -> None:
+    """A week's or month's year, in the range of days a request may name (models.FIRST_DAY)."""
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise QueryError(f"{name} must fall in the years {FIRST_DAY.year} to {LAST_DAY.year}, "
+                         f"not {text!r}.")  # fmt: skip
 
 
 def _next_page(page: int, shown: int, size: int = PAGE_SIZE) -> int | None:
@@ -83,7 +107,7 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         since=day_param(params, "since"),
         until=day_param(params, "until"),
     )
-    has_code = params.get("has_code", "") in ("1", "true", "on")
+    has_code = flag_param(params, "has_code")
     request = SearchRequest(text=text, filters=filters, limit=limit, offset=(page - 1) * limit,
                             mode=mode)  # type: ignore[arg-type]  # fmt: skip
     hits = engine.search(request) if text.strip() or not filters.is_empty else []
