@@ -1074,8 +1074,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline in the same process (unless --no-scheduler): harvest the sources, embed new "
         "papers, recompute trending, send digests.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    _listen_args(p)
     p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     p.add_argument("--no-scheduler", action="store_true",
                    help="no background pipeline here (harvest, embed, digests): leave it to "
@@ -1101,11 +1100,15 @@ def build_parser() -> argparse.ArgumentParser:
         "print example searches, trending and commands to try, and serve the web UI "
         "(http://127.0.0.1:8000/ unless told otherwise).",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    _listen_args(p)
     p.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _listen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
