@@ -27,7 +27,13 @@ from pathlib import Path
 import benchlib
 
 from paperfeed.ingest.files import import_file
-from paperfeed.pipeline import PASS_PAPERS, EmbedPass, EmbedStage, process_embedder
+from paperfeed.pipeline import (
+    PASS_PAPERS,
+    EmbedPass,
+    EmbedStage,
+    lower_priority,
+    process_embedder,
+)
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.models import load_embedder
 from paperfeed.search.query import SearchRequest
@@ -53,12 +59,9 @@ def fresh_store(folder: Path, name: str, corpus: Path) -> str:
 def drain(db: str, passes: list[EmbedPass]) -> float:
     """Run the embedding stage's passes until nothing is left; seconds taken."""
     embedder = process_embedder(lambda: load_embedder(threads=1))
-    done = threading.Event()
 
     def work() -> None:
-        from paperfeed.pipeline import _lower_priority
-
-        _lower_priority()
+        lower_priority()  # as the server's embedder thread does
         store = open_store(db)
         stage = EmbedStage(lambda: store, embedder)
         try:
@@ -69,7 +72,6 @@ def drain(db: str, passes: list[EmbedPass]) -> float:
                     break
         finally:
             store.close()
-            done.set()
 
     embedder()  # the model is loaded before the clock starts, as in a running server
     started = time.perf_counter()

@@ -720,9 +720,15 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import os
+def _says_port_taken(args: argparse.Namespace) -> bool:
+    if not _port_taken(args.host, args.port):
+        return False
+    _err(f"error: port {args.port} on {args.host} is already in use; stop what uses it "
+         f"or choose another with --port (make demo: make demo PORT={args.port + 1}).")  # fmt: skip
+    return True
 
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     store = open_store(settings.db)  # create and migrate once, before the workers start,
@@ -730,10 +736,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         _open_engine(settings, store)
     finally:
         store.close()
-    if _port_taken(args.host, args.port):
-        other = args.port + 1
-        _err(f"error: port {args.port} on {args.host} is already in use; stop what uses it "
-             f"or choose another with --port (make demo: make demo PORT={other}).")  # fmt: skip
+    if _says_port_taken(args):
         return EXIT_PORT_IN_USE
     flag = getattr(args, "trusted_proxies", None)  # `demo` serves without one
     proxies = settings.trusted_proxies if flag is None else parse_proxies(flag, "--trusted-proxies")
@@ -801,6 +804,8 @@ def _print_demo_usage(settings: Settings) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.no_serve and _says_port_taken(args):  # before the import, not after it
+        return EXIT_PORT_IN_USE
     status = ingest_files(settings, [str(p) for p in demo_files()])
     vectors = demo_dir() / "vectors.npz"  # scripts/demo_data.py; embed_papers does the rest
     if vectors.is_file():

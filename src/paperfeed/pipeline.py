@@ -76,7 +76,6 @@ class EmbedStage:
         self.on_vectors = on_vectors
         self.lease = Lease(EMBED_LEASE, EMBED_LEASE_S, owner)
         self.pass_papers, self.batch_size = pass_papers, batch_size
-        self.last: EmbedPass | None = None
         self._thread = Periodic("embedder", open_store, self._work, poll_s)
         self._niced = False
         self._done_at = -1  # the store's last change when a pass found nothing left
@@ -105,8 +104,8 @@ class EmbedStage:
     def _work(self, store: Store) -> None:
         if not self._niced:
             self._niced = True
-            _lower_priority()
-        done = self.last = self.run_pass(store)
+            lower_priority()
+        done = self.run_pass(store)
         if done.embedded or done.unchanged:
             log.info("embedded papers=%d checked=%d seconds=%.1f more=%s", done.embedded,
                      done.unchanged, done.seconds, done.more)  # fmt: skip
@@ -129,7 +128,7 @@ def embed_leased(store: Store, embedder: Embedder, lease: Lease | None = None, *
     started = time.monotonic()
     try:
         report = embed_missing(
-            store, embedder, batch_size=batch_size, newest_first=True, max_papers=max_papers,
+            store, embedder, batch_size=batch_size, max_papers=max_papers,
             keep_going=lambda: keep_going() and lease.renew(store), on_progress=on_progress,
         )  # fmt: skip
     finally:
@@ -138,7 +137,7 @@ def embed_leased(store: Store, embedder: Embedder, lease: Lease | None = None, *
                      time.monotonic() - started)  # fmt: skip
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
     """This thread (Linux: threads have their own nice value) below the request threads."""
     with contextlib.suppress(AttributeError, OSError):  # elsewhere: at normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)

@@ -78,22 +78,18 @@ def embed_missing(
     *,
     batch_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
-    newest_first: bool = False,
     max_papers: int | None = None,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> EmbedReport:
-    """Embed every paper the store says `embedder` has not seen since its last change, in row
-    order, or the newest rows first (`newest_first`: what the server just harvested goes before
-    an old backlog). `max_papers` (embedded or checked) and `keep_going` (asked before each
-    batch) bound one call; the report says whether papers were left."""
+    """Embed every paper the store says `embedder` has not seen since its last change, newest
+    rows first (what was just harvested goes before an old backlog). `max_papers` (embedded or
+    checked) and `keep_going` (asked before each batch) bound one call; the report says
+    whether papers were left."""
     embedded = unchanged = 0
-    cursor: int | None = None  # the last row done, in the order walked
+    below = _ABOVE_ALL  # the last row done: the walk goes down from there
 
     def todo_after(limit: int) -> list[EmbeddingTodo]:
-        if newest_first:
-            below = _ABOVE_ALL if cursor is None else cursor
-            return store.list_embedding_todo(embedder.name, 0, limit, before_seq=below)
-        return store.list_embedding_todo(embedder.name, cursor or 0, limit)
+        return store.list_embedding_todo(embedder.name, 0, limit, before_seq=below)
 
     while True:
         room = batch_size
@@ -117,7 +113,7 @@ def embed_missing(
         store.put_embeddings(embedder.name, rows)
         embedded += len(fresh)
         unchanged += len(todo) - len(fresh)
-        cursor = todo[-1].seq
+        below = todo[-1].seq
         if on_progress:
             on_progress(len(todo))
 

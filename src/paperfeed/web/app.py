@@ -10,6 +10,7 @@ Templates autoescape everything; paper text is never marked safe.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -118,13 +119,10 @@ def app_from_env() -> Starlette:
     embedder = process_embedder(
         lambda: load_embedder(settings.model or None, device=settings.embed_device, threads=1)
     )
-    engines: list[SearchEngine] = []
 
-    def open_engine() -> SearchEngine:  # once per process (Site.engine, then the pipeline)
-        if not engines:
-            store = open_store(settings.db)
-            engines.append(SearchEngine(store, settings.resolved_index_dir, embedder()))
-        return engines[0]
+    @functools.cache  # one per process: Site.engine's, which the pipeline catches up too
+    def open_engine() -> SearchEngine:
+        return SearchEngine(open_store(settings.db), settings.resolved_index_dir, embedder())
 
     options: dict[str, Any] = {
         "mailer": mailer,

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -99,8 +100,6 @@ def _gauge(name: str, doc: str, value: float | Mapping[str, float], label: str =
 
 
 def _stamp(iso: str | None) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).timestamp() if iso else 0.0
 
 
