@@ -141,7 +141,9 @@ def main() -> int:
     )
     searching.start()
     time.sleep(3)  # the search threads are loaded and searching
+    before = len(busy_lat)
     both_s = drain(both_db, both_passes)
+    during = len(busy_lat) - before
     stop.set()
     searching.join()
 
@@ -153,7 +155,7 @@ def main() -> int:
          "a newer paper waits"),
         ("backlog drained, alone", f"{n / alone_s:.1f} papers/s", f"{n} papers in {alone_s:.0f} s"),
         ("backlog drained, while searches run", f"{n / both_s:.1f} papers/s",
-         f"{n} papers in {both_s:.0f} s; {len(busy_lat) / both_s:.1f} searches/s meanwhile"),
+         f"{n} papers in {both_s:.0f} s; {during / both_s:.1f} searches/s meanwhile"),
         ("hybrid search p50 / p95, no embedding", f"{pct(idle_lat, 50):.1f} / "
          f"{pct(idle_lat, 95):.1f} ms", f"{args.clients} client threads, {len(idle_lat)} searches"),
         ("hybrid search p50 / p95, while embedding", f"{pct(busy_lat, 50):.1f} / "
