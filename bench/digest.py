@@ -81,7 +81,7 @@ from paperfeed.models import Paper
 from paperfeed.rank import trending
 from paperfeed.search.embed import Embedder, to_blob
 from paperfeed.search.engine import SearchEngine
-from paperfeed.store import EmbeddingRow, Store, Subscriber, open_store
+from paperfeed.store import EmbeddingRow, Store, Subscriber, SubscriberChange, open_store
 from paperfeed.tokens import sign
 
 BUILD_VERSION = 2
@@ -575,7 +575,7 @@ def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
                 sub_id = subscriptions.subscribe(
                     store, secret, f"reader{i}@example.org", source="cli", client=None, now=now
                 ).subscriber_id
-                store.update_subscriber(sub_id, state="confirmed", consent_at=now)
+                store.update_subscriber(sub_id, SubscriberChange(state="confirmed", consent_at=now))
             for d in store.list_deliveries(state="planned", limit=5000):
                 store.finish_delivery(d.id, "cancelled", now)
             sender = DigestSender(store, mailer, secret=secret, base_url="http://127.0.0.1:8000",

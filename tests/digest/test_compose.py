@@ -37,6 +37,7 @@ from paperfeed.store import (
     Signal,
     Store,
     Subscriber,
+    SubscriberChange,
     TrendingRow,
     open_store,
 )
@@ -108,7 +109,7 @@ def subscribe(store: Store, email: str, last_day: date | None = None, **prefs: o
     sub = store.add_subscriber(email, NOW.timestamp(), "test")
     store.set_preferences(sub.id, Preferences(**prefs))  # type: ignore[arg-type]
     if last_day is not None:
-        store.update_subscriber(sub.id, last_day=last_day)
+        store.update_subscriber(sub.id, SubscriberChange(last_day=last_day))
     found = store.get_subscriber(sub.id)
     assert found is not None
     return found

@@ -21,7 +21,7 @@ from paperfeed.digest.sender import DigestSender
 from paperfeed.models import Paper
 from paperfeed.search.embed import HashingEmbedder, embed_missing
 from paperfeed.search.engine import SearchEngine
-from paperfeed.store import Delivery, Store, open_store
+from paperfeed.store import Delivery, Store, SubscriberChange, open_store
 from paperfeed.tokens import verify
 from tests.mail import SMTPCatcher, smtp_server
 
@@ -280,7 +280,7 @@ def test_an_address_kept_by_a_laxer_version_is_never_mailed(db: Store, smtp_serv
     clock = Clock()
     confirmed(db, "ann@example.org", TOPICS["graph"], clock)
     old = db.add_subscriber("g0:victim@example.org", clock(), "web")
-    db.update_subscriber(old.id, state="confirmed")
+    db.update_subscriber(old.id, SubscriberChange(state="confirmed"))
     db.set_preferences(old.id, replace(old.prefs, topics=(TOPICS["graph"],)))
     report = make_sender(db, smtp_server, clock, tmp_path, bounce_limit=1).run_pass()
     assert (report.sent, report.failed, report.suppressed, report.errors) == (1, 1, 1, [])

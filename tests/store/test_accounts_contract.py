@@ -1,12 +1,12 @@
 """Contract tests of the Store's accounts, library, engagement and trending-table methods.
-Like test_contract.py they run against every backend in its BACKENDS.
+Like test_contract.py they run against every backend (tests/store/conftest.py).
 
 Times are fixed: `T0` is 2024-10-25 12:00 UTC, `AT` the same instant in seconds since 1970.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,21 +21,15 @@ from paperfeed.store import (
     Store,
     TrendingRow,
     TrendingState,
+    open_store,
 )
-from tests.store.test_contract import BACKENDS
+from tests.store.conftest import BACKENDS, open_backend
 
 T0 = datetime(2024, 10, 25, 12, tzinfo=UTC)
 AT = T0.timestamp()
 HOUR = 3600.0
 DAY = 86400.0
 NEWEST = date(2024, 10, 25)
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = BACKENDS[request.param](tmp_path)
-    yield s
-    s.close()
 
 
 def paper(n: int, published: datetime | None = None) -> Paper:
@@ -290,15 +284,14 @@ def test_a_secret_is_32_random_bytes_fixed_per_name(backend: Store) -> None:
     assert len(backend.get_secret("links")) == 32
 
 
-def test_a_secret_survives_reopening(tmp_path: Path) -> None:
-    for name, make in sorted(BACKENDS.items()):
-        (tmp_path / name).mkdir()
-        first = make(tmp_path / name)
-        secret = first.get_secret("cookies")
-        first.close()
-        second = make(tmp_path / name)
-        assert second.get_secret("cookies") == secret, name
-        second.close()
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_secret_survives_reopening(name: str, tmp_path: Path) -> None:
+    first, url = open_backend(name, tmp_path)
+    secret = first.get_secret("cookies")
+    first.close()
+    second = open_store(url)
+    assert second.get_secret("cookies") == secret
+    second.close()
 
 
 # -- listings and the trending tables ---------------------------------------------------------

@@ -1,31 +1,15 @@
-"""Contract tests for the Store protocol. Every backend must pass all of them: add a backend
-to BACKENDS (the PostgreSQL one will) and the whole file runs against it too."""
+"""Contract tests for the Store protocol. Every backend passes all of them: the `backend`
+fixture (tests/store/conftest.py) runs each test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from paperfeed.errors import AlreadyExists
 from paperfeed.models import Paper, title_hash_id
-from paperfeed.store import Announcement, EmbeddingRow, Signal, SourceRow, SQLiteStore, Store
-
-
-def _sqlite(tmp_path: Path) -> Store:
-    return SQLiteStore(tmp_path / "contract.db")
-
-
-BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = BACKENDS[request.param](tmp_path)
-    yield s
-    s.close()
+from paperfeed.store import Announcement, EmbeddingRow, Signal, SourceRow, Store
 
 
 def day(n: int) -> datetime:

@@ -51,7 +51,7 @@ from paperfeed.periodic import Periodic
 from paperfeed.rank import trending
 from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
-from paperfeed.store import Delivery, Store, Subscriber
+from paperfeed.store import UNSET, Delivery, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import sign
 
 log = logging.getLogger(__name__)
@@ -176,9 +176,11 @@ class DigestSender:
                             " subscriber=%d period=%s", digest.unembedded, self.embed_wait_s,
                             sub.id, period.key)  # fmt: skip
             if not digest.items and not sub.prefs.empty_notice:
-                covered = {"last_day": digest.until, "last_seq": digest.last_seq}
-                self.store.update_subscriber(sub.id, last_period=period.key,
-                                             **{k: v for k, v in covered.items() if v})  # fmt: skip
+                self.store.update_subscriber(sub.id, SubscriberChange(
+                    last_period=period.key,
+                    last_day=digest.until or UNSET,
+                    last_seq=digest.last_seq or UNSET,
+                ))  # fmt: skip
                 report.empty += 1
                 continue
             body = {**digest.to_json(), "day": period.day.isoformat()}
@@ -231,7 +233,7 @@ class DigestSender:
             return
         self.store.finish_delivery(delivery.id, "sent", self.clock())
         if sub.bounces:
-            self.store.update_subscriber(sub.id, bounces=0)
+            self.store.update_subscriber(sub.id, SubscriberChange(bounces=0))
         report.sent += 1
 
     def _pace(self) -> None:
@@ -257,11 +259,12 @@ class DigestSender:
         report.failed += 1
         bounces = sub.bounces + 1
         if bounces >= self.bounce_limit:
-            subscriptions.stop_mail(self.store, sub.id, now, state="suppressed", bounces=bounces)
+            change = SubscriberChange(state="suppressed", bounces=bounces)
+            subscriptions.stop_mail(self.store, sub.id, now, change)
             report.suppressed += 1
             log.warning("address suppressed subscriber=%d bounces=%d", sub.id, bounces)
         else:
-            self.store.update_subscriber(sub.id, bounces=bounces)
+            self.store.update_subscriber(sub.id, SubscriberChange(bounces=bounces))
             log.warning("delivery bounced id=%d subscriber=%d error=%s", delivery.id, sub.id,
                         exc)  # fmt: skip
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from paperfeed.errors import InputError, NotFound, RateLimited, TokenError
-from paperfeed.store import Preferences, Store, Subscriber
+from paperfeed.store import Preferences, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import keyed_hash, sign, verify
 from paperfeed.users.addresses import inbox_has_room, normalize_email
 
@@ -81,13 +81,13 @@ def subscribe(store: Store, secret: bytes, email: str, *, source: str, client: s
         if sub is None:
             sub = store.add_subscriber(email, now, source)
         else:  # unsubscribed, suppressed, or pending with an expired confirmation: a new round
-            store.update_subscriber(sub.id, state="pending", requested_at=now,
-                                    request_source=source)  # fmt: skip
+            store.update_subscriber(sub.id, SubscriberChange(state="pending", requested_at=now,
+                                                             request_source=source))  # fmt: skip
         if topics:
             prefs = sub.prefs
             merged = tuple(dict.fromkeys((*prefs.topics, *topics)))[:MAX_TOPICS]
             store.set_preferences(sub.id, replace(prefs, topics=merged))
-        store.update_subscriber(sub.id, confirm_sent_at=now)
+        store.update_subscriber(sub.id, SubscriberChange(confirm_sent_at=now))
         store.plan_delivery(sub.id, "confirm", f"confirm-{int(now)}",
                             message_id=f"confirm.{sub.id}.{int(now)}",
                             plan={"round": int(now)}, now=now,
@@ -127,8 +127,9 @@ def confirm(store: Store, secret: bytes, token: str, now: float, *, source: str 
         return sub
     if sub.state != "pending" or fields.get("r") != int(sub.confirm_sent_at or -1):
         raise TokenError("This confirmation link is from an older request; subscribe again.")
-    store.update_subscriber(sub.id, state="confirmed", consent_at=now, consent_source=source,
-                            bounces=0, unsubscribed_at=None)  # fmt: skip
+    store.update_subscriber(sub.id, SubscriberChange(
+        state="confirmed", consent_at=now, consent_source=source, bounces=0, unsubscribed_at=None
+    ))  # fmt: skip
     log.info("subscriber confirmed subscriber=%d", sub.id)
     return _get(store, sub.id)
 
@@ -140,19 +141,18 @@ def unsubscribe(store: Store, secret: bytes, token: str, now: float) -> Subscrib
     sub = _subscriber(store, fields)
     if sub.state in ("unsubscribed", "suppressed"):
         return sub
-    stop_mail(store, sub.id, now, state="unsubscribed", unsubscribed_at=now)
+    stop_mail(store, sub.id, now, SubscriberChange(state="unsubscribed", unsubscribed_at=now))
     log.info("unsubscribed subscriber=%d", sub.id)
     return _get(store, sub.id)
 
 
-def stop_mail(store: Store, subscriber_id: int, now: float, *, state: str, **changes: Any
-              ) -> None:  # fmt: skip
-    """Put a subscriber in `state` (unsubscribed, suppressed) and cancel every delivery still
-    planned for it, at once."""
+def stop_mail(store: Store, subscriber_id: int, now: float, change: SubscriberChange) -> None:
+    """Apply `change` (its state: unsubscribed, suppressed) and cancel every delivery still
+    planned for the subscriber, at once."""
     with store.transaction():
-        store.update_subscriber(subscriber_id, state=state, **changes)
+        store.update_subscriber(subscriber_id, change)
         for delivery in store.list_deliveries(subscriber_id, state="planned"):
-            store.finish_delivery(delivery.id, "cancelled", now, error=state)
+            store.finish_delivery(delivery.id, "cancelled", now, error=str(change.state))
 
 
 def from_preferences_token(store: Store, secret: bytes, token: str, now: float) -> Subscriber:

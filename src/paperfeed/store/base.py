@@ -1,244 +1,44 @@
-"""The Store protocol: what every backend (SQLite now, PostgreSQL later) must do.
+"""The Store protocol, split by concern: what every backend (store/sqlite/, store/postgres/) must
+do. `Store` is all of them; code that needs one part may ask for that part alone.
 
-tests/store/test_contract.py holds the tests every backend passes. Keep this surface small and
-free of SQL: methods speak in `Paper`s, ids and change numbers.
+tests/store/ holds the contract tests every backend passes. Keep this surface small and free of
+SQL: methods speak in `Paper`s, ids and change numbers (the records are in store/models.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from paperfeed.models import Paper
+from paperfeed.store.models import (
+    Announcement,
+    Change,
+    Decayed,
+    Delivery,
+    EmbeddingRow,
+    EmbeddingTodo,
+    LibraryItem,
+    Listed,
+    Preferences,
+    Signal,
+    SignalPoint,
+    SourceRow,
+    Subscriber,
+    SubscriberChange,
+    TrendingRow,
+    TrendingState,
+    UpsertResult,
+    User,
+    VectorChange,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
+class Core(Protocol):
+    """The parts every backend has: closing, transactions, backups, identity."""
 
-    def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(
-            self.added + other.added,
-            self.updated + other.updated,
-            self.unchanged + other.unchanged,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A paper row as it is after change number `changed`; `seq` is its stable row number."""
-
-    changed: int
-    seq: int
-    paper: Paper
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingTodo:
-    """A paper whose embedding for a model is missing or older than its last change;
-    `text_hash` is that of the text embedded last time (None if never)."""
-
-    seq: int
-    changed: int
-    paper: Paper
-    text_hash: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingRow:
-    seq: int
-    paper_changed: int
-    text_hash: str
-    vector: bytes | None  # None: text unchanged, keep the stored vector
-
-
-@dataclass(frozen=True, slots=True)
-class VectorChange:
-    changed: int
-    seq: int
-    vector: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """A configured source and where its harvest stands. `cursor` is the harvester's own
-    bookmark (resumption token, dates), opaque to the store."""
-
-    name: str
-    kind: str
-    config: Mapping[str, Any]
-    interval_s: int
-    next_run_at: datetime
-    enabled: bool = True
-    created_at: datetime | None = None
-    cursor: Mapping[str, Any] = field(default_factory=dict)
-    last_run_at: datetime | None = None
-    last_ok_at: datetime | None = None
-    last_error: str | None = None
-    failures: int = 0
-    last_added: int = 0
-    papers_added: int = 0
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """Paper `ref` (any id it is known by) appeared in `list` on `day` as `kind`."""
-
-    ref: str
-    list: str
-    day: date
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """An outside measurement of attention (Hugging Face upvotes, GitHub stars) of `ref`."""
-
-    ref: str
-    name: str
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class SignalPoint:
-    name: str
-    observed_at: datetime
-    value: float
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A paper in a listing of days: `day` is the latest day of the range on which it was
-    announced (new, cross-listed or featured; not replaced) or first published; `signals` holds
-    the latest value of each of its signals."""
-
-    paper: Paper
-    day: date | None
-    signals: Mapping[str, float] = field(default_factory=dict)
-    seq: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: int
-    email: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryItem:
-    """A paper a user reacted to: `kinds` of reaction (upvote, save, hide), when each was made
-    (seconds since 1970), and the user's tags on it."""
-
-    paper: Paper
-    kinds: Mapping[str, float]
-    tags: tuple[str, ...] = ()
-    seq: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Decayed:
-    """How a trending sum is taken: each event's amount counts 2^(-age / half_life) at `now`
-    (events after `now` count fully). For a signal measured as a running total (Hugging Face
-    upvotes, GitHub stars) the events are its increases (a drop counts as none); `first_counts`
-    says whether the first measurement counts as an increase from zero."""
-
-    half_life_s: float
-    first_counts: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TrendingRow:
-    """A ranked paper of a trending window: its score and each signal's part of it."""
-
-    seq: int
-    day: date | None
-    published: str | None
-    score: float
-    parts: Mapping[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class TrendingState:
-    """When a window was ranked (`computed_at`), the time its scores are as of (`as_of`), and
-    the days it covers (None for a store of undated papers)."""
-
-    computed_at: float
-    as_of: float
-    since: date | None
-    until: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """What a subscriber wants: how often (daily, weekly on `weekday` (0 = Monday), or paused),
-    at which local `hour` in `timezone` (an IANA name), which saved searches (`topics`) and
-    arXiv `categories`, whether trending papers come too, how many papers at most, and whether
-    a day with nothing new still sends a short notice."""
-
-    frequency: str = "daily"
-    weekday: int = 0
-    hour: int = 7
-    timezone: str = "UTC"
-    topics: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    include_trending: bool = True
-    max_papers: int = 10
-    empty_notice: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    """An address on the digest list and where it stands: pending (asked, not confirmed),
-    confirmed, unsubscribed or suppressed (hard bounces). Times are seconds since 1970."""
-
-    id: int
-    email: str
-    state: str
-    prefs: Preferences
-    created_at: float
-    requested_at: float
-    request_source: str
-    confirm_sent_at: float | None = None
-    consent_at: float | None = None
-    consent_source: str | None = None
-    unsubscribed_at: float | None = None
-    bounces: int = 0
-    last_period: str | None = None
-    last_day: date | None = None
-    last_seq: int | None = None  # for a store of undated papers: the newest one covered
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A row of the delivery ledger: one message (a confirmation or the digest of a period) to
-    one subscriber, planned before it is sent. `plan` is what the message holds (JSON-able),
-    rendered at send time; it is not sent after `send_by`."""
-
-    id: int
-    subscriber_id: int
-    kind: str
-    period: str
-    state: str
-    message_id: str
-    plan: Mapping[str, Any]
-    planned_at: float
-    send_by: float
-    attempts: int = 0
-    next_attempt_at: float = 0.0
-    last_error: str | None = None
-    sent_at: float | None = None
-
-
-class Store(Protocol):
     readonly: bool  # opened for reading only: nothing may be written
 
     def close(self) -> None: ...
@@ -261,6 +61,19 @@ class Store(Protocol):
         """Group writes atomically: all of them happen or none does."""
         ...
 
+    def store_id(self) -> str:
+        """A random id fixed when the database was created: indexes built from another
+        database (a restored or replaced file) notice and rebuild."""
+        ...
+
+    def get_secret(self, name: str) -> bytes:
+        """A random 32-byte key made once per database (signing links and cookies)."""
+        ...
+
+
+class PaperStore(Protocol):
+    """Papers and where the indexes stand: upserts, lookups, change numbers."""
+
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         """Insert new papers, merge ones we already have (arXiv id, then DOI, then normalized
         title), keep the newer version. Idempotent: the same batch twice changes nothing."""
@@ -276,11 +89,6 @@ class Store(Protocol):
         """The row number of the paper `get_paper(ref)` returns."""
         ...
 
-    def store_id(self) -> str:
-        """A random id fixed when the database was created: indexes built from another
-        database (a restored or replaced file) notice and rebuild."""
-        ...
-
     def count_papers(self) -> int: ...
 
     def last_change(self) -> int:
@@ -291,21 +99,19 @@ class Store(Protocol):
         """Papers changed after change number `after`, in change order (for index sync)."""
         ...
 
-    # -- embeddings ---------------------------------------------------------------------
+    def count_changes(self, after: int) -> int:
+        """Papers changed after change number `after` (an index's lag behind the store)."""
+        ...
+
+
+class EmbeddingStore(Protocol):
+    """Embedding vectors of papers, per model, with their own change numbers."""
 
     def list_embedding_todo(self, model: str, after_seq: int, limit: int, *,
                             before_seq: int | None = None) -> list[EmbeddingTodo]:  # fmt: skip
         """Papers after row `after_seq`, in row order, that `model` has not seen since their
         last change; with `before_seq`, those below that row instead, newest row first (the
         server's pipeline embeds what was just harvested before an old backlog)."""
-        ...
-
-    def count_changes(self, after: int) -> int:
-        """Papers changed after change number `after` (an index's lag behind the store)."""
-        ...
-
-    def count_vector_changes(self, model: str, after: int) -> int:
-        """Vectors of `model` written after change number `after`."""
         ...
 
     def count_embedding_todo(self, model: str) -> int:
@@ -324,6 +130,10 @@ class Store(Protocol):
 
     def last_vector_change(self, model: str) -> int: ...
 
+    def count_vector_changes(self, model: str, after: int) -> int:
+        """Vectors of `model` written after change number `after`."""
+        ...
+
     def iter_vector_changes(
         self, model: str, after: int, batch_size: int = 5000
     ) -> Iterator[VectorChange]:
@@ -332,11 +142,17 @@ class Store(Protocol):
 
     def get_vector(self, model: str, seq: int) -> bytes | None: ...
 
+    def get_vectors(self, model: str, seqs: Sequence[int]) -> dict[int, bytes]:
+        """The stored vectors of these papers for `model` (papers without one left out)."""
+        ...
+
     def iter_embeddings(self, model: str) -> Iterator[tuple[str, str, bytes]]:
         """(paper id, text hash, vector) of every stored vector of `model`, by row."""
         ...
 
-    # -- sources --------------------------------------------------------------------------
+
+class SourceStore(Protocol):
+    """Configured sources, what they announced and measured, and listings by day."""
 
     def add_source(self, source: SourceRow) -> None:
         """Add a source; `AlreadyExists` if the name is taken."""
@@ -377,8 +193,6 @@ class Store(Protocol):
         """Record a finished run (error None: it succeeded) and release the lease."""
         ...
 
-    # -- announcements and signals ----------------------------------------------------------
-
     def add_announcements(self, items: Sequence[Announcement]) -> int:
         """Record list appearances of stored papers; returns how many were new. Unknown
         papers are ignored."""
@@ -402,8 +216,6 @@ class Store(Protocol):
     def latest_signals_by_seq(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
         """`latest_signals` keyed by row number."""
         ...
-
-    # -- listings by day --------------------------------------------------------------------
 
     def latest_day(self, until: date) -> date | None:
         """The most recent day, not after `until`, on which some paper was announced or first
@@ -430,11 +242,9 @@ class Store(Protocol):
         `unranked_in`, only those not in that trending window."""
         ...
 
-    # -- accounts -------------------------------------------------------------------------
 
-    def get_secret(self, name: str) -> bytes:
-        """A random 32-byte key made once per database (signing links and cookies)."""
-        ...
+class AccountStore(Protocol):
+    """Readers: accounts, sessions, one-time links, and their library (reactions, tags)."""
 
     def get_or_add_user(self, email: str, now: datetime) -> User:
         """The user with this address, made on first sign-in; records the sign-in time."""
@@ -461,13 +271,6 @@ class Store(Protocol):
         """Mark a one-time link as used; False if it was used before."""
         ...
 
-    def hit_rate(self, key: str, now: float, window_s: float, limit: int) -> bool:
-        """Count a hit on `key` unless it already had `limit` in the last `window_s` seconds;
-        True when the hit was allowed."""
-        ...
-
-    # -- library --------------------------------------------------------------------------
-
     def set_reaction(self, user_id: int, seq: int, kind: str, on: bool, at: float) -> bool:
         """Add (on) or remove a reaction; True if that changed anything."""
         ...
@@ -485,7 +288,9 @@ class Store(Protocol):
         """The user's tags with how many saved papers carry each, by name."""
         ...
 
-    # -- engagement and trending ------------------------------------------------------------
+
+class TrendingStore(Protocol):
+    """Engagement events and the trending windows ranked from them."""
 
     def record_event(self, seq: int, signal: str, at: float, *, client: str | None = None,
                      burst_s: float = 0.0) -> bool:  # fmt: skip
@@ -521,7 +326,9 @@ class Store(Protocol):
         later stored."""
         ...
 
-    # -- digests ------------------------------------------------------------------------------
+
+class DigestStore(Protocol):
+    """Digest subscribers and the delivery ledger."""
 
     def add_subscriber(self, email: str, now: float, source: str) -> Subscriber:
         """A new pending subscriber; `AlreadyExists` if the address is known."""
@@ -531,9 +338,8 @@ class Store(Protocol):
 
     def get_subscriber_by_email(self, email: str) -> Subscriber | None: ...
 
-    def update_subscriber(self, subscriber_id: int, **changes: Any) -> None:
-        """Set some of: state, requested_at, request_source, confirm_sent_at, consent_at,
-        consent_source, unsubscribed_at, bounces, last_period, last_day, last_seq."""
+    def update_subscriber(self, subscriber_id: int, change: SubscriberChange) -> None:
+        """Set the fields `change` gives."""
         ...
 
     def set_preferences(self, subscriber_id: int, prefs: Preferences) -> None: ...
@@ -601,9 +407,9 @@ class Store(Protocol):
         """Which of `seqs` (all, when None) a subscriber's digests already hold."""
         ...
 
-    def get_vectors(self, model: str, seqs: Sequence[int]) -> dict[int, bytes]:
-        """The stored vectors of these papers for `model` (papers without one left out)."""
-        ...
+
+class LeaseStore(Protocol):
+    """Leases (one holder of a job across processes and nodes) and rate limits."""
 
     def take_lease(self, name: str, owner: str, now: float, until: float,
                    take_from: str | None = None) -> bool:  # fmt: skip
@@ -616,3 +422,22 @@ class Store(Protocol):
     def lease_owner(self, name: str, now: float) -> str | None:
         """Who holds a live lease, if anyone."""
         ...
+
+    def hit_rate(self, key: str, now: float, window_s: float, limit: int) -> bool:
+        """Count a hit on `key` unless it already had `limit` in the last `window_s` seconds;
+        True when the hit was allowed."""
+        ...
+
+
+class Store(
+    Core,
+    PaperStore,
+    EmbeddingStore,
+    SourceStore,
+    AccountStore,
+    TrendingStore,
+    DigestStore,
+    LeaseStore,
+    Protocol,
+):
+    """Everything a backend does."""

@@ -33,7 +33,7 @@ from paperfeed.models import (
     normalize_doi,
     parse_arxiv_id,
 )
-from paperfeed.store.base import (
+from paperfeed.store.models import (
     Announcement,
     Change,
     Decayed,
@@ -47,6 +47,7 @@ from paperfeed.store.base import (
     SignalPoint,
     SourceRow,
     Subscriber,
+    SubscriberChange,
     TrendingRow,
     TrendingState,
     UpsertResult,
@@ -152,7 +153,7 @@ def _row_paper(row: Sequence[Any]) -> Paper:
 
 def list_migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for each file in migrations/, in order."""
-    folder = resources.files("paperfeed.store") / "migrations"
+    folder = resources.files("paperfeed.store.sqlite") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -1017,10 +1018,8 @@ class SQLiteStore:
         ).fetchone()
         return _row_subscriber(row) if row else None
 
-    def update_subscriber(self, subscriber_id: int, **changes: Any) -> None:
-        unknown = set(changes) - _SUBSCRIBER_UPDATABLE
-        if unknown:
-            raise ValueError(f"cannot update subscriber fields {sorted(unknown)}")
+    def update_subscriber(self, subscriber_id: int, change: SubscriberChange) -> None:
+        changes = change.items()
         if not changes:
             return
         values = [_day(v) if isinstance(v, date) else v for v in changes.values()]
@@ -1250,10 +1249,6 @@ _SUBSCRIBER_COLUMNS = (
     "id, email, state, created_at, requested_at, request_source, confirm_sent_at, consent_at,"
     " consent_source, unsubscribed_at, bounces, last_period, last_day, frequency, weekday,"
     " hour, timezone, topics, categories, include_trending, max_papers, empty_notice, last_seq"
-)
-_SUBSCRIBER_UPDATABLE = frozenset(
-    {"state", "requested_at", "request_source", "confirm_sent_at", "consent_at"}
-    | {"consent_source", "unsubscribed_at", "bounces", "last_period", "last_day", "last_seq"}
 )
 _DELIVERY_COLUMNS = (
     "id, subscriber_id, kind, period, state, message_id, plan, planned_at, send_by, attempts,"
