@@ -16,6 +16,7 @@ BACKENDS = ("sqlite", "postgres")
 
 def open_backend(name: str, tmp_path: Path) -> tuple[Store, str]:
     """A new empty store of backend `name`, and its URL."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     url = str(tmp_path / "contract.db") if name == "sqlite" else pg.fresh_database()
     return open_store(url), url
 

@@ -15,6 +15,7 @@ from paperfeed.store.base import (
     PaperStore,
     SourceStore,
     Store,
+    TableStore,
     TrendingStore,
 )
 from paperfeed.store.models import (
@@ -102,6 +103,7 @@ __all__ = [
     "Store",
     "Subscriber",
     "SubscriberChange",
+    "TableStore",
     "TrendingRow",
     "TrendingState",
     "TrendingStore",

@@ -429,6 +429,37 @@ class LeaseStore(Protocol):
         ...
 
 
+class TableStore(Protocol):
+    """Rows of the tables as they are, for `paperfeed copy-store` (store/copy.py): every backend
+    keeps the same tables with the same columns, so a table copies row by row."""
+
+    def table_columns(self, table: str) -> list[str]:
+        """The table's columns, in order."""
+        ...
+
+    def count_rows(self, table: str) -> int: ...
+
+    def read_rows(self, table: str, key: Sequence[str], after: Sequence[Any] | None,
+                  limit: int) -> list[tuple[Any, ...]]:  # fmt: skip
+        """Up to `limit` rows (all columns, in order) whose `key` columns come after `after`
+        (from the first when None), in key order."""
+        ...
+
+    def last_key(self, table: str, key: Sequence[str]) -> tuple[Any, ...] | None:
+        """The highest `key` in the table; None when it is empty."""
+        ...
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                   ) -> None:  # fmt: skip
+        """Insert rows as they are, in one transaction (a row whose key exists is replaced)."""
+        ...
+
+    def finish_rows(self) -> None:
+        """After rows were written with explicit ids: let the next id the store hands out come
+        after them."""
+        ...
+
+
 class Store(
     Core,
     PaperStore,
@@ -438,6 +469,7 @@ class Store(
     TrendingStore,
     DigestStore,
     LeaseStore,
+    TableStore,
     Protocol,
 ):
     """Everything a backend does."""

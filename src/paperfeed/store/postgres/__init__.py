@@ -3,9 +3,10 @@
 from paperfeed.store.postgres.base import list_migrations, redact
 from paperfeed.store.postgres.papers import PaperMethods
 from paperfeed.store.postgres.people import PeopleMethods
+from paperfeed.store.postgres.tables import TableMethods
 
 
-class PostgresStore(PaperMethods, PeopleMethods):
+class PostgresStore(PaperMethods, PeopleMethods, TableMethods):
     """Every Store method on PostgreSQL; see base.py for how writes are serialized."""
 
 

@@ -144,8 +144,7 @@ class PostgresBase:
 
     def _tables(self, conn: Connection) -> set[str]:
         rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema()"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
         return {str(r[0]) for r in rows}
 

@@ -384,6 +384,39 @@ class SQLiteStore:
         finally:
             self._depth = 0
 
+    # -- tables, for copy-store --------------------------------------------------------
+
+    def table_columns(self, table: str) -> list[str]:
+        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({_name(table)})")]
+
+    def count_rows(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {_name(table)}").fetchone()[0])
+
+    def read_rows(self, table: str, key: Sequence[str], after: Sequence[Any] | None,
+                  limit: int) -> list[tuple[Any, ...]]:  # fmt: skip
+        cols = ", ".join(map(_name, key))
+        where = f"WHERE ({cols}) > ({', '.join('?' * len(key))})" if after is not None else ""
+        sql = f"SELECT * FROM {_name(table)} {where} ORDER BY {cols} LIMIT ?"
+        return [tuple(r) for r in self.conn.execute(sql, (*(after or ()), limit))]
+
+    def last_key(self, table: str, key: Sequence[str]) -> tuple[Any, ...] | None:
+        cols = ", ".join(map(_name, key))
+        order = ", ".join(f"{_name(c)} DESC" for c in key)
+        row = self.conn.execute(f"SELECT {cols} FROM {_name(table)} ORDER BY {order} LIMIT 1")
+        found = row.fetchone()
+        return tuple(found) if found else None
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                   ) -> None:  # fmt: skip
+        cols = ", ".join(map(_name, columns))
+        marks = ", ".join("?" * len(columns))
+        with self.transaction():
+            sql = f"INSERT OR REPLACE INTO {_name(table)} ({cols}) VALUES ({marks})"
+            self.conn.executemany(sql, rows)
+
+    def finish_rows(self) -> None:
+        """Nothing to do: AUTOINCREMENT ids already continue after the highest one written."""
+
     # -- papers -------------------------------------------------------------------------
 
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
@@ -1296,6 +1329,13 @@ def _ensure_math(conn: sqlite3.Connection) -> None:
         conn.execute("SELECT pow(2.0, 1.0)")
     except sqlite3.OperationalError:
         conn.create_function("pow", 2, math.pow, deterministic=True)
+
+
+def _name(identifier: str) -> str:
+    """A table or column name for SQL text; only plain lower-case names are ever passed."""
+    if not identifier.replace("_", "").isalpha() or not identifier.islower():
+        raise ValueError(f"not a table or column name: {identifier!r}")
+    return identifier
 
 
 def _split_sql(script: str) -> list[str]:
