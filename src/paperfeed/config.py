@@ -62,8 +62,9 @@ HIDDEN = "***"
 @dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     """Everything a command or the server is configured with. `index_dir` and `mail.outbox`
-    left empty are resolved from `db` (see the module docstring); `base_url` left empty means
-    http://HOST:PORT of `paperfeed serve` (`public_url`)."""
+    left empty are resolved from `db` when made (see the module docstring; replacing `db`
+    later keeps them); `base_url` left empty means http://HOST:PORT of `paperfeed serve`
+    (`public_url`)."""
 
     db: str = "paperfeed.db"  # a SQLite file path, sqlite:///path or postgresql://...
     index_dir: str = ""
