@@ -414,11 +414,10 @@ def profile(db: Path, repeats: int = 3) -> None:
     import orjson
     from starlette.requests import Request
 
+    from paperfeed import services
     from paperfeed.config import load_settings
-    from paperfeed.search.engine import CANDIDATES, SearchEngine
-    from paperfeed.search.models import load_embedder
+    from paperfeed.search.engine import CANDIDATES
     from paperfeed.search.query import Filters, parse_query
-    from paperfeed.store import open_store
     from paperfeed.web import views
     from paperfeed.web.app import _templates
 
@@ -427,9 +426,9 @@ def profile(db: Path, repeats: int = 3) -> None:
     except ImportError:  # not written yet
         search_papers = None  # type: ignore[assignment]
     settings = load_settings(db=str(db))
-    embedder = load_embedder(settings.model or None, device=settings.embed_device)
+    embedder = services.load_model(settings)
 
-    engine = SearchEngine(open_store(str(db)), settings.resolved_index_dir, embedder)
+    engine = services.search_engine(settings, services.open_db(settings), embedder)
     engine.sync()
     assert engine.vectors is not None
     env = _templates()

@@ -1,5 +1,6 @@
-"""The `paperfeed` command: the composition root. It reads settings, opens the store and the
-search engine, calls the library and turns results and errors into text and exit codes.
+"""The `paperfeed` command: it reads settings, has paperfeed.services build the store, the
+search engine and the rest from them, calls the library and turns results and errors into text
+and exit codes.
 
 Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 done, but some input lines
 were skipped (each one named on stderr); 4 (harvest only) every source ran, nothing new came;
@@ -9,8 +10,8 @@ were skipped (each one named on stderr); 4 (harvest only) every source ran, noth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
-import logging
 import os
 import shlex
 import socket
@@ -26,30 +27,23 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from paperfeed import __version__
-from paperfeed.config import Settings, load_settings, parse_proxies
-from paperfeed.digest.mailer import mailer_from_env
-from paperfeed.digest.sender import DigestSender, PassReport, sender_from_settings
+from paperfeed import __version__, services
+from paperfeed.config import SETTINGS_ENV, Settings, load_settings, parse_proxies, redact
+from paperfeed.digest.sender import DigestSender, PassReport
 from paperfeed.errors import DiskFull, InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
-from paperfeed.ingest.harvest import (
-    Fetchers,
-    HarvestReport,
-    endpoints_from,
-    fetch_arxiv_ids,
-    harvest_source,
-)
+from paperfeed.ingest.harvest import HarvestReport, fetch_arxiv_ids, harvest_source
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
 from paperfeed.logs import FORMATS, setup_logging
 from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.pipeline import EMBED_LEASE, embed_leased
 from paperfeed.rank import trending
-from paperfeed.search.embed import Embedder, export_embeddings, import_embeddings
+from paperfeed.search.embed import export_embeddings, import_embeddings
 from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
 from paperfeed.status import gather, source_json
-from paperfeed.store import Store, open_store, privacy_warning
+from paperfeed.store import Store, privacy_warning, sqlite_path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_NOTHING_NEW = 0, 1, 2, 3, 4
 EMBED_BATCH = 64
@@ -93,15 +87,9 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
         bar.close()
 
 
-def _embedder(settings: Settings, device: str | None = None) -> Embedder:
-    from paperfeed.search.models import load_embedder  # loads onnxruntime: only when needed
-
-    return load_embedder(settings.model or None, device=device or settings.embed_device)
-
-
 def _open_engine(settings: Settings, store: Store, *, semantic: bool = False) -> SearchEngine:
-    embedder = _embedder(settings) if semantic else None
-    return SearchEngine(store, settings.resolved_index_dir, embedder)
+    embedder = services.load_model(settings) if semantic else None
+    return services.search_engine(settings, store, embedder)
 
 
 def _sync_with_progress(engine: SearchEngine, store: Store) -> None:
@@ -134,7 +122,7 @@ def _report_import(report: ImportReport) -> None:
 
 
 def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     status = EXIT_OK
     try:
         for path in paths:
@@ -157,7 +145,7 @@ def ingest_files(settings: Settings, paths: Sequence[str]) -> int:
                 status = EXIT_SKIPPED
         else:  # (no full disk): the index catches up now, not at the first search
             _sync_with_progress(_open_engine(settings, store), store)
-        _err(f"{store.count_papers()} papers in {settings.db}")
+        _err(f"{store.count_papers()} papers in {redact(settings.db)}")
     finally:
         store.close()
     return status
@@ -191,7 +179,7 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def run_search(settings: Settings, request: SearchRequest, as_json: bool) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         engine = _open_engine(settings, store, semantic=request.mode != "keyword")
         hits = engine.search(request)
@@ -229,7 +217,7 @@ def _print_json(value: object) -> None:
 
 
 def cmd_related(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         hits = _open_engine(settings, store, semantic=True).related(args.id, args.limit)
     finally:
@@ -246,9 +234,9 @@ def embed_papers(settings: Settings, batch_size: int, device: str | None = None,
     """Embed what the model has not seen (newest first; at most `max_papers`), under the
     embedder lease that the server's embedder takes too, and catch the indexes up."""
     own = store is None
-    store = store or open_store(settings.db)
+    store = store or services.open_db(settings)
     try:
-        embedder = _embedder(settings, device)
+        embedder = services.load_model(settings, device)
         todo = store.count_embedding_todo(embedder.name)
         todo = todo if max_papers is None else min(todo, max_papers)
         with _progress(todo, "papers", "embedding") as update:
@@ -263,7 +251,7 @@ def embed_papers(settings: Settings, batch_size: int, device: str | None = None,
                 f"{owner} is embedding these papers now (a `paperfeed serve`"
                 "?): it embeds them all, or stop it and run this again."
             )
-        SearchEngine(store, settings.resolved_index_dir, embedder).sync()
+        services.search_engine(settings, store, embedder).sync()
         left = f"; {store.count_embedding_todo(embedder.name)} left" if done.more else ""
         _err(
             f"{done.embedded} papers embedded ({done.unchanged} checked, text unchanged){left}; "
@@ -281,7 +269,7 @@ def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_embeddings_export(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         models = [m for m, _ in store.list_embedding_models()]
         model = args.model or (models[0] if len(models) == 1 else None)
@@ -299,7 +287,7 @@ def cmd_embeddings_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def import_vectors(settings: Settings, path: str | Path) -> None:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         model, count = import_embeddings(store, path)
         left = store.count_papers() - store.count_embeddings(model)
@@ -314,13 +302,13 @@ def cmd_embeddings_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         paper = store.get_paper(args.id)
     finally:
         store.close()
     if paper is None:
-        raise NotFound(f"No paper with id {args.id!r} in {settings.db}.")
+        raise NotFound(f"No paper with id {args.id!r} in {redact(settings.db)}.")
     if args.json:
         print(orjson.dumps(paper_json(paper), option=orjson.OPT_INDENT_2).decode())
         return EXIT_OK
@@ -343,14 +331,14 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         engine = _open_engine(settings, store)
         engine.keyword.rebuild()
         _sync_with_progress(engine, store)
         _err(f"keyword index rebuilt: {engine.keyword.num_docs()} papers")
         for model, dim in store.list_embedding_models():  # stored vectors: no model needed
-            vectors = VectorIndex(vector_index_dir(settings.resolved_index_dir, model), model, dim)
+            vectors = VectorIndex(vector_index_dir(settings.index_dir, model), model, dim)
             vectors.rebuild(store)
             _err(f"vector index rebuilt: {vectors.size} papers ({model})")
     finally:
@@ -398,7 +386,7 @@ def cmd_sources_add(settings: Settings, args: argparse.Namespace) -> int:
         name=args.name,
     )
     source = new_source(args.kind, options, datetime.now(UTC))
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         store.add_source(source)
     finally:
@@ -409,7 +397,7 @@ def cmd_sources_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sources_list(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         sources = store.list_sources()
     finally:
@@ -441,7 +429,7 @@ def cmd_sources_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sources_remove(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         if not store.remove_source(args.name):
             raise NotFound(f"There is no source named {args.name!r}; see `paperfeed sources list`.")
@@ -468,8 +456,8 @@ def _report_harvest(report: HarvestReport) -> None:
 
 
 def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db)
-    fetchers = Fetchers(endpoints_from(settings))
+    store = services.open_db(settings)
+    fetchers = services.fetchers(settings)
     try:
         if args.names:
             names = list(args.names)
@@ -500,8 +488,8 @@ def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db)
-    fetchers = Fetchers(endpoints_from(settings))
+    store = services.open_db(settings)
+    fetchers = services.fetchers(settings)
     try:
         report = fetch_arxiv_ids(store, fetchers, args.ids)
         _report_harvest(report)
@@ -522,7 +510,7 @@ def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
 def print_trending(
     settings: Settings, window: str, limit: int, *, as_json: bool = False, recompute: bool = False
 ) -> None:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         today = datetime.now(UTC).date()
         if recompute:
@@ -557,10 +545,8 @@ def cmd_trending(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _digest_sender(settings: Settings, store: Store) -> DigestSender:
-    import os
-
-    mailer = mailer_from_env(os.environ, settings.db)
-    return sender_from_settings(store, settings, mailer, load_embedder=lambda: _embedder(settings))
+    return services.digest_sender(settings, store, services.mailer(settings),
+                                  load_embedder=lambda: services.load_model(settings))  # fmt: skip
 
 
 def _report_pass(report: PassReport) -> int:
@@ -578,7 +564,7 @@ def _report_pass(report: PassReport) -> int:
 
 
 def cmd_digest_run(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         return _report_pass(_digest_sender(settings, store).run_pass())
     finally:
@@ -588,7 +574,7 @@ def cmd_digest_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_digest_subscribe(settings: Settings, args: argparse.Namespace) -> int:
     from paperfeed.digest import subscriptions
 
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         sender = _digest_sender(settings, store)
         done = subscriptions.subscribe(store, sender.secret, args.email, source="cli",
@@ -608,7 +594,7 @@ def cmd_digest_subscribe(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
     from paperfeed.users.addresses import normalize_email
 
-    store = open_store(settings.db)
+    store = services.open_db(settings)
     try:
         sub = store.get_subscriber_by_email(normalize_email(args.email))
         if sub is None:
@@ -628,7 +614,7 @@ def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         status = {"subscribers": store.count_subscribers(),
                   "deliveries": store.count_deliveries()}  # fmt: skip
@@ -647,7 +633,7 @@ def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         status = gather(settings, store)
     finally:
@@ -656,8 +642,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         _print_json(status)
         return EXIT_OK
     sizes = status["sizes"]
+    size = "" if sizes["database_bytes"] is None else f"{_mb(sizes['database_bytes'])} "
     print(f"database  {status['database']}: {status['papers']} papers, "
-          f"{_mb(sizes['database_bytes'])} (indexes {_mb(sizes['index_bytes'])})")  # fmt: skip
+          f"{size}(indexes {_mb(sizes['index_bytes'])})")  # fmt: skip
     print("sources   " + ("none (add one: paperfeed sources add hf-daily)"
                           if not status["sources"] else ""))  # fmt: skip
     for s in status["sources"]:
@@ -689,14 +676,15 @@ def _iso(text: str | None) -> datetime | None:
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings.db, readonly=True)
+    store = services.open_db(settings, readonly=True)
     try:
         started = time.perf_counter()
         size = store.backup(args.file, overwrite=args.force)
         took_s = time.perf_counter() - started
     finally:
         store.close()
-    _err(f"backed up {settings.db} to {args.file}: {size / 1e6:.1f} MB in {took_s:.1f} s")
+    _err(f"backed up {redact(settings.db)} to {args.file}: {size / 1e6:.1f} MB in "
+         f"{took_s:.1f} s")  # fmt: skip
     return EXIT_OK
 
 
@@ -728,40 +716,48 @@ def _says_port_taken(args: argparse.Namespace) -> bool:
     return True
 
 
+def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings the server runs with: serve's flags over the environment's (`demo` has no
+    --trusted-proxies, --access-log or --metrics)."""
+    flag = getattr(args, "trusted_proxies", None)
+    proxies = settings.trusted_proxies if flag is None else parse_proxies(flag, "--trusted-proxies")
+    return dataclasses.replace(
+        settings,
+        host=args.host,
+        port=args.port,
+        scheduler=not args.no_scheduler,
+        access_log=settings.access_log or getattr(args, "access_log", False),
+        metrics=settings.metrics or getattr(args, "metrics", False),
+        trusted_proxies=proxies,
+    )
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    store = open_store(settings.db)  # create and migrate once, before the workers start,
+    settings = _serve_settings(settings, args)
+    store = services.open_db(settings)  # create and migrate once, before the workers start,
     try:  # and open the keyword index: what fails here is one sentence, not a worker's trace
         _open_engine(settings, store)
     finally:
         store.close()
     if _says_port_taken(args):
         return EXIT_PORT_IN_USE
-    flag = getattr(args, "trusted_proxies", None)  # `demo` serves without one
-    proxies = settings.trusted_proxies if flag is None else parse_proxies(flag, "--trusted-proxies")
-    os.environ["PAPERFEED_DB"] = settings.db
-    if not os.environ.get("PAPERFEED_BASE_URL"):
-        os.environ["PAPERFEED_BASE_URL"] = f"http://{args.host}:{args.port}"
-        if args.host in ("0.0.0.0", "::"):  # a bind-all address is nobody's address
-            _err(f"warning: set PAPERFEED_BASE_URL to the address readers use (e.g. "
-                 f"http://{socket.gethostname()}:{args.port}); until then forms sent from "
-                 f"other addresses are refused and mailed links point to "
-                 f"{os.environ['PAPERFEED_BASE_URL']}")  # fmt: skip
-    os.environ["PAPERFEED_SCHEDULER"] = "0" if args.no_scheduler else "1"
-    # what the worker processes read: how to log, and whether /metrics is on
-    os.environ["PAPERFEED_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level)
-    os.environ["PAPERFEED_LOG_FORMAT"] = args.log_format
-    if getattr(args, "access_log", False):  # (`demo` has neither flag)
-        os.environ["PAPERFEED_ACCESS_LOG"] = "1"
-    if getattr(args, "metrics", False):
-        os.environ["PAPERFEED_METRICS"] = "1"
-    if os.environ.get("PAPERFEED_METRICS") == "1" and args.workers > 1:
+    if not settings.base_url and settings.host in ("0.0.0.0", "::"):  # nobody's address
+        _err(f"warning: set PAPERFEED_BASE_URL to the address readers use (e.g. "
+             f"http://{socket.gethostname()}:{settings.port}); until then forms sent from "
+             f"other addresses are refused and mailed links point to "
+             f"{settings.public_url}")  # fmt: skip
+    if settings.metrics and args.workers > 1:  # prometheus_client reads it from the environment
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
-    _err(f"serving {settings.db} on http://{args.host}:{args.port} (Ctrl-C to stop)")
-    uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=None, access_log=False,
-                proxy_headers=bool(proxies), forwarded_allow_ips=list(proxies) or None)  # fmt: skip
+    # uvicorn imports the app factory again in each worker process: the settings go as one value
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    _err(f"serving {redact(settings.db)} on http://{settings.host}:{settings.port} "
+         "(Ctrl-C to stop)")  # fmt: skip
+    proxies = list(settings.trusted_proxies)
+    uvicorn.run("paperfeed.web.app:app_from_env", factory=True, host=settings.host,
+                port=settings.port, workers=args.workers, log_config=None, access_log=False,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
     return EXIT_OK
 
 
@@ -794,8 +790,8 @@ def _paperfeed_command() -> str:
     return f"{shlex.quote(sys.executable)} -m paperfeed"
 
 
-def _print_demo_usage(settings: Settings) -> None:
-    db = shlex.quote(str(Path(settings.db).resolve()))
+def _print_demo_usage(path: str) -> None:
+    db = shlex.quote(str(Path(path).resolve()))
     command = _paperfeed_command()
     print(f"\nThe demo's database is {db}. To use it from another terminal:")
     print(f"  export PAPERFEED_DB={db}")
@@ -804,6 +800,10 @@ def _print_demo_usage(settings: Settings) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    path = sqlite_path(settings.db)
+    if path is None:
+        raise InputError("The demo makes a SQLite database of its own: give --db a file path, "
+                         "or leave --db out.")  # fmt: skip
     if not args.no_serve and _says_port_taken(args):  # before the import, not after it
         return EXIT_PORT_IN_USE
     status = ingest_files(settings, [str(p) for p in demo_files()])
@@ -816,7 +816,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         run_search(settings, SearchRequest(query, limit=3, mode="hybrid"), as_json=False)
     print("\n$ paperfeed trending --window week --limit 3")
     print_trending(settings, "week", limit=3)
-    _print_demo_usage(settings)
+    _print_demo_usage(path)
     if args.no_serve:
         return status
     print(f"\nOpen http://{args.host}:{args.port}/ and search, e.g. for {DEMO_QUERIES[1]!r}.")
@@ -835,12 +835,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"paperfeed {__version__}")
     parser.add_argument(
-        "--db", help="SQLite database file (default: $PAPERFEED_DB, then ./paperfeed.db)"
+        "--db",
+        help="database: a SQLite file path, sqlite:///path or "
+        "postgresql://user:password@host/db (default: $PAPERFEED_DB, then ./paperfeed.db; "
+        "a password is better kept in $PAPERFEED_DB than on the command line)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    parser.add_argument("--log-format", choices=FORMATS,
-                        default=os.environ.get("PAPERFEED_LOG_FORMAT", "text"),
-                        help="text or JSON log lines ($PAPERFEED_LOG_FORMAT)")  # fmt: skip
+    parser.add_argument(
+        "--log-format", choices=FORMATS, help="text or JSON log lines ($PAPERFEED_LOG_FORMAT)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -1116,12 +1119,21 @@ def _listen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (8000)")
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The environment's settings, with the flags every command takes over them."""
+    settings = load_settings(db=args.db)
+    level = "INFO" if args.verbose else settings.log_level
+    return dataclasses.replace(settings, log_format=args.log_format or settings.log_format,
+                               log_level=level)  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(logging.INFO if args.verbose else logging.WARNING, args.log_format)
     try:
-        settings = load_settings(db=args.db)
-        if warning := privacy_warning(settings.db):
+        settings = _settings(args)
+        setup_logging(settings.log_level, settings.log_format)
+        path = sqlite_path(settings.db)  # (a server's database is the server's to protect)
+        if path is not None and (warning := privacy_warning(path)):
             _err(f"warning: {warning}")
         status: int = args.func(settings, args)
         return status

@@ -27,16 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from paperfeed.config import Settings
-from paperfeed.digest.mailer import Mailer
-from paperfeed.digest.sender import DigestSender, digest_thread, sender_from_settings
-from paperfeed.ingest.harvest import HarvestReport, endpoints_from
+from paperfeed.digest.sender import DigestSender, digest_thread
+from paperfeed.ingest.harvest import Endpoints, HarvestReport
 from paperfeed.ingest.scheduler import SourceScheduler
 from paperfeed.owners import Lease
 from paperfeed.periodic import Periodic
 from paperfeed.rank import trending as ranking
 from paperfeed.search.embed import Embedder, embed_missing
-from paperfeed.store import Store, open_store
+from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -165,28 +163,25 @@ def process_embedder(load: Callable[[], Embedder]) -> Callable[[], Embedder | No
 
 
 class Pipeline:
-    """The stages of `paperfeed serve` wired together (see the module docstring); `embedder`
-    is the process's model (process_embedder), `on_change` catches the server's search indexes
-    up with the store (new papers, new vectors)."""
+    """The stages of `paperfeed serve` wired together (see the module docstring), each on a
+    store connection of its own from `open_store`; `embedder` is the process's model
+    (process_embedder), `make_sender` the digest sender on a stage's connection, `on_change`
+    catches the server's search indexes up with the store (new papers, new vectors).
+    paperfeed.services builds it from the settings."""
 
-    def __init__(self, settings: Settings, mailer: Mailer, embedder: Callable[[], Embedder | None],
-                 *, on_change: Callable[[], object] = lambda: None) -> None:  # fmt: skip
-        def open_db() -> Store:
-            return open_store(settings.db)
-
+    def __init__(self, open_store: Callable[[], Store], endpoints: Endpoints,
+                 embedder: Callable[[], Embedder | None],
+                 make_sender: Callable[[Store], DigestSender], *,
+                 trending_every_s: float = 600.0, digest_every_s: float = 60.0,
+                 on_change: Callable[[], object] = lambda: None) -> None:  # fmt: skip
         def rank(store: Store) -> None:
-            ranking.refresh_if_stale(store, datetime.now(UTC).date(), settings.trending_every_s)
+            ranking.refresh_if_stale(store, datetime.now(UTC).date(), trending_every_s)
 
         self.on_change = on_change
-        self.scheduler = SourceScheduler(open_db, endpoints_from(settings),
-                                         on_harvest=self._harvested, after_pass=rank)  # fmt: skip
-        self.embed = EmbedStage(open_db, embedder, on_vectors=self._embedded)
-
-        def sender(store: Store) -> DigestSender:  # the server's model: digests wait for it
-            return sender_from_settings(store, settings, mailer, load_embedder=embedder,
-                                        lazy_model=False)  # fmt: skip
-
-        self.digests = digest_thread(open_db, sender, poll_s=settings.digest_every_s)
+        self.scheduler = SourceScheduler(open_store, endpoints, on_harvest=self._harvested,
+                                         after_pass=rank)  # fmt: skip
+        self.embed = EmbedStage(open_store, embedder, on_vectors=self._embedded)
+        self.digests = digest_thread(open_store, make_sender, poll_s=digest_every_s)
 
     def start(self) -> None:
         self.scheduler.start()

@@ -1,8 +1,8 @@
 """What an operator asks of a running paperfeed: each source (last run, error, next run), the
 embedding backlog, how far each index lags behind the store, deliveries by state, database and
-index sizes. `paperfeed status` prints it; `/metrics` exports the same figures. Read-only, and
-cheap enough to ask every few seconds (counts over indexed columns; the indexes' own state
-files, never the indexes themselves).
+index sizes (the database's of a SQLite file only: None for PostgreSQL). `paperfeed status`
+prints it; `/metrics` exports the same figures. Read-only, and cheap enough to ask every few
+seconds (counts over indexed columns; the indexes' own state files, never the indexes).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, redact
 from paperfeed.digest.sender import LEASE as SENDER_LEASE
 from paperfeed.pipeline import EMBED_LEASE
 from paperfeed.search.keyword import read_sync_state
 from paperfeed.search.models import DEFAULT_MODEL
 from paperfeed.search.vectors import read_vector_state, vector_index_dir
-from paperfeed.store import SourceRow, Store
+from paperfeed.store import SourceRow, Store, sqlite_path
 
 
 def source_json(s: SourceRow) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def source_json(s: SourceRow) -> dict[str, Any]:
 def gather(settings: Settings, store: Store) -> dict[str, Any]:
     """Everything `paperfeed status --json` prints (see the README for each field)."""
     now = time.time()
-    index_dir = Path(settings.resolved_index_dir)
+    index_dir = Path(settings.index_dir)
     models = {name for name, _ in store.list_embedding_models()}
     if not settings.model:
         models.add(DEFAULT_MODEL)
@@ -57,7 +57,7 @@ def gather(settings: Settings, store: Store) -> dict[str, Any]:
             "index_lag": store.count_vector_changes(model, vectors.last_change),
         }
     return {
-        "database": settings.db,
+        "database": redact(settings.db),
         "papers": store.count_papers(),
         "sources": [source_json(s) for s in store.list_sources()],
         "embeddings": embeddings,
@@ -67,10 +67,19 @@ def gather(settings: Settings, store: Store) -> dict[str, Any]:
         "deliveries": store.count_deliveries(),
         "sending_now": store.lease_owner(SENDER_LEASE, now),
         "sizes": {
-            "database_bytes": sum(_size(Path(settings.db + end)) for end in ("", "-wal", "-shm")),
+            "database_bytes": _database_bytes(settings.db),
             "index_bytes": _size(index_dir),
         },
     }
+
+
+def _database_bytes(url: str) -> int | None:
+    """A SQLite database's files (with its WAL and SHM); None for a server's database, whose
+    size only SQL can tell."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    return sum(_size(Path(path + end)) for end in ("", "-wal", "-shm"))
 
 
 def _size(path: Path) -> int:

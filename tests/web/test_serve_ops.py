@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from paperfeed.config import SETTINGS_ENV
 from tests.web.conftest import serving
 
 
@@ -52,3 +54,16 @@ def test_forwarded_for_is_ignored_unless_its_sender_is_trusted(tmp_path: Path) -
         assert _subscribe(client, 20, "5.6.7.8") == 200  # another client behind the proxy
         assert _subscribe(client, 21, "1.2.3.4") == 429  # 1.2.3.4 used up its 20
         assert _subscribe(client, 22, None) == 200  # the proxy's own address is apart
+
+
+@pytest.mark.slow
+def test_every_worker_runs_with_the_settings_serve_decided(tmp_path: Path) -> None:
+    """`--workers 2`: uvicorn imports the app again in new processes, which get serve's
+    settings (its port in the site address, --metrics) as the one PAPERFEED_SETTINGS value."""
+    unset = ("PAPERFEED_BASE_URL", "PAPERFEED_METRICS", SETTINGS_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    with serving(tmp_path / "a.db", "--workers", "2", "--metrics", env=env) as base:
+        for _ in range(6):  # a connection each: both workers answer some
+            assert httpx.get(base + "/metrics").status_code == 200
+            feed = httpx.get(base + "/trending.atom").text
+            assert f'href="{base}/trending.atom"' in feed

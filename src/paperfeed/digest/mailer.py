@@ -1,15 +1,17 @@
 """The mail transport: turns a `Message` into a MIME email and hands it to an SMTP server or to
 a local Maildir (the demo's "local mailbox").
 
-Sign-in links use it now, email digests later. Callers depend only on the `Mailer` protocol;
-`cli` and the web app build the real one with `mailer_from_env(os.environ, db)`:
+Sign-in links and email digests use it. Callers depend only on the `Mailer` protocol;
+`paperfeed.services` builds the real one with `mailer_from_settings(settings.mail)`, the
+`MailSettings` that `config.load_settings` read (`mail_settings_from_env`) from:
 
 - PAPERFEED_SMTP_HOST: the SMTP server; empty means "write to the outbox instead"
 - PAPERFEED_SMTP_PORT: default 587 for starttls, 465 for tls, 25 for none
 - PAPERFEED_SMTP_SECURITY: starttls (default), tls (implicit TLS) or none
 - PAPERFEED_SMTP_USER, PAPERFEED_SMTP_PASSWORD: login, both or neither
 - PAPERFEED_MAIL_FROM: the sender (default "paperfeed <paperfeed@localhost>")
-- PAPERFEED_OUTBOX: the Maildir folder used when no SMTP host is set
+- PAPERFEED_OUTBOX: the Maildir folder used when no SMTP host is set (config.py resolves its
+  default from the database)
 
 Failures become `MailError`s with one sentence the operator can act on: `TemporaryMailError`
 (4xx replies, refused, timed-out or dropped connections) is worth retrying later;
@@ -463,11 +465,6 @@ def mailer_from_settings(s: MailSettings) -> Mailer:
     if s.host:
         return SMTPMailer(s.host, s.port, s.security, s.username, s.password, s.sender)
     return OutboxMailer(s.outbox, sender=s.sender)
-
-
-def mailer_from_env(env: Mapping[str, str], db: str) -> Mailer:
-    """The mailer the PAPERFEED_* environment asks for; the outbox defaults to DB + '-outbox'."""
-    return mailer_from_settings(mail_settings_from_env(env, db + "-outbox"))
 
 
 def mail_settings_from_env(env: Mapping[str, str], default_outbox: str) -> MailSettings:

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from urllib.parse import quote, urlsplit
 
-from paperfeed.config import Settings
 from paperfeed.digest import schedule, subscriptions
 from paperfeed.digest.compose import Composer, DigestPlan
 from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailError
@@ -49,7 +48,6 @@ from paperfeed.models import Paper
 from paperfeed.owners import Lease
 from paperfeed.periodic import Periodic
 from paperfeed.rank import trending
-from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import UNSET, Delivery, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import sign
@@ -366,28 +364,3 @@ def digest_thread(open_store: Callable[[], Store], make_sender: Callable[[Store]
             log.info("digest pass %s", report.as_json())
 
     return Periodic("digest-sender", open_store, work, poll_s)
-
-
-def sender_from_settings(
-    store: Store,
-    settings: Settings,
-    mailer: Mailer,
-    *,
-    load_embedder: Callable[[], Embedder | None],
-    lazy_model: bool = True,
-) -> DigestSender:
-    """The sender `paperfeed serve` and `paperfeed digest` use: links signed with the same key
-    as the web app's (PAPERFEED_SECRET_KEY, else the key kept in the database); saved searches
-    matched by meaning too. `lazy_model`: only when the store has vectors is the model loaded
-    (the cron path); the server passes its own model, which its embedder is filling vectors
-    for, and its digests wait for them."""
-    secret = settings.secret_key.encode() if settings.secret_key else store.get_secret("web")
-
-    def open_engine(store: Store) -> SearchEngine:
-        wanted = not lazy_model or store.list_embedding_models()
-        return SearchEngine(store, settings.resolved_index_dir, load_embedder() if wanted else None)
-
-    return DigestSender(store, mailer, secret=secret, base_url=settings.base_url,
-                        open_engine=open_engine, rate_per_s=settings.mail_rate,
-                        bounce_limit=settings.bounce_limit,
-                        trending_max_age_s=settings.trending_every_s)  # fmt: skip

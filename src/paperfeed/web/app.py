@@ -1,16 +1,15 @@
 """The ASGI app: routes, one error shape, HTML and JSON from the same view functions.
 
-`create_app` is the web's composition root: it opens the store and the search engine once per
-process and, unless told not to, starts the source scheduler beside them. Handlers are thin:
-parameters in, a view function called (in the thread pool: search, SQLite, ONNX and faiss
-block, and most of them release the GIL, so one process serves requests on several cores), the
-dict rendered as a template or returned as JSON.
+`create_app` makes the app around a search engine; `app_from_settings` gives it the engine,
+mailer and background pipeline that paperfeed.services builds (once per worker process).
+Handlers are thin: parameters in, a view function called (in the thread pool: search, SQLite,
+ONNX and faiss block, and most of them release the GIL, so one process serves requests on
+several cores), the dict rendered as a template or returned as JSON.
 Templates autoescape everything; paper text is never marked safe.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
@@ -34,9 +33,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from paperfeed import __version__
-from paperfeed.config import load_settings
-from paperfeed.digest.mailer import Mailer, MailError, mailer_from_env
+from paperfeed import __version__, services
+from paperfeed.config import SETTINGS_ENV, Settings, load_settings
+from paperfeed.digest.mailer import Mailer, MailError
 from paperfeed.errors import (
     DiskFull,
     Forbidden,
@@ -50,11 +49,10 @@ from paperfeed.errors import (
     TokenError,
 )
 from paperfeed.logs import setup_logging
-from paperfeed.pipeline import Pipeline, process_embedder
 from paperfeed.rank import trending as ranking
 from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
-from paperfeed.store import Store, User, open_store
+from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
 from paperfeed.web import clean, digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
@@ -102,42 +100,33 @@ def _templates() -> Environment:
 
 
 def app_from_env() -> Starlette:
-    """The app `paperfeed serve` runs (uvicorn factory, one per worker process): settings from
-    the PAPERFEED_* environment, the bundled model (one per process, shared by searches and the
-    pipeline), mail from PAPERFEED_SMTP_* (or the local outbox), and, unless
-    PAPERFEED_SCHEDULER=0, the background pipeline (paperfeed.pipeline): the source scheduler,
-    the embedder, trending and the digest sender (every PAPERFEED_DIGEST_EVERY_S, and at once
-    after a subscribe request)."""
-    from paperfeed.search.models import load_embedder  # onnxruntime: only where it is used
+    """The app `paperfeed serve` runs (uvicorn factory, imported again in each worker process):
+    the settings serve decided, one value in PAPERFEED_SETTINGS (config.Settings.to_json); run
+    by uvicorn directly, without serve, the PAPERFEED_* environment's."""
+    text = os.environ.get(SETTINGS_ENV)
+    return app_from_settings(Settings.from_json(text) if text else load_settings())
 
-    settings = load_settings()
-    access_log = os.environ.get("PAPERFEED_ACCESS_LOG") == "1"
-    setup_logging(os.environ.get("PAPERFEED_LOG_LEVEL", "WARNING"),
-                  os.environ.get("PAPERFEED_LOG_FORMAT", "text"), access_log)  # fmt: skip
-    mailer = mailer_from_env(os.environ, settings.db)
-    # one thread per query embedding: the server's parallelism is concurrent requests
-    embedder = process_embedder(
-        lambda: load_embedder(settings.model or None, device=settings.embed_device, threads=1)
-    )
 
-    @functools.cache  # one per process: Site.engine's, which the pipeline catches up too
-    def open_engine() -> SearchEngine:
-        return SearchEngine(open_store(settings.db), settings.resolved_index_dir, embedder())
-
+def app_from_settings(settings: Settings) -> Starlette:
+    """The server of `settings` (services.server): the bundled model, one per process, shared
+    by searches and the pipeline; mail from PAPERFEED_SMTP_* (or the local outbox); unless the
+    scheduler is off, the background pipeline (paperfeed.pipeline): the source scheduler, the
+    embedder, trending and the digest sender (every PAPERFEED_DIGEST_EVERY_S, and at once after
+    a subscribe request)."""
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
+    parts = services.server(settings)
     options: dict[str, Any] = {
-        "mailer": mailer,
-        "base_url": settings.base_url,
+        "mailer": parts.mailer,
+        "base_url": settings.public_url,
         "secret": settings.secret_key.encode() if settings.secret_key else None,
         "trending_max_age_s": settings.trending_every_s,
-        "access_log": access_log,
-        "status": (lambda store: gather(settings, store))
-        if os.environ.get("PAPERFEED_METRICS") == "1"
-        else None,
+        "access_log": settings.access_log,
+        "status": (lambda store: gather(settings, store)) if settings.metrics else None,
     }
-    if os.environ.get("PAPERFEED_SCHEDULER", "1") == "0":
-        return create_app(open_engine, **options)
-    pipeline = Pipeline(settings, mailer, embedder, on_change=lambda: open_engine().sync())
-    return create_app(open_engine, on_startup=pipeline.start, on_shutdown=pipeline.stop,
+    if parts.pipeline is None:
+        return create_app(parts.open_engine, **options)
+    pipeline = parts.pipeline
+    return create_app(parts.open_engine, on_startup=pipeline.start, on_shutdown=pipeline.stop,
                       wake_sender=pipeline.digests.wake, **options)  # fmt: skip
 
 

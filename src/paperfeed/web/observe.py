@@ -85,7 +85,8 @@ class _StoreFigures(Collector):
         yield _gauge("paperfeed_source_papers_added", "Papers a source has added in all",
                      {x["name"]: x["papers_added"] for x in sources}, "source")  # fmt: skip
         sizes = s["sizes"]
-        yield _gauge("paperfeed_database_bytes", "Database files", sizes["database_bytes"])
+        if sizes["database_bytes"] is not None:  # (a SQLite file's; PostgreSQL's is not known)
+            yield _gauge("paperfeed_database_bytes", "Database files", sizes["database_bytes"])
         yield _gauge("paperfeed_index_bytes", "Search index files", sizes["index_bytes"])
 
 
