@@ -240,7 +240,8 @@ def embed_papers(settings: Settings, batch_size: int, device: str | None = None,
         todo = store.count_embedding_todo(embedder.name)
         todo = todo if max_papers is None else min(todo, max_papers)
         with _progress(todo, "papers", "embedding") as update:
-            done = embed_leased(store, embedder, batch_size=batch_size, max_papers=max_papers,
+            done = embed_leased(store, embedder, services.embed_lease(settings),
+                                batch_size=batch_size, max_papers=max_papers,
                                 on_progress=update)  # fmt: skip
         if done.busy:
             owner = store.lease_owner(EMBED_LEASE, time.time()) or "another process"
@@ -471,7 +472,8 @@ def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
             )
         reports = []
         for name in names:
-            report = harvest_source(store, fetchers, name)
+            report = harvest_source(store, fetchers, name, owner=services.owner(settings),
+                                    lease_s=settings.lease_s)  # fmt: skip
             _report_harvest(report)
             reports.append(report)
         changed = sum(r.added + r.updated for r in reports)
@@ -652,7 +654,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         state = f"error ({s['failures']} in a row): {s['last_error']}" if s["last_error"] else (
             f"+{s['last_added']} new" if s["last_run_at"] else "not run yet")  # fmt: skip
         next_run = _when(_iso(s["next_run_at"])) if s["enabled"] else "paused"
-        print(f"  {s['name']}  last run {last}, {state}; next {next_run}")
+        now = f"; harvesting now: {s['harvesting_now']}" if s["harvesting_now"] else ""
+        print(f"  {s['name']}  last run {last}, {state}; next {next_run}{now}")
     for model, e in status["embeddings"].items():
         now = f"; embedding now: {status['embedding_now']}" if status["embedding_now"] else ""
         print(f"embedded  {model}: {e['embedded']} papers, backlog {e['backlog']}, "
@@ -660,6 +663,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"keyword   index lag {status['keyword_index_lag']} papers")
     for what in ("subscribers", "deliveries"):
         shown = ", ".join(f"{k} {n}" for k, n in sorted(status[what].items())) or "none"
+        if what == "deliveries" and status["sending_now"]:
+            shown += f"; sending now: {status['sending_now']}"
         print(f"{what:<9} {shown}")
     return EXIT_OK
 

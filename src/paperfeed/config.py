@@ -5,6 +5,14 @@
 - PAPERFEED_INDEX_DIR: where search indexes live (default: beside a SQLite file, DB + '-index';
   with PostgreSQL, ./paperfeed-index). Indexes are files of the machine that searches: with
   PostgreSQL, each node keeps its own and catches it up from the shared database
+- PAPERFEED_NODE: this node's name (default: the host name). The leases a process holds carry
+  it (`NODE:pid`, shown by `paperfeed status`), and a process takes over at once only from a
+  dead process of its own node: give each node sharing a database its own name (two nodes on
+  one machine, too), and never two machines the same one
+- PAPERFEED_LEASE_S: seconds the harvest, embedder and digest-sender leases last (default: 900,
+  300 and 120). Each is renewed while its work goes on, and one step (a page fetched and
+  committed, a batch embedded, a message sent) must finish within it; when a node dies, another
+  takes its work over once the lease runs out
 - PAPERFEED_MODEL: embedding model: empty for the bundled all-MiniLM-L6-v2 (int8 ONNX), or a
   folder with model.onnx + tokenizer.json
 - PAPERFEED_EMBED_DEVICE: cpu (default) or cuda (needs onnxruntime-gpu)
@@ -45,6 +53,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +77,8 @@ class Settings:
 
     db: str = "paperfeed.db"  # a SQLite file path, sqlite:///path or postgresql://...
     index_dir: str = ""
+    node: str = ""  # this node's name in its leases; empty: the host name
+    lease_s: float | None = None  # the harvest, embedder and sender leases; None: each its own
     model: str = ""
     embed_device: str = "cpu"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
@@ -94,6 +105,8 @@ class Settings:
     metrics: bool = False
 
     def __post_init__(self) -> None:
+        if not self.node:
+            object.__setattr__(self, "node", socket.gethostname())
         stem = sqlite_path(self.db) or "paperfeed"  # PostgreSQL: in the working directory
         if not self.index_dir:
             object.__setattr__(self, "index_dir", stem + "-index")
@@ -139,6 +152,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
     return Settings(
         db=db,
         index_dir=env.get("PAPERFEED_INDEX_DIR", ""),
+        node=_node(env.get("PAPERFEED_NODE")),
+        lease_s=_lease(env.get("PAPERFEED_LEASE_S")),
         model=env.get("PAPERFEED_MODEL", ""),
         embed_device=env.get("PAPERFEED_EMBED_DEVICE", "cpu"),
         arxiv_oai_url=env.get("PAPERFEED_ARXIV_OAI_URL") or _DEFAULTS.arxiv_oai_url,
@@ -213,6 +228,22 @@ def _seconds(text: str | None, name: str = "PAPERFEED_FETCH_INTERVAL_S",
         raise InputError(f"{name}={text!r} is not {what}.") from None
     if value < 0:
         raise InputError(f"{name} cannot be negative.")
+    return value
+
+
+def _node(text: str | None) -> str:
+    if text is None or text == "":
+        return ""
+    if not text.isprintable() or any(c.isspace() for c in text) or len(text) > 100:
+        raise InputError(f"PAPERFEED_NODE={text!r} must be a short name without spaces, "
+                         "such as web-1.")  # fmt: skip
+    return text
+
+
+def _lease(text: str | None) -> float | None:
+    value = _seconds(text, "PAPERFEED_LEASE_S")
+    if value is not None and value <= 0:
+        raise InputError("PAPERFEED_LEASE_S must be more than 0 seconds.")
     return value
 
 

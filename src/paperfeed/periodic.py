@@ -1,7 +1,8 @@
 """A background thread that does one pass of work every few seconds, on a store connection of
 its own: the source scheduler and the digest sender of `paperfeed serve` both run on one.
 
-`wake()` starts the next pass at once (a subscribe request planned a confirmation mail);
+`wake()` starts the next pass at once (a subscribe request planned a confirmation mail),
+`wake_in(s)` after at most s seconds (another node's lease on work to do runs out then);
 `stopping` lets a long pass end early; the loop outlives any error in one pass (it is logged).
 """
 
@@ -24,6 +25,7 @@ class Periodic:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_s: float | None = None  # this wait only, when sooner than poll_s
 
     @property
     def stopping(self) -> bool:
@@ -31,6 +33,11 @@ class Periodic:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_in(self, seconds: float) -> None:
+        """From a pass: start the next one after `seconds` if that is sooner than poll_s."""
+        self._next_s = max(0.0, min(seconds, self._next_s if self._next_s is not None
+                                    else self.poll_s))  # fmt: skip
 
     def start(self) -> None:
         if self._thread is not None:
@@ -51,12 +58,13 @@ class Periodic:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
+                self._next_s = None
                 try:
                     self.work(store)
                 except PaperfeedError as e:  # a full disk, say: the sentence says it all
                     log.warning("%s pass stopped: %s", self.name, e)
                 except Exception:  # the loop outlives any bug in one pass
                     log.exception("%s pass failed", self.name)
-                self._wake.wait(self.poll_s)
+                self._wake.wait(self.poll_s if self._next_s is None else self._next_s)
         finally:
             store.close()

@@ -6,8 +6,9 @@ digests, each stage a thread with a store connection of its own (periodic.Period
 - The embedder (`EmbedStage`) embeds the papers the model has not seen, newest rows first (what
   was just harvested goes before an old backlog), at most `pass_papers` a pass, and starts the
   next pass at once while papers are left: a pass is bounded, resumable (each batch is its own
-  transaction) and can stop between batches. One embedder runs across all worker processes: a
-  lease in the store; every worker picks the new vectors up in its index's next catch-up. It
+  transaction) and can stop between batches. One embedder runs across all worker processes and
+  nodes: a lease in the store; every worker of every node picks the new vectors up in its
+  index's next catch-up. It
   runs at a lower CPU priority with one ONNX thread, so searches keep a core and come first.
 - Trending is recomputed after each scheduler pass when stale.
 - The digest sender (digest.sender) waits, bounded, for a day's papers to be embedded before it
@@ -66,13 +67,14 @@ class EmbedStage:
         *,
         on_vectors: Callable[[EmbedPass], None] | None = None,
         owner: str | None = None,
+        lease_s: float | None = None,
         poll_s: float = EMBED_POLL_S,
         pass_papers: int = PASS_PAPERS,
         batch_size: int = BATCH,
     ) -> None:
         self.embedder = embedder
         self.on_vectors = on_vectors
-        self.lease = Lease(EMBED_LEASE, EMBED_LEASE_S, owner)
+        self.lease = Lease(EMBED_LEASE, lease_s or EMBED_LEASE_S, owner)
         self.pass_papers, self.batch_size = pass_papers, batch_size
         self._thread = Periodic("embedder", open_store, self._work, poll_s)
         self._niced = False
@@ -166,21 +168,24 @@ class Pipeline:
     """The stages of `paperfeed serve` wired together (see the module docstring), each on a
     store connection of its own from `open_store`; `embedder` is the process's model
     (process_embedder), `make_sender` the digest sender on a stage's connection, `on_change`
-    catches the server's search indexes up with the store (new papers, new vectors).
-    paperfeed.services builds it from the settings."""
+    catches the server's search indexes up with the store (new papers, new vectors); `owner`
+    names this process in the harvest and embedder leases, which last `lease_s` (None: each
+    its own default). paperfeed.services builds it from the settings."""
 
     def __init__(self, open_store: Callable[[], Store], endpoints: Endpoints,
                  embedder: Callable[[], Embedder | None],
                  make_sender: Callable[[Store], DigestSender], *,
                  trending_every_s: float = 600.0, digest_every_s: float = 60.0,
+                 owner: str | None = None, lease_s: float | None = None,
                  on_change: Callable[[], object] = lambda: None) -> None:  # fmt: skip
         def rank(store: Store) -> None:
             ranking.refresh_if_stale(store, datetime.now(UTC).date(), trending_every_s)
 
         self.on_change = on_change
-        self.scheduler = SourceScheduler(open_store, endpoints, on_harvest=self._harvested,
-                                         after_pass=rank)  # fmt: skip
-        self.embed = EmbedStage(open_store, embedder, on_vectors=self._embedded)
+        self.scheduler = SourceScheduler(open_store, endpoints, owner=owner, lease_s=lease_s,
+                                         on_harvest=self._harvested, after_pass=rank)  # fmt: skip
+        self.embed = EmbedStage(open_store, embedder, on_vectors=self._embedded, owner=owner,
+                                lease_s=lease_s)  # fmt: skip
         self.digests = digest_thread(open_store, make_sender, poll_s=digest_every_s)
 
     def start(self) -> None:

@@ -17,7 +17,8 @@ from paperfeed.config import Settings
 from paperfeed.digest.mailer import Mailer, mailer_from_settings
 from paperfeed.digest.sender import DigestSender
 from paperfeed.ingest.harvest import Fetchers, endpoints_from
-from paperfeed.pipeline import Pipeline, process_embedder
+from paperfeed.owners import Lease, default_owner
+from paperfeed.pipeline import EMBED_LEASE, EMBED_LEASE_S, Pipeline, process_embedder
 from paperfeed.search.embed import Embedder
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Store, open_store
@@ -42,6 +43,17 @@ def search_engine(settings: Settings, store: Store, embedder: Embedder | None = 
     """The engine over `store` with this node's indexes (`settings.index_dir`); keyword search
     only without an embedder."""
     return SearchEngine(store, settings.index_dir, embedder)
+
+
+def owner(settings: Settings) -> str:
+    """This process's name in the leases it takes (`node:pid`): `paperfeed status` shows it,
+    and a process of the same node takes over at once when this one dies."""
+    return default_owner(settings.node)
+
+
+def embed_lease(settings: Settings) -> Lease:
+    """The embedder lease as `paperfeed embed` and `harvest` take it (the server's own too)."""
+    return Lease(EMBED_LEASE, settings.lease_s or EMBED_LEASE_S, owner(settings))
 
 
 def mailer(settings: Settings) -> Mailer:
@@ -69,7 +81,8 @@ def digest_sender(settings: Settings, store: Store, mailer: Mailer, *,
 
     return DigestSender(store, mailer, secret=secret, base_url=settings.public_url,
                         open_engine=open_engine, rate_per_s=settings.mail_rate,
-                        bounce_limit=settings.bounce_limit,
+                        bounce_limit=settings.bounce_limit, owner=owner(settings),
+                        lease_s=settings.lease_s,
                         trending_max_age_s=settings.trending_every_s)  # fmt: skip
 
 
@@ -82,7 +95,8 @@ def pipeline(settings: Settings, mailer: Mailer, embedder: Callable[[], Embedder
 
     return Pipeline(functools.partial(open_db, settings), endpoints_from(settings), embedder,
                     make_sender, trending_every_s=settings.trending_every_s,
-                    digest_every_s=settings.digest_every_s, on_change=on_change)  # fmt: skip
+                    digest_every_s=settings.digest_every_s, owner=owner(settings),
+                    lease_s=settings.lease_s, on_change=on_change)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

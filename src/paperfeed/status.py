@@ -22,7 +22,11 @@ from paperfeed.search.vectors import read_vector_state, vector_index_dir
 from paperfeed.store import SourceRow, Store, sqlite_path
 
 
-def source_json(s: SourceRow) -> dict[str, Any]:
+def source_json(s: SourceRow, now: float | None = None) -> dict[str, Any]:
+    """A source as `sources list --json` and `status --json` show it; `harvesting_now` is the
+    process (`node:pid`) whose lease on it has not run out at `now`, if any."""
+    now = time.time() if now is None else now
+    leased = s.lease_until is not None and s.lease_until.timestamp() > now
     return {
         "name": s.name,
         "kind": s.kind,
@@ -37,6 +41,7 @@ def source_json(s: SourceRow) -> dict[str, Any]:
         "last_error": s.last_error,
         "failures": s.failures,
         "cursor": dict(s.cursor),
+        "harvesting_now": s.lease_owner if leased else None,
     }
 
 
@@ -59,7 +64,7 @@ def gather(settings: Settings, store: Store) -> dict[str, Any]:
     return {
         "database": redact(settings.db),
         "papers": store.count_papers(),
-        "sources": [source_json(s) for s in store.list_sources()],
+        "sources": [source_json(s, now) for s in store.list_sources()],
         "embeddings": embeddings,
         "embedding_now": store.lease_owner(EMBED_LEASE, now),
         "keyword_index_lag": store.count_changes(keyword.last_change),

@@ -4,8 +4,9 @@ One pass (`DigestSender.run_pass`, what `paperfeed digest run` and the scheduler
 `paperfeed serve` call):
 
 1. takes the sender lease in the store, so only one sender runs at a time however many server
-   processes there are (a dead holder's lease is taken over at once on the same host, any
-   other when it runs out after `LEASE_S`);
+   processes and nodes there are (a dead holder's lease is taken over at once by its own node,
+   any other when it runs out after `LEASE_S` or PAPERFEED_LEASE_S); the pass renews it as it
+   goes: at least every third of its TTL while planning, after every message while sending;
 2. plans: for every confirmed subscriber whose current period (digest.schedule) has no digest
    yet, composes it (digest.compose) and writes the plan, the papers it holds and the
    subscriber's new last period in one transaction, before anything is sent. A digest whose
@@ -109,6 +110,7 @@ class DigestSender:
         bounce_limit: int = BOUNCE_LIMIT,
         backoff_s: float = BACKOFF_S,
         owner: str | None = None,
+        lease_s: float | None = None,
         trending_max_age_s: float = 600.0,
         embed_wait_s: float = EMBED_WAIT_S,
     ) -> None:
@@ -121,7 +123,7 @@ class DigestSender:
         self.min_gap_s = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
         self.bounce_limit = bounce_limit
         self.backoff_s = backoff_s
-        self.lease = Lease(LEASE, LEASE_S, owner, clock)
+        self.lease = Lease(LEASE, lease_s or LEASE_S, owner, clock)
         self.trending_max_age_s = trending_max_age_s
         self.embed_wait_s = embed_wait_s
         self._last_send = -1e18
@@ -146,8 +148,10 @@ class DigestSender:
             self.lease.drop(self.store)
         return report
 
-    def _renew(self) -> None:
-        if not self.lease.renew(self.store):
+    def _renew(self, *, soon: bool = False) -> None:
+        """Renew the lease (`soon`: only when a third of its TTL has passed); stop the pass
+        when another sender took it over."""
+        if not (self.lease.keep if soon else self.lease.renew)(self.store):
             raise _Stop("Another digest sender took over; this one stopped.")
 
     # -- planning ---------------------------------------------------------------------------
@@ -155,6 +159,7 @@ class DigestSender:
     def plan_due(self, report: PassReport) -> None:
         composer: Composer | None = None
         for sub in self.store.iter_subscribers("confirmed"):  # (batches: no open cursor)
+            self._renew(soon=True)  # planning many takes longer than the lease lasts
             now = self.clock()
             period = schedule.current_period(sub.prefs, now)
             if period is None or now >= period.send_by or not _after(period.key, sub.last_period):
@@ -189,8 +194,6 @@ class DigestSender:
                 last_seq=digest.last_seq,
             )  # fmt: skip
             report.planned += planned is not None
-            if report.planned and report.planned % 1000 == 0:
-                self._renew()
 
     def _search_engine(self) -> SearchEngine | None:
         if not self._engine_opened:
@@ -201,6 +204,7 @@ class DigestSender:
     # -- sending ----------------------------------------------------------------------------
 
     def send_due(self, report: PassReport) -> None:
+        self._renew(soon=True)  # each message is claimed with most of the lease ahead
         while (delivery := self.store.claim_delivery(self.clock())) is not None:
             self._send(delivery, report)
             self._renew()

@@ -27,7 +27,7 @@ from paperfeed.ingest.hf_daily import daily_records, parse_daily_page
 from paperfeed.ingest.http import Clock, FetchError, FetchPolicy, PoliteClient, SystemClock
 from paperfeed.ingest.sources import DEFAULT_LOOKBACK_DAYS
 from paperfeed.models import Paper
-from paperfeed.owners import dead_local_owner, default_owner
+from paperfeed.owners import dead_local_owner, default_owner, node_of
 from paperfeed.store import Announcement, Signal, SourceRow, Store, UpsertResult
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ ARXIV_MIN_INTERVAL_S = 3.0  # arXiv's published rule: at most one request every 
 OTHER_MIN_INTERVAL_S = 1.0
 RETRY_FIRST_S = 300.0  # a failed source is retried after 5 min, 10, 20, ... (backoff)
 RETRY_MAX_S = 6 * 3600.0
-LEASE_S = 900.0  # renewed on every committed page; a dead holder on this host frees it at once
+LEASE_S = 900.0  # renewed on every committed page; a dead holder of this node frees it at once
 API_PAGE_SIZE = 100
 HF_PAGE_SIZE = 100
 HF_MAX_PAGES = 10
@@ -118,7 +118,8 @@ class HarvestReport:
     skipped: list[str] = field(default_factory=list)  # records left out, with the reason
     notes: list[str] = field(default_factory=list)  # things that went wrong and were handled
     error: str | None = None  # the run failed (what it committed before is kept)
-    busy: bool = False  # another process holds this source's lease: not run
+    busy: bool = False  # another process holds this source's lease: not run (or not to the end)
+    busy_until: datetime | None = None  # busy: when that lease runs out unless renewed
     next_run_at: datetime | None = None
 
     def count(self, result: UpsertResult) -> None:
@@ -152,9 +153,10 @@ class _Run:
         source: SourceRow,
         owner: str,
         report: HarvestReport,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.store, self.fetchers, self.source = store, fetchers, source
-        self.owner, self.report = owner, report
+        self.owner, self.report, self.lease_s = owner, report, lease_s
         self.endpoints = fetchers.endpoints
         self.cursor: dict[str, Any] = dict(source.cursor)
 
@@ -187,7 +189,7 @@ class _Run:
         now = self.now()
         with self.store.transaction():
             if not self.store.claim_source(
-                self.source.name, self.owner, now, now + timedelta(seconds=LEASE_S)
+                self.source.name, self.owner, now, now + timedelta(seconds=self.lease_s)
             ):
                 raise _LeaseLost(f"Another process took over {self.source.name}; stopped.")
             result = self.store.upsert_papers(papers)
@@ -330,11 +332,19 @@ HARVESTERS: dict[str, Callable[[_Run], None]] = {
 
 
 def harvest_source(
-    store: Store, fetchers: Fetchers, name: str, *, owner: str | None = None
+    store: Store,
+    fetchers: Fetchers,
+    name: str,
+    *,
+    owner: str | None = None,
+    lease_s: float | None = None,
 ) -> HarvestReport:
-    """Run one source now. Never raises for a source's failure: the report says what
-    happened, and the store records it with the next run time."""
+    """Run one source now, holding its lease (`lease_s`, default LEASE_S, renewed on every
+    committed page). Never raises for a source's failure: the report says what happened, and
+    the store records it with the next run time. A run whose lease another node took over (it
+    ran out while a page took longer) stops and records nothing: the new holder's run does."""
     owner = owner or default_owner()
+    lease_s = lease_s or LEASE_S
     report = HarvestReport(name)
     clock = fetchers.clock
     started = _utc(clock.now())
@@ -342,17 +352,21 @@ def harvest_source(
     if source is None:
         report.error = f"There is no source named {name!r}; see `paperfeed sources list`."
         return report
-    until = started + timedelta(seconds=LEASE_S)
+    until = started + timedelta(seconds=lease_s)
     if not store.claim_source(name, owner, started, until) and not (
-        (dead := dead_local_owner(source.lease_owner))
+        (dead := dead_local_owner(source.lease_owner, node_of(owner)))
         and store.claim_source(name, owner, started, until, take_from=dead)
     ):
-        report.busy = True
+        report.busy, report.busy_until = True, source.lease_until
         report.error = f"{name} is being harvested by another process."
         return report
     asked: float | None = None
     try:
-        HARVESTERS[source.kind](_Run(store, fetchers, source, owner, report))
+        HARVESTERS[source.kind](_Run(store, fetchers, source, owner, report, lease_s))
+    except _LeaseLost as e:
+        report.busy, report.error = True, str(e)
+        log.warning("harvest stopped source=%s: %s", name, e)
+        return report  # (finishing the run would free the new holder's lease)
     except FetchError as e:
         report.error, asked = str(e), e.retry_after_s
     except PaperfeedError as e:

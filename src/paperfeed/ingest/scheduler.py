@@ -1,8 +1,10 @@
 """The source scheduler: a plain component that runs each source when it is due.
 
 `paperfeed serve` starts one in a background thread; `run_due()` is one pass, for tests and
-for anyone who wants to drive it themselves. Several processes may each run a scheduler: a
-source's lease in the store makes sure only one of them harvests it at a time. A failing
+for anyone who wants to drive it themselves. Several processes (and nodes) may each run a
+scheduler: a source's lease in the store makes sure only one of them harvests it at a time, and
+a scheduler that found a source leased looks again when that lease runs out, so that when its
+holder died the run is taken over then, not a poll later. A failing
 source is retried with backoff (see harvest.retry_delay_s) and never delays the others beyond
 its own turn.
 """
@@ -36,11 +38,13 @@ class SourceScheduler:
         clock: Clock | None = None,
         poll_s: float = 30.0,
         owner: str | None = None,
+        lease_s: float | None = None,
         on_harvest: Callable[[HarvestReport], None] | None = None,
         after_pass: Callable[[Store], None] | None = None,
     ) -> None:
         self.fetchers = Fetchers(endpoints, clock or SystemClock())
         self.owner = owner or default_owner()
+        self.lease_s = lease_s
         self.on_harvest = on_harvest
         self.after_pass = after_pass  # other periodic upkeep (the trending recompute)
         self._thread = Periodic("source-scheduler", open_store, self._pass, poll_s)
@@ -52,8 +56,12 @@ class SourceScheduler:
         for name in store.due_sources(now):
             if self._thread.stopping:
                 break
-            report = harvest_source(store, self.fetchers, name, owner=self.owner)
+            report = harvest_source(store, self.fetchers, name, owner=self.owner,
+                                    lease_s=self.lease_s)  # fmt: skip
             if report.busy:
+                if report.busy_until is not None:  # a little after it runs out
+                    left = report.busy_until.timestamp() - self.fetchers.clock.now()
+                    self._thread.wake_in(left + 0.5)
                 continue
             if report.error:
                 log.warning("harvest failed source=%s error=%s retry_at=%s", name, report.error,
