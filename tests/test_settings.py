@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,8 @@ def test_settings_survive_the_trip_to_the_workers_whole() -> None:
         "PAPERFEED_FETCH_INTERVAL_S": "5",
         "PAPERFEED_LOG_FORMAT": "json",
         "PAPERFEED_METRICS": "1",
+        "PAPERFEED_NODE": "web-2",
+        "PAPERFEED_LEASE_S": "30",
     }
     settings = dataclasses.replace(load_settings(env, db=PG), host="0.0.0.0", port=8080,
                                    scheduler=False, log_level="INFO")  # fmt: skip
@@ -72,6 +75,13 @@ def test_settings_not_written_by_serve_are_one_sentence(text: str) -> None:
     with pytest.raises(InputError, match=SETTINGS_ENV) as caught:
         Settings.from_json(text)
     assert str(caught.value).count(".") == 1
+
+
+def test_a_node_is_named_after_its_host_unless_told_and_leases_keep_their_own_ttls() -> None:
+    settings = load_settings({}, db=PG)
+    assert (settings.node, settings.lease_s) == (socket.gethostname(), None)
+    named = load_settings({"PAPERFEED_NODE": "web-1", "PAPERFEED_LEASE_S": "2.5"}, db=PG)
+    assert (named.node, named.lease_s) == ("web-1", 2.5)
 
 
 def test_the_server_address_is_the_base_url_else_serves_own() -> None:
@@ -113,6 +123,10 @@ def test_no_secret_is_in_the_settings_repr() -> None:
         ({"PAPERFEED_ACCESS_LOG": "yes"}, "PAPERFEED_ACCESS_LOG"),
         ({"PAPERFEED_METRICS": "on"}, "PAPERFEED_METRICS"),
         ({"PAPERFEED_SMTP_PORT": "smtp"}, "PAPERFEED_SMTP_PORT"),
+        ({"PAPERFEED_NODE": "web 1"}, "PAPERFEED_NODE"),
+        ({"PAPERFEED_LEASE_S": "0"}, "PAPERFEED_LEASE_S"),
+        ({"PAPERFEED_LEASE_S": "-5"}, "PAPERFEED_LEASE_S"),
+        ({"PAPERFEED_LEASE_S": "soon"}, "PAPERFEED_LEASE_S"),
     ],
 )
 def test_a_bad_setting_names_its_variable(env: dict[str, str], variable: str) -> None:

@@ -396,6 +396,31 @@ def test_a_source_leased_by_another_process_is_skipped(
     assert harvest_source(store, fetchers, "arxiv-cs.LG", owner="me:2").added > 0
 
 
+def test_a_run_whose_lease_another_node_took_over_stops_and_leaves_its_record_alone(
+    tmp_path: Path, store: SQLiteStore, fetchers: Fetchers, clock: FakeClock, oai: OaiList
+) -> None:
+    """A page that took longer than the lease (a stalled node): another node took the run
+    over. The stalled run stops at its next commit and records nothing: finishing the run
+    would free the new holder's lease and count a failure against the source."""
+    before = add(store, clock, "arxiv", set="cs.LG")
+
+    def stall(query: dict[str, str]) -> None:
+        if len(oai.seen) == 2:
+            clock.t += 120  # the second page took two minutes
+            now = datetime.fromtimestamp(clock.t, UTC)
+            other = SQLiteStore(tmp_path / "harvest.db")  # node-b's own connection
+            assert other.claim_source("arxiv-cs.LG", "node-b:1", now, now + timedelta(seconds=60))
+            other.close()
+
+    oai.on_request = stall
+    report = harvest_source(store, fetchers, "arxiv-cs.LG", owner="node-a:2", lease_s=60)
+    assert report.busy and report.error == "Another process took over arxiv-cs.LG; stopped."
+    assert len(oai.seen) == 2 and report.added > 0  # the first page is in
+    row = store.get_source("arxiv-cs.LG")
+    assert row is not None and row.lease_owner == "node-b:1"
+    assert (row.last_run_at, row.failures, row.next_run_at) == (None, 0, before.next_run_at)
+
+
 def test_the_arxiv_floor_holds_whatever_the_settings() -> None:
     fast = Fetchers(Endpoints("https://oaipmh.arxiv.org/oai", "https://export.arxiv.org/api",
                               "https://rss.arxiv.org", "https://huggingface.co",
