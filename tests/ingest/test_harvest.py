@@ -457,3 +457,29 @@ def test_the_scheduler_thread_harvests_due_sources_and_stops(
     assert seen == ["arxiv-cs.LG"]  # once: the next run is 6 h away
     assert setup.count_papers() == len(oai_fixture_ids())
     setup.close()
+
+
+def test_a_scheduler_that_found_a_source_leased_looks_again_when_the_lease_runs_out(
+    tmp_path: Path, replay: Replay, oai: OaiList
+) -> None:
+    """Another node holds the source and dies: this scheduler takes the run over when the lease
+    runs out, not at its next poll (poll_s: a minute here)."""
+    db = tmp_path / "scheduled.db"
+    setup = SQLiteStore(db)
+    setup.add_source(new_source("arxiv", SourceOptions(set="cs.LG"), datetime.now(UTC)))
+    now = datetime.now(UTC)
+    assert setup.claim_source("arxiv-cs.LG", "node-b:1", now, now + timedelta(seconds=1))
+    fast = dataclasses.replace(endpoints_for(replay.base_url), min_interval_s=0.0)
+    seen: list[float] = []
+    scheduler = SourceScheduler(lambda: SQLiteStore(db), fast, poll_s=60, owner="node-a:2",
+                                on_harvest=lambda r: seen.append(time.monotonic()))  # fmt: skip
+    started = time.monotonic()
+    scheduler.start()
+    try:
+        while not seen and time.monotonic() < started + 20:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+    assert seen and 0.9 <= seen[0] - started < 10
+    assert setup.count_papers() == len(oai_fixture_ids())
+    setup.close()

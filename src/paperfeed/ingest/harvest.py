@@ -357,9 +357,11 @@ def harvest_source(
         (dead := dead_local_owner(source.lease_owner, node_of(owner)))
         and store.claim_source(name, owner, started, until, take_from=dead)
     ):
-        report.busy, report.busy_until = True, source.lease_until
+        now_held = store.get_source(name)  # (its holder may have claimed it since we read it)
+        report.busy, report.busy_until = True, now_held.lease_until if now_held else None
         report.error = f"{name} is being harvested by another process."
         return report
+    source = store.get_source(name) or source  # its cursor as the last holder left it
     asked: float | None = None
     try:
         HARVESTERS[source.kind](_Run(store, fetchers, source, owner, report, lease_s))
