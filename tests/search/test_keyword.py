@@ -3,6 +3,7 @@ the CLI and web use: real SQLite, real tantivy index."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -144,6 +145,27 @@ def test_index_follows_updates_incrementally(store: Store, engine: SearchEngine)
     assert search(engine, "zebras") == []
     assert search(engine, "giraffes") == ["New title"]
     assert engine.keyword.num_docs() == 1
+
+
+def test_a_search_during_a_catch_up_waits_for_it_and_finds_what_it_brings(
+    store: Store, engine: SearchEngine
+) -> None:
+    """The pipeline catches the index up right after a harvest, on a thread of its own; a
+    search meanwhile (a reader who saw the harvest end) waits for it instead of answering from
+    the index as it was."""
+    store.upsert_papers([paper("2401.00001", "Neutrino masses", "about neutrinos")])
+    inside, finish = threading.Event(), threading.Event()
+
+    def slow(done: int) -> None:
+        inside.set()
+        finish.wait(10)
+
+    catching_up = threading.Thread(target=engine.sync, args=(slow,))
+    catching_up.start()
+    assert inside.wait(10)
+    threading.Timer(0.3, finish.set).start()
+    assert search(engine, "neutrino") == ["Neutrino masses"]
+    catching_up.join()
 
 
 def test_index_of_another_database_is_rebuilt(tmp_path: Path) -> None:

@@ -33,6 +33,10 @@ CANDIDATES = 100  # each side's depth before fusion
 # semantic on CSFCube's result facet. "rrf" stays available.
 DENSE_WEIGHT = 0.5
 FILTERED_CANDIDATES = 1000  # the vector side's depth when filters must be checked after
+# A search waits this long for a catch-up another thread has under way (the pipeline's, right
+# after a harvest), so that it finds what that brings; a longer one (a new node's first) is
+# not waited for: the search answers from what is indexed.
+SYNC_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,12 @@ class SearchEngine:
             else None
         )
 
-    def sync(self, on_progress: Callable[[int], None] | None = None) -> int:
+    def sync(self, on_progress: Callable[[int], None] | None = None, *,
+             wait_s: float = 0.0) -> int:  # fmt: skip
         """Catch the indexes up with the store; another process (or thread) doing it is not an
-        error: searches meanwhile see what is already indexed."""
-        if not self._lock.acquire(blocking=False):
+        error: after waiting up to `wait_s` for it, searches meanwhile see what is already
+        indexed."""
+        if not self._lock.acquire(timeout=wait_s if wait_s > 0 else -1, blocking=wait_s > 0):
             return 0
         try:
             done = 0
@@ -106,7 +112,7 @@ class SearchEngine:
 
     def search(self, request: SearchRequest) -> list[Hit]:
         self._check(request)
-        self.sync()
+        self.sync(wait_s=SYNC_WAIT_S)
         parsed = parse_query(request.text)
         depth = request.offset + request.limit
         if request.mode == "keyword" or not (parsed.words or parsed.phrases):
@@ -145,7 +151,7 @@ class SearchEngine:
             raise QueryError(f"The limit must be between 1 and {MAX_LIMIT}.")
         if self.embedder is None or self.vectors is None:
             raise QueryError("Related papers need the embedding model.")
-        self.sync()
+        self.sync(wait_s=SYNC_WAIT_S)
         paper = self.store.get_paper(ref)
         seq = self.store.find_seq(ref) if paper else None
         if paper is None or seq is None:
