@@ -40,8 +40,12 @@ def _tables(url: str) -> set[str]:
 
 
 def test_an_install_moves_to_postgresql_and_every_command_works_there(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_url: str
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PAPERFEED_INDEX_DIR", str(tmp_path / "node-index"))  # this node's own
     db = str(tmp_path / "old.db")
     assert run(capsys, "--db", db, "ingest", str(SEED))[0] == 0
     code, _, err = run(capsys, "copy-store", db, pg_url)
@@ -61,6 +65,7 @@ def test_an_install_moves_to_postgresql_and_every_command_works_there(
     assert first["title"] == "Dropout is NOT All You Need to Prevent Gradient Leakage"
     code, out, err = run(capsys, "--db", pg_url, "show", first["id"])
     assert code == 0 and "Dropout is NOT All You Need" in out, err
+    assert (tmp_path / "node-index").is_dir()
 
 
 @pytest.mark.parametrize(
