@@ -87,8 +87,11 @@ class PostgresBase:
             psycopg.connect(url, **kwargs).close()
         except (psycopg.Error, ValueError) as e:
             raise _connect_error(url, e) from None
+        # check: a connection the server dropped (a restart, a failover) is replaced when it
+        # is next lent, instead of failing the request that borrowed it
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=kwargs,
-                                   open=False, name="paperfeed")  # fmt: skip
+                                   open=False, name="paperfeed",
+                                   check=ConnectionPool.check_connection)  # fmt: skip
         try:
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except PoolTimeout as e:

@@ -1,8 +1,8 @@
 """PostgreSQL: papers, embeddings, sources, announcements, signals, listings (PaperStore,
 EmbeddingStore, SourceStore), and the store's identity (store_id, get_secret, backup).
 
-Merging is SQLite's own (`_Upsert.run`): only the reads and writes around it differ. A batch
-looks all its keys up in one query and writes new papers with COPY."""
+Merging is SQLite's own (`_Upsert.run`): only the reads and writes around it differ, so both
+backends give the same rows, row numbers and change numbers for the same history."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ LISTED = (
 _PAPER_TYPES = ["int8", *("int8" if c == "version" else "text" for c in _COLUMN_NAMES), "int8"]
 
 
-def _copy(cur: psycopg.Cursor[Any], target: str, types: list[str], rows: Iterable[Sequence[Any]]
-          ) -> None:  # fmt: skip
+def _copy(
+    cur: psycopg.Cursor[Any], target: str, types: list[str], rows: Iterable[Sequence[Any]]
+) -> None:
     """Write `rows` into `target` (a table and its columns, of `types`) with a binary COPY."""
     with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
@@ -119,8 +120,8 @@ def _latest_signals(conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str
 
 
 class _PgUpsert(_Upsert):
-    """SQLite's `_Upsert` (same matching and merging, `run` is its own) reading one query per
-    batch and writing new papers with COPY."""
+    """SQLite's `_Upsert` (its `run`: the same matching and merging) with PostgreSQL's reads and
+    writes: one query for the batch's keys, binary COPY for new papers, new keys and updates."""
 
     def __init__(self, conn: Connection, papers: Sequence[Paper]) -> None:
         self.pg = conn
@@ -154,10 +155,12 @@ class _PgUpsert(_Upsert):
                 renames.append((*values, change, seq))
             for key in self.dirty_keys[seq]:
                 keys.setdefault(key, seq)
-        # SQLite's INSERT OR IGNORE, as a COPY of the keys no paper holds yet
-        unseen = {k for k in keys if k not in self.looked_up}
-        for key in [*self.stored, *_key_owners(self.pg, unseen)] if unseen else self.stored:
-            keys.pop(key, None)
+        # SQLite's INSERT OR IGNORE: a COPY of the keys no paper holds yet
+        held = set(self.stored)
+        unseen = [k for k in keys if k not in self.looked_up]
+        if unseen:
+            held.update(_key_owners(self.pg, unseen))
+        fresh = [(k, seq) for k, seq in keys.items() if k not in held]
         marks = ", ".join(["%s"] * 16)
         with self.pg.cursor() as cur:
             # Updates before inserts, as on SQLite; those that change a paper's id one at a
@@ -181,8 +184,8 @@ class _PgUpsert(_Upsert):
                 cur.execute("DELETE FROM paper_updates")
             if inserts:
                 _copy(cur, f"papers (seq, {_COLUMNS}, changed)", _PAPER_TYPES, inserts)
-            if keys:
-                _copy(cur, "paper_keys (key, seq)", ["text", "int8"], keys.items())
+            if fresh:
+                _copy(cur, "paper_keys (key, seq)", ["text", "int8"], fresh)
 
 
 class PaperMethods(PostgresBase):

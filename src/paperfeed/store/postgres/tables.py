@@ -14,6 +14,16 @@ def _key(table: str, key: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(c) for c in key)
 
 
+def _texts(row: Sequence[Any], at: Sequence[int]) -> Sequence[Any]:
+    if not any(isinstance(row[i], bytes) for i in at):
+        return row
+    fixed = list(row)
+    for i in at:
+        if isinstance(fixed[i], bytes):
+            fixed[i] = fixed[i].decode()
+    return fixed
+
+
 class TableMethods(PostgresBase):
     def table_columns(self, table: str) -> list[str]:
         with self._conn() as conn:
@@ -61,6 +71,15 @@ class TableMethods(PostgresBase):
             return
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         with self._tx() as conn:
+            found = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                " current_schema() AND table_name = %s AND data_type = 'text'",
+                (table,),
+            )
+            text = {str(r[0]) for r in found}
+            # SQLite keeps whatever type it is given: JSON written as bytes by older versions
+            at = [i for i, c in enumerate(columns) if c in text]
+            rows = [_texts(row, at) for row in rows]
             pk = [str(r[0]) for r in conn.execute(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
                 " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"

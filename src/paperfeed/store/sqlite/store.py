@@ -1000,7 +1000,7 @@ class SQLiteStore:
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO trending VALUES (?, ?, ?, ?, ?, ?)",
-                [(span, r.seq, _day(r.day), r.published, r.score, orjson.dumps(r.parts))
+                [(span, r.seq, _day(r.day), r.published, r.score, orjson.dumps(r.parts).decode())
                  for r in rows],
             )  # fmt: skip
 
