@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,12 +79,12 @@ def node_env(url: str, name: str, folder: Path, extra: Mapping[str, str]) -> dic
 
 
 @contextmanager
-def nodes(url: str, folder: Path, extra: Mapping[str, str], names: tuple[str, ...] = (
-          "node-a", "node-b")) -> Iterator[list[Node]]:  # fmt: skip
-    """The nodes, started together and each answering; stopped (or found killed) at the end."""
+def nodes(url: str, folder: Path, extra: Mapping[str, str]) -> Iterator[list[Node]]:
+    """node-a and node-b, started together and each answering; stopped (or found killed) at
+    the end. `extra`: more settings, the same for both."""
     started: list[Node] = []
     try:
-        for name in names:
+        for name in ("node-a", "node-b"):
             home = folder / name
             home.mkdir(parents=True)
             port = free_port()
@@ -133,7 +133,8 @@ def ids(answer: httpx.Response) -> list[str]:
     return [p["id"] for p in answer.json()["papers"]]
 
 
-def wait_for(what: str, check: Any, timeout_s: float = 60, every_s: float = 0.2) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60, every_s: float = 0.2
+             ) -> Any:  # fmt: skip
     """check()'s first true answer within `timeout_s`; fails the test naming `what`."""
     deadline = time.monotonic() + timeout_s
     while not (found := check()):
