@@ -33,12 +33,11 @@ import httpx
 import pytest
 
 from paperfeed.cli import main
-from paperfeed.digest import subscriptions
 from paperfeed.models import Paper
 from paperfeed.owners import Lease
 from paperfeed.store import Store, open_store
 from tests import pg
-from tests.digest.test_sender import TOPICS, add_day
+from tests.digest.test_sender import add_day, confirmed_subscribers
 from tests.mail import SMTPCatcher
 from tests.replay import Replay, replay_server
 from tests.sources import OaiList, oai_fixture_records
@@ -323,29 +322,13 @@ def test_a_node_killed_mid_harvest_is_taken_over_by_the_other_when_its_lease_run
 SUBSCRIBERS = 30
 
 
-def confirmed_subscribers(store: Store, n: int) -> None:
-    """`n` confirmed subscribers with a digest due now (their confirmations dealt with)."""
-    now = time.time()
-    topics = list(TOPICS.values())
-    for i in range(n):
-        request = subscriptions.subscribe(store, SECRET.encode(), f"p{i:02d}@example.org",
-                                          source="cli", client=None, now=now,
-                                          topic=topics[i % 3])  # fmt: skip
-        sub = store.get_subscriber(request.subscriber_id)
-        assert sub is not None
-        token = subscriptions.confirm_token(SECRET.encode(), sub, int(now))
-        subscriptions.confirm(store, SECRET.encode(), token, now)
-        for d in store.list_deliveries(sub.id, state="planned"):
-            store.finish_delivery(d.id, "cancelled", now)
-
-
 @pytest.mark.slow
 def test_two_nodes_sending_digests_at_once_send_each_once(tmp_path: Path) -> None:
     with database() as url, SMTPCatcher() as smtp:
         store = open_store(url)
         try:
             add_day(store, datetime.now(UTC))
-            confirmed_subscribers(store, SUBSCRIBERS)
+            confirmed_subscribers(store, SECRET.encode(), SUBSCRIBERS, time.time())
         finally:
             store.close()
         env = {

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.digest import subscriptions
 from paperfeed.store import open_store
-from tests.digest.test_sender import TOPICS, add_day
+from tests.digest.test_sender import add_day, confirmed_subscribers
 from tests.mail import SMTPCatcher
 
 SUBSCRIBERS = 30
@@ -38,17 +37,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = open_store(str(path))
     now = time.time()
     add_day(store, datetime.now(UTC))
-    topics = list(TOPICS.values())
-    for i in range(SUBSCRIBERS):
-        request = subscriptions.subscribe(store, SECRET.encode(), f"p{i:02d}@example.org",
-                                          source="cli", client=None, now=now,
-                                          topic=topics[i % 3])  # fmt: skip
-        sub = store.get_subscriber(request.subscriber_id)
-        assert sub is not None
-        token = subscriptions.confirm_token(SECRET.encode(), sub, int(now))
-        subscriptions.confirm(store, SECRET.encode(), token, now)
-        for d in store.list_deliveries(sub.id, state="planned"):
-            store.finish_delivery(d.id, "cancelled", now)
+    confirmed_subscribers(store, SECRET.encode(), SUBSCRIBERS, now)
     store.close()
     return path
 

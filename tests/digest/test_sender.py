@@ -48,6 +48,22 @@ class Clock:
         self.now += seconds
 
 
+def confirmed_subscribers(store: Store, secret: bytes, n: int, now: float) -> None:
+    """`n` confirmed subscribers (p00@example.org, ...) following the TOPICS in turn, with a
+    digest due at `now` and their confirmations dealt with."""
+    topics = list(TOPICS.values())
+    for i in range(n):
+        request = subscriptions.subscribe(store, secret, f"p{i:02d}@example.org",
+                                          source="cli", client=None, now=now,
+                                          topic=topics[i % 3])  # fmt: skip
+        sub = store.get_subscriber(request.subscriber_id)
+        assert sub is not None
+        token = subscriptions.confirm_token(secret, sub, int(now))
+        subscriptions.confirm(store, secret, token, now)
+        for d in store.list_deliveries(sub.id, state="planned"):
+            store.finish_delivery(d.id, "cancelled", now)
+
+
 def add_day(store: Store, day: datetime, n: int = 2) -> None:
     """`n` papers per topic, first published on `day`."""
     papers = []

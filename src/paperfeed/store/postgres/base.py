@@ -16,14 +16,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from paperfeed.errors import SchemaTooNew, StoreError
+from paperfeed.errors import StoreError
+from paperfeed.store import migrations
 
 WRITE_LOCK = 0x70617065  # "pape": the one advisory lock every write transaction takes
 MIGRATE_LOCK = 0x70617066  # held while a node migrates, so two nodes starting at once don't both
@@ -43,13 +43,7 @@ def redact(url: str) -> str:
 
 
 def list_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for each file in migrations/, in order."""
-    folder = resources.files("paperfeed.store.postgres") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
-    return sorted(found)
+    return migrations.list_migrations("paperfeed.store.postgres")
 
 
 def _connect_error(url: str, error: Exception) -> StoreError:
@@ -170,13 +164,7 @@ class PostgresBase:
                     )
                 return
             (newest,) = conn.execute(f"SELECT max(version) FROM {MIGRATIONS_TABLE}").fetchone()  # type: ignore[misc]
-        known = max(version for version, _, _ in list_migrations())
-        if newest is not None and newest > known:
-            raise SchemaTooNew(
-                f"{self.path} was written by a newer paperfeed (schema {newest}; this version "
-                f"knows up to {known}): upgrade paperfeed, or restore a backup made by this "
-                "version."
-            )
+        migrations.refuse_newer(self.path, newest, "paperfeed.store.postgres")
 
     def _migrate(self) -> None:
         with self.pool.connection() as conn, conn.transaction():

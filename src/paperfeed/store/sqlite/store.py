@@ -18,13 +18,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from paperfeed.errors import AlreadyExists, DiskFull, SchemaTooNew, StoreError
+from paperfeed.errors import AlreadyExists, DiskFull, StoreError
 from paperfeed.models import (
     Paper,
     can_merge,
@@ -33,6 +32,7 @@ from paperfeed.models import (
     normalize_doi,
     parse_arxiv_id,
 )
+from paperfeed.store import migrations
 from paperfeed.store.models import (
     Announcement,
     Change,
@@ -152,13 +152,7 @@ def _row_paper(row: Sequence[Any]) -> Paper:
 
 
 def list_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for each file in migrations/, in order."""
-    folder = resources.files("paperfeed.store.sqlite") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
-    return sorted(found)
+    return migrations.list_migrations("paperfeed.store.sqlite")
 
 
 def disk_full(error: sqlite3.Error, path: str) -> DiskFull | None:
@@ -285,13 +279,7 @@ class SQLiteStore:
         if not has_table:
             return
         (newest,) = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        known = max(version for version, _, _ in list_migrations())
-        if newest is not None and newest > known:
-            raise SchemaTooNew(
-                f"{self.path} was written by a newer paperfeed (schema {newest}; this version "
-                f"knows up to {known}): upgrade paperfeed, or restore a backup made by this "
-                "version."
-            )
+        migrations.refuse_newer(self.path, newest, "paperfeed.store.sqlite")
 
     def _migrate(self) -> None:
         self.conn.execute(
