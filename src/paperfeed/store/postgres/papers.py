@@ -1,7 +1,7 @@
 """PostgreSQL: papers, embeddings, sources, announcements, signals, listings (PaperStore,
 EmbeddingStore, SourceStore), and the store's identity (store_id, get_secret, backup).
 
-Merging is SQLite's own (`_Upsert.run`): only the reads and writes around it differ, so both
+Merging is shared with SQLite (`rows.Merge`): only the reads and writes around it differ, so both
 backends give the same rows, row numbers and change numbers for the same history."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 import psycopg
 
 from paperfeed.errors import AlreadyExists, StoreError
-from paperfeed.models import Paper, identity_keys
+from paperfeed.models import Paper
 from paperfeed.store.models import (
     Announcement,
     Change,
@@ -29,17 +29,17 @@ from paperfeed.store.models import (
     VectorChange,
 )
 from paperfeed.store.postgres.base import Connection, PostgresBase
-from paperfeed.store.sqlite.store import (
-    _COLUMN_NAMES,
-    _COLUMNS,
-    _NO_ROW,
-    _SOURCE_COLUMNS,
-    _lookup_keys,
-    _paper_values,
-    _row_paper,
-    _row_source,
-    _ts,
-    _Upsert,
+from paperfeed.store.rows import (
+    COLUMN_NAMES,
+    COLUMNS,
+    NO_ROW,
+    SOURCE_COLUMNS,
+    Merge,
+    lookup_keys,
+    paper_values,
+    row_paper,
+    row_source,
+    ts,
 )
 
 # The papers of the days %(since)s..%(after)s (exclusive) and the latest such day of each, as
@@ -53,7 +53,7 @@ LISTED = (
     "  WHERE published >= %(since)s AND published < %(after)s {only}"
     "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
 )
-_PAPER_TYPES = ["int8", *("int8" if c == "version" else "text" for c in _COLUMN_NAMES), "int8"]
+_PAPER_TYPES = ["int8", *("int8" if c == "version" else "text" for c in COLUMN_NAMES), "int8"]
 
 
 def _copy(
@@ -75,9 +75,9 @@ def _one(conn: Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
 
 def _load_by_seq(conn: Connection, seqs: Iterable[int]) -> dict[int, Paper]:
     rows = conn.execute(
-        f"SELECT seq, {_COLUMNS} FROM papers WHERE seq = ANY(%s) ORDER BY seq", (list(seqs),)
+        f"SELECT seq, {COLUMNS} FROM papers WHERE seq = ANY(%s) ORDER BY seq", (list(seqs),)
     )
-    return {row[0]: _row_paper(row[1:]) for row in rows}
+    return {row[0]: row_paper(row[1:]) for row in rows}
 
 
 def _find_seqs(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
@@ -86,7 +86,7 @@ def _find_seqs(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = dict(
         conn.execute("SELECT id, seq FROM papers WHERE id = ANY(%s)", (refs,)).fetchall()
     )
-    keys = {ref: _lookup_keys(ref) for ref in refs if ref not in found}
+    keys = {ref: lookup_keys(ref) for ref in refs if ref not in found}
     wanted = sorted({k for ks in keys.values() for k in ks})
     if wanted:
         owners: dict[str, int] = dict(
@@ -119,24 +119,19 @@ def _latest_signals(conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str
     return found
 
 
-class _PgUpsert(_Upsert):
-    """SQLite's `_Upsert` (its `run`: the same matching and merging) with PostgreSQL's reads and
-    writes: one query for the batch's keys, binary COPY for new papers, new keys and updates."""
+class _PgUpsert(Merge):
+    """`Merge` (the same matching and merging as SQLite's) with PostgreSQL's reads and writes:
+    one query for the batch's keys, binary COPY for new papers, new keys and updates."""
 
     def __init__(self, conn: Connection, papers: Sequence[Paper]) -> None:
+        super().__init__(papers)
         self.pg = conn
-        self.papers = papers
-        self.keys = [identity_keys(p) for p in papers]
-        self.looked_up = {k for keys in self.keys for k in keys}
+        self.looked_up = self.wanted
         self.stored = _key_owners(conn, self.looked_up)
         self.owners = dict(self.stored)
         self.current = _load_by_seq(conn, set(self.owners.values()))
         self.stored_ids = {seq: p.id for seq, p in self.current.items()}
-        self.new: set[int] = set()
-        self.dirty: dict[int, Paper] = {}
-        self.dirty_keys: dict[int, list[str]] = {}
         self.next_seq = int(_one(conn, "SELECT coalesce(max(seq), 0) FROM papers"))
-        self.unchanged = 0
 
     def _write(self) -> None:
         change = int(_one(self.pg, "SELECT coalesce(max(changed), 0) FROM papers"))
@@ -146,7 +141,7 @@ class _PgUpsert(_Upsert):
         keys: dict[str, int] = {}
         for seq, paper in self.dirty.items():
             change += 1
-            values = _paper_values(paper)
+            values = paper_values(paper)
             if seq in self.new:
                 inserts.append((seq, *values, change))
             elif paper.id == self.stored_ids[seq]:
@@ -167,7 +162,7 @@ class _PgUpsert(_Upsert):
             # time and in order, since ids must stay unique after each.
             if renames:
                 cur.executemany(
-                    f"UPDATE papers SET ({_COLUMNS}, changed) = ({marks}) WHERE seq = %s",
+                    f"UPDATE papers SET ({COLUMNS}, changed) = ({marks}) WHERE seq = %s",
                     renames,
                 )
             if updates:
@@ -175,15 +170,15 @@ class _PgUpsert(_Upsert):
                     "CREATE TEMP TABLE IF NOT EXISTS paper_updates (LIKE papers)"
                     " ON COMMIT DELETE ROWS"
                 )
-                _copy(cur, f"paper_updates (seq, {_COLUMNS}, changed)", _PAPER_TYPES, updates)
+                _copy(cur, f"paper_updates (seq, {COLUMNS}, changed)", _PAPER_TYPES, updates)
                 cur.execute(
-                    f"UPDATE papers p SET ({_COLUMNS}, changed) = ("
-                    + ", ".join("u." + c for c in _COLUMN_NAMES)
+                    f"UPDATE papers p SET ({COLUMNS}, changed) = ("
+                    + ", ".join("u." + c for c in COLUMN_NAMES)
                     + ", u.changed) FROM paper_updates u WHERE p.seq = u.seq"
                 )
                 cur.execute("DELETE FROM paper_updates")
             if inserts:
-                _copy(cur, f"papers (seq, {_COLUMNS}, changed)", _PAPER_TYPES, inserts)
+                _copy(cur, f"papers (seq, {COLUMNS}, changed)", _PAPER_TYPES, inserts)
             if fresh:
                 _copy(cur, "paper_keys (key, seq)", ["text", "int8"], fresh)
 
@@ -229,13 +224,13 @@ class PaperMethods(PostgresBase):
     def get_paper(self, ref: str) -> Paper | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT 0 AS rank, {_COLUMNS} FROM papers WHERE id = %(ref)s"
-                f" UNION ALL SELECT array_position(%(keys)s, key), {_COLUMNS}"
+                f"SELECT 0 AS rank, {COLUMNS} FROM papers WHERE id = %(ref)s"
+                f" UNION ALL SELECT array_position(%(keys)s, key), {COLUMNS}"
                 " FROM papers JOIN paper_keys USING (seq) WHERE key = ANY(%(keys)s)"
                 " ORDER BY rank LIMIT 1",
-                {"ref": ref, "keys": _lookup_keys(ref)},
+                {"ref": ref, "keys": lookup_keys(ref)},
             ).fetchone()
-        return _row_paper(row[1:]) if row else None
+        return row_paper(row[1:]) if row else None
 
     def find_seq(self, ref: str) -> int | None:
         with self._conn() as conn:
@@ -297,7 +292,7 @@ class PaperMethods(PostgresBase):
                 " ON CONFLICT (seq, name, observed_at)"
                 " DO UPDATE SET value = excluded.value, source = excluded.source",
                 (
-                    _ts(observed_at),
+                    ts(observed_at),
                     source,
                     [k[0] for k in last],
                     [k[1] for k in last],
@@ -413,12 +408,12 @@ class PaperMethods(PostgresBase):
         while True:
             with self._conn() as conn:
                 rows = conn.execute(
-                    f"SELECT changed, seq, {_COLUMNS} FROM papers WHERE changed > %s"
+                    f"SELECT changed, seq, {COLUMNS} FROM papers WHERE changed > %s"
                     " ORDER BY changed LIMIT %s",
                     (after, batch_size),
                 ).fetchall()
             for row in rows:
-                yield Change(changed=row[0], seq=row[1], paper=_row_paper(row[2:]))
+                yield Change(changed=row[0], seq=row[1], paper=row_paper(row[2:]))
             if len(rows) < batch_size:
                 return
             after = rows[-1][0]
@@ -435,14 +430,14 @@ class PaperMethods(PostgresBase):
         with self._conn() as conn:
             rows = conn.execute(
                 "SELECT p.seq, p.changed, e.text_hash, "
-                + ", ".join("p." + c for c in _COLUMN_NAMES)
+                + ", ".join("p." + c for c in COLUMN_NAMES)
                 + " FROM papers p LEFT JOIN embeddings e ON e.model = %s AND e.seq = p.seq"
                 " WHERE p.seq > %s AND p.seq < %s"
                 " AND (e.seq IS NULL OR e.paper_changed < p.changed)"
                 f" ORDER BY p.seq {order} LIMIT %s",
-                (model, after_seq, _NO_ROW if before_seq is None else before_seq, limit),
+                (model, after_seq, NO_ROW if before_seq is None else before_seq, limit),
             ).fetchall()
-        return [EmbeddingTodo(r[0], r[1], _row_paper(r[3:]), r[2]) for r in rows]
+        return [EmbeddingTodo(r[0], r[1], row_paper(r[3:]), r[2]) for r in rows]
 
     def count_embedding_todo(self, model: str) -> int:
         with self._conn() as conn:
@@ -568,9 +563,9 @@ class PaperMethods(PostgresBase):
                     source.kind,
                     orjson.dumps(source.config).decode(),
                     source.interval_s,
-                    _ts(source.next_run_at),
+                    ts(source.next_run_at),
                     int(source.enabled),
-                    _ts(created),
+                    ts(created),
                     orjson.dumps(source.cursor).decode(),
                 ),
             )
@@ -580,14 +575,14 @@ class PaperMethods(PostgresBase):
     def get_source(self, name: str) -> SourceRow | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE name = %s", (name,)
+                f"SELECT {SOURCE_COLUMNS} FROM sources WHERE name = %s", (name,)
             ).fetchone()
-        return _row_source(row) if row else None
+        return row_source(row) if row else None
 
     def list_sources(self) -> list[SourceRow]:
         with self._conn() as conn:
-            rows = conn.execute(f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
-        return [_row_source(r) for r in rows]
+            rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
+        return [row_source(r) for r in rows]
 
     def remove_source(self, name: str) -> bool:
         with self._tx() as conn:
@@ -598,7 +593,7 @@ class PaperMethods(PostgresBase):
             rows = conn.execute(
                 "SELECT name FROM sources WHERE enabled <> 0 AND next_run_at <= %s"
                 " ORDER BY next_run_at, name",
-                (_ts(now),),
+                (ts(now),),
             ).fetchall()
         return [str(r[0]) for r in rows]
 
@@ -609,7 +604,7 @@ class PaperMethods(PostgresBase):
             taken = conn.execute(
                 "UPDATE sources SET lease_owner = %s, lease_until = %s WHERE name = %s AND"
                 " (lease_owner IS NULL OR lease_owner IN (%s, %s) OR lease_until < %s)",
-                (owner, _ts(until), name, owner, take_from or owner, _ts(now)),
+                (owner, ts(until), name, owner, take_from or owner, ts(now)),
             )
             return taken.rowcount > 0
 
@@ -637,6 +632,6 @@ class PaperMethods(PostgresBase):
                 " failures = CASE WHEN %(error)s::text IS NULL THEN 0 ELSE failures + 1 END,"
                 " last_added = %(added)s, papers_added = papers_added + %(added)s,"
                 " lease_owner = NULL, lease_until = NULL WHERE name = %(name)s",
-                {"ran": _ts(ran_at), "next": _ts(next_run_at), "error": error, "added": added,
+                {"ran": ts(ran_at), "next": ts(next_run_at), "error": error, "added": added,
                  "name": name},
             )  # fmt: skip

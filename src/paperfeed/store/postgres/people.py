@@ -23,15 +23,15 @@ from paperfeed.store.models import (
 )
 from paperfeed.store.postgres.base import PostgresBase
 from paperfeed.store.postgres.papers import LISTED
-from paperfeed.store.sqlite.store import (
-    _DELIVERY_COLUMNS,
-    _SUBSCRIBER_COLUMNS,
-    _date,
-    _day,
-    _row_delivery,
-    _row_subscriber,
-    _row_user,
-    _ts,
+from paperfeed.store.rows import (
+    DELIVERY_COLUMNS,
+    SUBSCRIBER_COLUMNS,
+    day_iso,
+    parse_day,
+    row_delivery,
+    row_subscriber,
+    row_user,
+    ts,
 )
 
 if TYPE_CHECKING:
@@ -76,23 +76,23 @@ class PeopleMethods(PostgresBase):
                 conn.execute(
                     "UPDATE users SET last_signin_at = %s WHERE email = %s"
                     " RETURNING id, email, created_at",
-                    (_ts(now), email),
+                    (ts(now), email),
                 ).fetchone()
                 or conn.execute(
                     "INSERT INTO users (email, created_at, last_signin_at) VALUES (%s, %s, %s)"
                     " RETURNING id, email, created_at",
-                    (email, _ts(now), _ts(now)),
+                    (email, ts(now), ts(now)),
                 ).fetchone()
             )
         assert row is not None
-        return _row_user(row)
+        return row_user(row)
 
     def get_user(self, user_id: int) -> User | None:
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT id, email, created_at FROM users WHERE id = %s", (user_id,)
             ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def get_user_by_email(self, email: str) -> User | None:
         with self._conn() as conn:
@@ -100,7 +100,7 @@ class PeopleMethods(PostgresBase):
                 "SELECT id, email, created_at FROM users WHERE email = %s",
                 (email.strip().lower(),),
             ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def delete_user(self, user_id: int) -> bool:
         with self._tx() as conn:
@@ -109,10 +109,10 @@ class PeopleMethods(PostgresBase):
     def add_session(self, token_hash: str, user_id: int, now: datetime, expires: datetime
                     ) -> None:  # fmt: skip
         with self._tx() as conn:
-            conn.execute("DELETE FROM sessions WHERE expires_at < %s", (_ts(now),))
+            conn.execute("DELETE FROM sessions WHERE expires_at < %s", (ts(now),))
             conn.execute(
                 "INSERT INTO sessions VALUES (%s, %s, %s, %s)",
-                (token_hash, user_id, _ts(now), _ts(expires)),
+                (token_hash, user_id, ts(now), ts(expires)),
             )
 
     def get_session_user(self, token_hash: str, now: datetime) -> User | None:
@@ -120,9 +120,9 @@ class PeopleMethods(PostgresBase):
             row = conn.execute(
                 "SELECT u.id, u.email, u.created_at FROM sessions s"
                 " JOIN users u ON u.id = s.user_id WHERE s.token_hash = %s AND s.expires_at > %s",
-                (token_hash, _ts(now)),
+                (token_hash, ts(now)),
             ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def delete_session(self, token_hash: str) -> None:
         with self._tx() as conn:
@@ -268,7 +268,13 @@ class PeopleMethods(PostgresBase):
                 "INSERT INTO trending_state VALUES (%s, %s, %s, %s, %s) ON CONFLICT (span)"
                 " DO UPDATE SET computed_at = excluded.computed_at, as_of = excluded.as_of,"
                 " since = excluded.since, until = excluded.until",
-                (span, state.computed_at, state.as_of, _day(state.since), _day(state.until)),
+                (
+                    span,
+                    state.computed_at,
+                    state.as_of,
+                    day_iso(state.since),
+                    day_iso(state.until),
+                ),
             )
 
     def upsert_trending(self, span: str, rows: Sequence[TrendingRow]) -> None:
@@ -277,7 +283,7 @@ class PeopleMethods(PostgresBase):
                 "INSERT INTO trending VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (span, seq)"
                 " DO UPDATE SET day = excluded.day, published = excluded.published,"
                 " score = excluded.score, parts = excluded.parts",
-                [(span, r.seq, _day(r.day), r.published, r.score, orjson.dumps(r.parts).decode())
+                [(span, r.seq, day_iso(r.day), r.published, r.score, orjson.dumps(r.parts).decode())
                  for r in rows],
             )  # fmt: skip
 
@@ -289,7 +295,7 @@ class PeopleMethods(PostgresBase):
             ).fetchone()
         if row is None:
             return None
-        return TrendingState(row[0], row[1], _date(row[2]), _date(row[3]))
+        return TrendingState(row[0], row[1], parse_day(row[2]), parse_day(row[3]))
 
     def list_trending(self, span: str, *, limit: int = 20, offset: int = 0) -> list[TrendingRow]:
         with self._conn() as conn:
@@ -299,7 +305,7 @@ class PeopleMethods(PostgresBase):
                 " LIMIT %s OFFSET %s",
                 (span, limit, offset),
             ).fetchall()
-        return [TrendingRow(r[0], _date(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
+        return [TrendingRow(r[0], parse_day(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
 
     # -- digests ------------------------------------------------------------------------------
 
@@ -312,32 +318,32 @@ class PeopleMethods(PostgresBase):
                 raise AlreadyExists(f"{email!r} is on the list already.")
             row = conn.execute(
                 "INSERT INTO subscribers (email, created_at, requested_at, request_source)"
-                f" VALUES (%s, %s, %s, %s) RETURNING {_SUBSCRIBER_COLUMNS}",
+                f" VALUES (%s, %s, %s, %s) RETURNING {SUBSCRIBER_COLUMNS}",
                 (address, now, now, source),
             ).fetchone()
         assert row is not None
-        return _row_subscriber(row)
+        return row_subscriber(row)
 
     def get_subscriber(self, subscriber_id: int) -> Subscriber | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = %s", (subscriber_id,)
+                f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = %s", (subscriber_id,)
             ).fetchone()
-        return _row_subscriber(row) if row else None
+        return row_subscriber(row) if row else None
 
     def get_subscriber_by_email(self, email: str) -> Subscriber | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = %s",
+                f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = %s",
                 (email.strip().lower(),),
             ).fetchone()
-        return _row_subscriber(row) if row else None
+        return row_subscriber(row) if row else None
 
     def update_subscriber(self, subscriber_id: int, change: SubscriberChange) -> None:
         changes = change.items()
         if not changes:
             return
-        values = [_day(v) if isinstance(v, date) else v for v in changes.values()]
+        values = [day_iso(v) if isinstance(v, date) else v for v in changes.values()]
         assignments = ", ".join(f"{name} = %s" for name in changes)
         with self._tx() as conn:
             conn.execute(f"UPDATE subscribers SET {assignments} WHERE id = %s",
@@ -361,14 +367,14 @@ class PeopleMethods(PostgresBase):
         while True:
             with self._conn() as conn:
                 rows = conn.execute(
-                    f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE state = %s AND id > %s"
+                    f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE state = %s AND id > %s"
                     " ORDER BY id LIMIT %s",
                     (state, after, batch_size),
                 ).fetchall()
             if not rows:
                 return
             for row in rows:
-                yield _row_subscriber(row)
+                yield row_subscriber(row)
             after = rows[-1][0]
 
     def count_subscribers(self) -> dict[str, int]:
@@ -418,7 +424,7 @@ class PeopleMethods(PostgresBase):
                     "UPDATE subscribers SET last_period = %s,"
                     " last_day = coalesce(%s, last_day), last_seq = coalesce(%s, last_seq)"
                     " WHERE id = %s",
-                    (period, _day(last_day), last_seq, subscriber_id),
+                    (period, day_iso(last_day), last_seq, subscriber_id),
                 )
             return delivery_id
 
@@ -438,11 +444,11 @@ class PeopleMethods(PostgresBase):
                 return None
             claimed = conn.execute(
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = %s"
-                f" RETURNING {_DELIVERY_COLUMNS}",
+                f" RETURNING {DELIVERY_COLUMNS}",
                 (row[0],),
             ).fetchone()
         assert claimed is not None
-        return _row_delivery(claimed)
+        return row_delivery(claimed)
 
     def finish_delivery(
         self,
@@ -470,9 +476,9 @@ class PeopleMethods(PostgresBase):
     def get_delivery(self, delivery_id: int) -> Delivery | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,)
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,)
             ).fetchone()
-        return _row_delivery(row) if row else None
+        return row_delivery(row) if row else None
 
     def list_deliveries(self, subscriber_id: int | None = None, *, state: str | None = None,
                         limit: int = 100) -> list[Delivery]:  # fmt: skip
@@ -483,11 +489,11 @@ class PeopleMethods(PostgresBase):
             where.append("state = %(state)s")
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
                 f" WHERE {' AND '.join(where) or 'true'} ORDER BY id DESC LIMIT %(limit)s",
                 {"subscriber": subscriber_id, "state": state, "limit": limit},
             ).fetchall()
-        return [_row_delivery(r) for r in rows]
+        return [row_delivery(r) for r in rows]
 
     def count_deliveries(self) -> dict[str, int]:
         with self._conn() as conn:

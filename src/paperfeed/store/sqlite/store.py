@@ -29,8 +29,6 @@ from paperfeed.models import (
     can_merge,
     identity_keys,
     merge_papers,
-    normalize_doi,
-    parse_arxiv_id,
 )
 from paperfeed.store import migrations
 from paperfeed.store.models import (
@@ -54,101 +52,32 @@ from paperfeed.store.models import (
     User,
     VectorChange,
 )
+from paperfeed.store.rows import (
+    COLUMN_NAMES,
+    COLUMNS,
+    DELIVERY_COLUMNS,
+    NO_ROW,
+    SOURCE_COLUMNS,
+    SUBSCRIBER_COLUMNS,
+    day_iso,
+    lookup_keys,
+    paper_values,
+    parse_day,
+    row_delivery,
+    row_paper,
+    row_source,
+    row_subscriber,
+    row_user,
+    ts,
+)
 
-_COLUMN_NAMES = (
-    "id", "arxiv_id", "doi", "title", "abstract", "authors", "categories", "published",
-    "updated", "version", "url", "pdf_url", "code_url", "sources", "extra",
-)  # fmt: skip
-_COLUMNS = ", ".join(_COLUMN_NAMES)
 _MAX_VARS = 5000
 _NO_ROOM_BYTES = 2**20  # an I/O error on a disk with less room than this is a full disk
-_NO_ROW = 2**62  # above every paper row: "no upper bound"
 
 
 def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _ts(d: datetime) -> str:
-    """A UTC timestamp as text that sorts in time order."""
-    return d.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-_SOURCE_COLUMNS = (
-    "name, kind, config, interval_s, next_run_at, enabled, created_at, cursor, last_run_at, "
-    "last_ok_at, last_error, failures, last_added, papers_added, lease_owner, lease_until"
-)
-
-
-def _row_source(r: Sequence[Any]) -> SourceRow:
-    return SourceRow(
-        name=r[0],
-        kind=r[1],
-        config=orjson.loads(r[2]),
-        interval_s=int(r[3]),
-        next_run_at=datetime.fromisoformat(r[4]),
-        enabled=bool(r[5]),
-        created_at=_dt(r[6]),
-        cursor=orjson.loads(r[7]),
-        last_run_at=_dt(r[8]),
-        last_ok_at=_dt(r[9]),
-        last_error=r[10],
-        failures=int(r[11]),
-        last_added=int(r[12]),
-        papers_added=int(r[13]),
-        lease_owner=r[14],
-        lease_until=_dt(r[15]),
-    )
-
-
-def _paper_values(p: Paper) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.arxiv_id,
-        p.doi,
-        p.title,
-        p.abstract,
-        orjson.dumps(p.authors).decode(),
-        orjson.dumps(p.categories).decode(),
-        _iso(p.published),
-        _iso(p.updated),
-        p.version,
-        p.url,
-        p.pdf_url,
-        p.code_url,
-        orjson.dumps(p.sources).decode(),
-        orjson.dumps(p.extra).decode(),
-    )
-
-
-def _row_paper(row: Sequence[Any]) -> Paper:
-    """Inverse of `_paper_values`; `row` holds the columns in `_COLUMNS` order."""
-    return Paper(
-        id=row[0],
-        arxiv_id=row[1],
-        doi=row[2],
-        title=row[3],
-        abstract=row[4],
-        authors=tuple(orjson.loads(row[5])),
-        categories=tuple(orjson.loads(row[6])),
-        published=datetime.fromisoformat(row[7]) if row[7] else None,
-        updated=datetime.fromisoformat(row[8]) if row[8] else None,
-        version=row[9],
-        url=row[10],
-        pdf_url=row[11],
-        code_url=row[12],
-        sources=tuple(orjson.loads(row[13])),
-        extra=orjson.loads(row[14]),
-    )
 
 
 def list_migrations() -> list[tuple[int, str, str]]:
@@ -414,20 +343,20 @@ class SQLiteStore:
             return _Upsert(self.conn, papers).run()
 
     def get_paper(self, ref: str) -> Paper | None:
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM papers WHERE id = ?", (ref,)).fetchone()
+        row = self.conn.execute(f"SELECT {COLUMNS} FROM papers WHERE id = ?", (ref,)).fetchone()
         if row:
-            return _row_paper(row)
-        for key in _lookup_keys(ref):
+            return row_paper(row)
+        for key in lookup_keys(ref):
             found = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM papers JOIN paper_keys USING (seq) WHERE key = ?", (key,)
+                f"SELECT {COLUMNS} FROM papers JOIN paper_keys USING (seq) WHERE key = ?", (key,)
             ).fetchone()
             if found:
-                return _row_paper(found)
+                return row_paper(found)
         return None
 
     def find_seq(self, ref: str) -> int | None:
         row = self.conn.execute("SELECT seq FROM papers WHERE id = ?", (ref,)).fetchone()
-        for key in _lookup_keys(ref) if row is None else ():
+        for key in lookup_keys(ref) if row is None else ():
             row = self.conn.execute("SELECT seq FROM paper_keys WHERE key = ?", (key,)).fetchone()
             if row:
                 break
@@ -448,12 +377,12 @@ class SQLiteStore:
     def iter_changes(self, after: int, batch_size: int = 2000) -> Iterator[Change]:
         while True:
             rows = self.conn.execute(
-                f"SELECT changed, seq, {_COLUMNS} FROM papers WHERE changed > ? "
+                f"SELECT changed, seq, {COLUMNS} FROM papers WHERE changed > ? "
                 "ORDER BY changed LIMIT ?",
                 (after, batch_size),
             ).fetchall()
             for row in rows:
-                yield Change(changed=row[0], seq=row[1], paper=_row_paper(row[2:]))
+                yield Change(changed=row[0], seq=row[1], paper=row_paper(row[2:]))
             if len(rows) < batch_size:
                 return
             after = rows[-1][0]
@@ -464,13 +393,13 @@ class SQLiteStore:
                             before_seq: int | None = None) -> list[EmbeddingTodo]:  # fmt: skip
         order = "ASC" if before_seq is None else "DESC"
         rows = self.conn.execute(
-            f"SELECT p.seq, p.changed, e.text_hash, {', '.join('p.' + c for c in _COLUMN_NAMES)}"
+            f"SELECT p.seq, p.changed, e.text_hash, {', '.join('p.' + c for c in COLUMN_NAMES)}"
             " FROM papers p LEFT JOIN embeddings e ON e.model = ? AND e.seq = p.seq"
             " WHERE p.seq > ? AND p.seq < ? AND (e.seq IS NULL OR e.paper_changed < p.changed)"
             f" ORDER BY p.seq {order} LIMIT ?",
-            (model, after_seq, _NO_ROW if before_seq is None else before_seq, limit),
+            (model, after_seq, NO_ROW if before_seq is None else before_seq, limit),
         ).fetchall()
-        return [EmbeddingTodo(r[0], r[1], _row_paper(r[3:]), r[2]) for r in rows]
+        return [EmbeddingTodo(r[0], r[1], row_paper(r[3:]), r[2]) for r in rows]
 
     def count_changes(self, after: int) -> int:
         sql = "SELECT count(*) FROM papers WHERE changed > ?"
@@ -568,9 +497,9 @@ class SQLiteStore:
                         source.kind,
                         orjson.dumps(source.config).decode(),
                         source.interval_s,
-                        _ts(source.next_run_at),
+                        ts(source.next_run_at),
                         int(source.enabled),
-                        _ts(created),
+                        ts(created),
                         orjson.dumps(source.cursor).decode(),
                     ),
                 )
@@ -578,13 +507,13 @@ class SQLiteStore:
             raise AlreadyExists(f"A source named {source.name!r} exists already.") from None
 
     def get_source(self, name: str) -> SourceRow | None:
-        sql = f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE name = ?"
+        sql = f"SELECT {SOURCE_COLUMNS} FROM sources WHERE name = ?"
         row = self.conn.execute(sql, (name,)).fetchone()
-        return _row_source(row) if row else None
+        return row_source(row) if row else None
 
     def list_sources(self) -> list[SourceRow]:
-        sql = f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY name"
-        return [_row_source(r) for r in self.conn.execute(sql)]
+        sql = f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name"
+        return [row_source(r) for r in self.conn.execute(sql)]
 
     def remove_source(self, name: str) -> bool:
         with self.transaction():
@@ -594,7 +523,7 @@ class SQLiteStore:
         rows = self.conn.execute(
             "SELECT name FROM sources WHERE enabled AND next_run_at <= ? ORDER BY next_run_at, "
             "name",
-            (_ts(now),),
+            (ts(now),),
         )
         return [str(r[0]) for r in rows]
 
@@ -605,7 +534,7 @@ class SQLiteStore:
             taken = self.conn.execute(
                 "UPDATE sources SET lease_owner = ?, lease_until = ? WHERE name = ? AND "
                 "(lease_owner IS NULL OR lease_owner IN (?, ?) OR lease_until < ?)",
-                (owner, _ts(until), name, owner, take_from or owner, _ts(now)),
+                (owner, ts(until), name, owner, take_from or owner, ts(now)),
             )
             return taken.rowcount > 0
 
@@ -632,7 +561,7 @@ class SQLiteStore:
                 " failures = CASE WHEN ? IS NULL THEN 0 ELSE failures + 1 END,"
                 " last_added = ?, papers_added = papers_added + ?,"
                 " lease_owner = NULL, lease_until = NULL WHERE name = ?",
-                (_ts(ran_at), _ts(next_run_at), error, error, _ts(ran_at), error, added, added,
+                (ts(ran_at), ts(next_run_at), error, error, ts(ran_at), error, added, added,
                  name),
             )  # fmt: skip
 
@@ -670,7 +599,7 @@ class SQLiteStore:
                     (seq, item.name),
                 ).fetchone()
                 if latest is None or latest[0] != item.value:
-                    rows.append((seq, item.name, _ts(observed_at), item.value, source))
+                    rows.append((seq, item.name, ts(observed_at), item.value, source))
             self.conn.executemany("INSERT OR REPLACE INTO signals VALUES (?, ?, ?, ?, ?)", rows)
             return len(rows)
 
@@ -797,24 +726,24 @@ class SQLiteStore:
             self.conn.execute(
                 "INSERT INTO users (email, created_at, last_signin_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (email) DO UPDATE SET last_signin_at = excluded.last_signin_at",
-                (email, _ts(now), _ts(now)),
+                (email, ts(now), ts(now)),
             )
             row = self.conn.execute(
                 "SELECT id, email, created_at FROM users WHERE email = ?", (email,)
             ).fetchone()
-        return _row_user(row)
+        return row_user(row)
 
     def get_user(self, user_id: int) -> User | None:
         row = self.conn.execute(
             "SELECT id, email, created_at FROM users WHERE id = ?", (user_id,)
         ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def get_user_by_email(self, email: str) -> User | None:
         row = self.conn.execute(
             "SELECT id, email, created_at FROM users WHERE email = ?", (email.strip().lower(),)
         ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def delete_user(self, user_id: int) -> bool:
         with self.transaction():
@@ -823,19 +752,19 @@ class SQLiteStore:
     def add_session(self, token_hash: str, user_id: int, now: datetime, expires: datetime
                     ) -> None:  # fmt: skip
         with self.transaction():
-            self.conn.execute("DELETE FROM sessions WHERE expires_at < ?", (_ts(now),))
+            self.conn.execute("DELETE FROM sessions WHERE expires_at < ?", (ts(now),))
             self.conn.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?)",
-                (token_hash, user_id, _ts(now), _ts(expires)),
+                (token_hash, user_id, ts(now), ts(expires)),
             )
 
     def get_session_user(self, token_hash: str, now: datetime) -> User | None:
         row = self.conn.execute(
             "SELECT u.id, u.email, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = ? AND s.expires_at > ?",
-            (token_hash, _ts(now)),
+            (token_hash, ts(now)),
         ).fetchone()
-        return _row_user(row) if row else None
+        return row_user(row) if row else None
 
     def delete_session(self, token_hash: str) -> None:
         with self.transaction():
@@ -981,14 +910,20 @@ class SQLiteStore:
             self.upsert_trending(span, rows)
             self.conn.execute(
                 "INSERT OR REPLACE INTO trending_state VALUES (?, ?, ?, ?, ?)",
-                (span, state.computed_at, state.as_of, _day(state.since), _day(state.until)),
+                (
+                    span,
+                    state.computed_at,
+                    state.as_of,
+                    day_iso(state.since),
+                    day_iso(state.until),
+                ),
             )
 
     def upsert_trending(self, span: str, rows: Sequence[TrendingRow]) -> None:
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO trending VALUES (?, ?, ?, ?, ?, ?)",
-                [(span, r.seq, _day(r.day), r.published, r.score, orjson.dumps(r.parts).decode())
+                [(span, r.seq, day_iso(r.day), r.published, r.score, orjson.dumps(r.parts).decode())
                  for r in rows],
             )  # fmt: skip
 
@@ -998,7 +933,7 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
-        return TrendingState(row[0], row[1], _date(row[2]), _date(row[3]))
+        return TrendingState(row[0], row[1], parse_day(row[2]), parse_day(row[3]))
 
     def list_trending(self, span: str, *, limit: int = 20, offset: int = 0) -> list[TrendingRow]:
         rows = self.conn.execute(
@@ -1006,7 +941,7 @@ class SQLiteStore:
             " ORDER BY score DESC, day DESC, published DESC, seq DESC LIMIT ? OFFSET ?",
             (span, limit, offset),
         )
-        return [TrendingRow(r[0], _date(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
+        return [TrendingRow(r[0], parse_day(r[1]), r[2], r[3], orjson.loads(r[4])) for r in rows]
 
     # The papers of the days :since..:after (exclusive) and the latest such day of each: announced
     # (new, cross-listed, featured; not replaced) or first published that day. `only` narrows it.
@@ -1028,22 +963,22 @@ class SQLiteStore:
 
     def get_subscriber(self, subscriber_id: int) -> Subscriber | None:
         row = self.conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,)
+            f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,)
         ).fetchone()
-        return _row_subscriber(row) if row else None
+        return row_subscriber(row) if row else None
 
     def get_subscriber_by_email(self, email: str) -> Subscriber | None:
         row = self.conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?",
+            f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?",
             (email.strip().lower(),),
         ).fetchone()
-        return _row_subscriber(row) if row else None
+        return row_subscriber(row) if row else None
 
     def update_subscriber(self, subscriber_id: int, change: SubscriberChange) -> None:
         changes = change.items()
         if not changes:
             return
-        values = [_day(v) if isinstance(v, date) else v for v in changes.values()]
+        values = [day_iso(v) if isinstance(v, date) else v for v in changes.values()]
         assignments = ", ".join(f"{name} = ?" for name in changes)
         with self.transaction():
             self.conn.execute(f"UPDATE subscribers SET {assignments} WHERE id = ?",
@@ -1066,14 +1001,14 @@ class SQLiteStore:
         after = 0
         while True:
             rows = self.conn.execute(
-                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE state = ? AND id > ?"
+                f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE state = ? AND id > ?"
                 " ORDER BY id LIMIT ?",
                 (state, after, batch_size),
             ).fetchall()
             if not rows:
                 return
             for row in rows:
-                yield _row_subscriber(row)
+                yield row_subscriber(row)
             after = rows[-1][0]
 
     def count_subscribers(self) -> dict[str, int]:
@@ -1112,7 +1047,7 @@ class SQLiteStore:
                 self.conn.execute(
                     "UPDATE subscribers SET last_period = ?, last_day = coalesce(?, last_day),"
                     " last_seq = coalesce(?, last_seq) WHERE id = ?",
-                    (period, _day(last_day), last_seq, subscriber_id),
+                    (period, day_iso(last_day), last_seq, subscriber_id),
                 )
             return delivery_id
 
@@ -1120,11 +1055,11 @@ class SQLiteStore:
         with self.transaction():
             row = (
                 self.conn.execute(
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'"
+                    f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'"
                     " ORDER BY id LIMIT 1"
                 ).fetchone()
                 or self.conn.execute(
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'planned'"
+                    f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'planned'"
                     " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
                     (now,),
                 ).fetchone()
@@ -1162,19 +1097,19 @@ class SQLiteStore:
 
     def get_delivery(self, delivery_id: int) -> Delivery | None:
         row = self.conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
         ).fetchone()
-        return _row_delivery(row) if row else None
+        return row_delivery(row) if row else None
 
     def list_deliveries(self, subscriber_id: int | None = None, *, state: str | None = None,
                         limit: int = 100) -> list[Delivery]:  # fmt: skip
         rows = self.conn.execute(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
             " WHERE (?1 IS NULL OR subscriber_id = ?1) AND (?2 IS NULL OR state = ?2)"
             " ORDER BY id DESC LIMIT ?3",
             (subscriber_id, state, limit),
         )
-        return [_row_delivery(r) for r in rows]
+        return [row_delivery(r) for r in rows]
 
     def count_deliveries(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
@@ -1266,51 +1201,6 @@ def _decayed_sql(first_counts: bool) -> list[str]:
     return [_DECAYED_EVENTS, _DECAYED_REACTIONS, signals]
 
 
-_SUBSCRIBER_COLUMNS = (
-    "id, email, state, created_at, requested_at, request_source, confirm_sent_at, consent_at,"
-    " consent_source, unsubscribed_at, bounces, last_period, last_day, frequency, weekday,"
-    " hour, timezone, topics, categories, include_trending, max_papers, empty_notice, last_seq"
-)
-_DELIVERY_COLUMNS = (
-    "id, subscriber_id, kind, period, state, message_id, plan, planned_at, send_by, attempts,"
-    " next_attempt_at, last_error, sent_at"
-)
-
-
-def _row_subscriber(r: Sequence[Any]) -> Subscriber:
-    prefs = Preferences(
-        frequency=r[13], weekday=r[14], hour=r[15], timezone=r[16],
-        topics=tuple(orjson.loads(r[17])), categories=tuple(orjson.loads(r[18])),
-        include_trending=bool(r[19]), max_papers=r[20], empty_notice=bool(r[21]),
-    )  # fmt: skip
-    return Subscriber(
-        id=r[0], email=r[1], state=r[2], prefs=prefs, created_at=r[3], requested_at=r[4],
-        request_source=r[5], confirm_sent_at=r[6], consent_at=r[7], consent_source=r[8],
-        unsubscribed_at=r[9], bounces=r[10], last_period=r[11], last_day=_date(r[12]),
-        last_seq=r[22],
-    )  # fmt: skip
-
-
-def _row_delivery(r: Sequence[Any]) -> Delivery:
-    return Delivery(
-        id=r[0], subscriber_id=r[1], kind=r[2], period=r[3], state=r[4], message_id=r[5],
-        plan=orjson.loads(r[6]), planned_at=r[7], send_by=r[8], attempts=r[9],
-        next_attempt_at=r[10], last_error=r[11], sent_at=r[12],
-    )  # fmt: skip
-
-
-def _row_user(row: Sequence[Any]) -> User:
-    return User(int(row[0]), str(row[1]), datetime.fromisoformat(row[2]))
-
-
-def _day(d: date | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
 def _ensure_math(conn: sqlite3.Connection) -> None:
     """Trending sums need pow(); SQLite builds without its math functions get Python's."""
     try:
@@ -1333,26 +1223,12 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _lookup_keys(ref: str) -> list[str]:
-    keys = []
-    parsed = parse_arxiv_id(ref)
-    if parsed:
-        keys.append("arxiv:" + parsed[0])
-    doi = normalize_doi(ref)
-    if doi:
-        keys.append("doi:" + doi)
-    keys.append("id:" + ref.strip())
-    return keys
-
-
 def _load_by_seq(conn: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, Paper]:
     out: dict[int, Paper] = {}
     for chunk in _chunks(list(seqs)):
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            f"SELECT seq, {_COLUMNS} FROM papers WHERE seq IN ({marks})", chunk
-        ):
-            out[row[0]] = _row_paper(row[1:])
+        for row in conn.execute(f"SELECT seq, {COLUMNS} FROM papers WHERE seq IN ({marks})", chunk):
+            out[row[0]] = row_paper(row[1:])
     return out
 
 
@@ -1420,7 +1296,7 @@ class _Upsert:
         keys: list[tuple[str, int]] = []
         for seq, paper in self.dirty.items():
             change += 1
-            values = _paper_values(paper)
+            values = paper_values(paper)
             if seq in self.new:
                 inserts.append((seq, *values, change))
             else:
@@ -1428,12 +1304,12 @@ class _Upsert:
             keys.extend((k, seq) for k in self.dirty_keys[seq])
         # Updates first: a paper that takes an arXiv id frees nothing, but ids must stay unique.
         self.conn.executemany(
-            "UPDATE papers SET (" + _COLUMNS + ", changed) = "
+            "UPDATE papers SET (" + COLUMNS + ", changed) = "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE seq = ?",
             updates,
         )
         self.conn.executemany(
-            f"INSERT INTO papers (seq, {_COLUMNS}, changed) "
+            f"INSERT INTO papers (seq, {COLUMNS}, changed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             inserts,
         )
