@@ -344,10 +344,13 @@ class Run:
             print(f"trending store {db}: {TR.table_counts(source)}", flush=True)
             target, url = self.copy(source, "trending", f"the trending store ({db.name})")
             self.check_trending(target)
-            first_s, _ = timed(lambda: trending.recompute(target, NOW_TS, NOW.date()))
+            with TR.store_timers(target, ("decayed_sums", "replace_trending")) as spent:
+                first_s, _ = timed(lambda: trending.recompute(target, NOW_TS, NOW.date()))
             self.pending.append(
                 ("  a first recompute on the copy, before VACUUM (s)", f"{first_s:.2f}", "—",
-                 "as copy-store leaves it (autovacuum may have run meanwhile)")
+                 f"as copy-store leaves it (autovacuum may have run meanwhile): decayed_sums "
+                 f"{spent['decayed_sums']:.2f} s, replace_trending "
+                 f"{spent['replace_trending']:.2f} s")
             )  # fmt: skip
             self.vacuum(url)
             self._trending = (source, meta, target, url)
@@ -1005,8 +1008,10 @@ def main() -> None:
             if name in args.skip:
                 continue
             print(f"== {SECTION_TITLES[name]}", flush=True)
+            load = os.getloadavg()[0]
             rows = section(run)
-            table.append((f"**{SECTION_TITLES[name]}**", "", "", ""))
+            busy = f"machine load (1-min average) {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+            table.append((f"**{SECTION_TITLES[name]}**", "", "", busy))
             table += run.pending + rows
             run.pending = []
     finally:
