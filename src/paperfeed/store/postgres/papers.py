@@ -1,8 +1,8 @@
 """PostgreSQL: papers, embeddings, sources, announcements, signals, listings (PaperStore,
 EmbeddingStore, SourceStore), and the store's identity (store_id, get_secret, backup).
 
-Merging is SQLite's own (`_Upsert.run`): only the reads and writes around it differ. A batch
-looks all its keys up in one query and writes new papers with COPY."""
+Merging is SQLite's own (`_Upsert.run`): only the reads and writes around it differ, so both
+backends give the same rows, row numbers and change numbers for the same history."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
+import psycopg
 
 from paperfeed.errors import AlreadyExists, StoreError
 from paperfeed.models import Paper, identity_keys
@@ -52,6 +53,17 @@ LISTED = (
     "  WHERE published >= %(since)s AND published < %(after)s {only}"
     "), listed AS (SELECT seq, max(day) AS day FROM hits GROUP BY seq)"
 )
+_PAPER_TYPES = ["int8", *("int8" if c == "version" else "text" for c in _COLUMN_NAMES), "int8"]
+
+
+def _copy(
+    cur: psycopg.Cursor[Any], target: str, types: list[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Write `rows` into `target` (a table and its columns, of `types`) with a binary COPY."""
+    with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _one(conn: Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
@@ -87,6 +99,14 @@ def _find_seqs(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
     return {ref: int(seq) for ref, seq in found.items()}
 
 
+def _key_owners(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    """The row number of each of `keys` that some paper holds."""
+    rows = conn.execute(
+        "SELECT key, seq FROM paper_keys WHERE key = ANY(%b::text[])", (list(keys),)
+    )
+    return {str(key): int(seq) for key, seq in rows}
+
+
 def _latest_signals(conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str, float]]:
     found: dict[int, dict[str, float]] = {}
     rows = conn.execute(
@@ -100,18 +120,18 @@ def _latest_signals(conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str
 
 
 class _PgUpsert(_Upsert):
-    """SQLite's `_Upsert` (same matching and merging, `run` is its own) reading one query per
-    batch and writing new papers with COPY."""
+    """SQLite's `_Upsert` (its `run`: the same matching and merging) with PostgreSQL's reads and
+    writes: one query for the batch's keys, binary COPY for new papers, new keys and updates."""
 
     def __init__(self, conn: Connection, papers: Sequence[Paper]) -> None:
         self.pg = conn
         self.papers = papers
         self.keys = [identity_keys(p) for p in papers]
-        wanted = sorted({k for keys in self.keys for k in keys})
-        self.owners = dict(
-            conn.execute("SELECT key, seq FROM paper_keys WHERE key = ANY(%s)", (wanted,))
-        )
+        self.looked_up = {k for keys in self.keys for k in keys}
+        self.stored = _key_owners(conn, self.looked_up)
+        self.owners = dict(self.stored)
         self.current = _load_by_seq(conn, set(self.owners.values()))
+        self.stored_ids = {seq: p.id for seq, p in self.current.items()}
         self.new: set[int] = set()
         self.dirty: dict[int, Paper] = {}
         self.dirty_keys: dict[int, list[str]] = {}
@@ -122,32 +142,50 @@ class _PgUpsert(_Upsert):
         change = int(_one(self.pg, "SELECT coalesce(max(changed), 0) FROM papers"))
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
+        renames: list[tuple[Any, ...]] = []
         keys: dict[str, int] = {}
         for seq, paper in self.dirty.items():
             change += 1
             values = _paper_values(paper)
             if seq in self.new:
                 inserts.append((seq, *values, change))
+            elif paper.id == self.stored_ids[seq]:
+                updates.append((seq, *values, change))
             else:
-                updates.append((*values, change, seq))
+                renames.append((*values, change, seq))
             for key in self.dirty_keys[seq]:
                 keys.setdefault(key, seq)
+        # SQLite's INSERT OR IGNORE: a COPY of the keys no paper holds yet
+        held = set(self.stored)
+        unseen = [k for k in keys if k not in self.looked_up]
+        if unseen:
+            held.update(_key_owners(self.pg, unseen))
+        fresh = [(k, seq) for k, seq in keys.items() if k not in held]
         marks = ", ".join(["%s"] * 16)
         with self.pg.cursor() as cur:
-            if updates:  # first, and in order, as on SQLite: ids must stay unique
+            # Updates before inserts, as on SQLite; those that change a paper's id one at a
+            # time and in order, since ids must stay unique after each.
+            if renames:
                 cur.executemany(
                     f"UPDATE papers SET ({_COLUMNS}, changed) = ({marks}) WHERE seq = %s",
-                    updates,
+                    renames,
                 )
+            if updates:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS paper_updates (LIKE papers)"
+                    " ON COMMIT DELETE ROWS"
+                )
+                _copy(cur, f"paper_updates (seq, {_COLUMNS}, changed)", _PAPER_TYPES, updates)
+                cur.execute(
+                    f"UPDATE papers p SET ({_COLUMNS}, changed) = ("
+                    + ", ".join("u." + c for c in _COLUMN_NAMES)
+                    + ", u.changed) FROM paper_updates u WHERE p.seq = u.seq"
+                )
+                cur.execute("DELETE FROM paper_updates")
             if inserts:
-                with cur.copy(f"COPY papers (seq, {_COLUMNS}, changed) FROM STDIN") as copy:
-                    for row in inserts:
-                        copy.write_row(row)
-            cur.execute(
-                "INSERT INTO paper_keys (key, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])"
-                " ON CONFLICT DO NOTHING",
-                (list(keys), list(keys.values())),
-            )
+                _copy(cur, f"papers (seq, {_COLUMNS}, changed)", _PAPER_TYPES, inserts)
+            if fresh:
+                _copy(cur, "paper_keys (key, seq)", ["text", "int8"], fresh)
 
 
 class PaperMethods(PostgresBase):
