@@ -24,16 +24,16 @@ Hugging Face and GitHub signals, 50,000 readers with upvotes and saves) is copie
 `paperfeed-bench-digest-*.db` in the temp folder (`--rebuild` redoes it) and extended there:
 its keyword index (built once: minutes at 1M), a fresh trending ranking, vectors, subscribers.
 
-Subscribers go straight into the migration's `subscribers` table, all confirmed: 85 % daily
-(92 % of them last covered the previous day, 4 % never had a digest, 4 % are back after three
-days), 15 % weekly (85 % last covered a week ago, 15 % new); each has 3 distinct saved searches
-drawn with Zipf popularity (s = 1) from a pool of ~7,000: every pair and triple of one of
-bench/synth.py's topics' words (the words its papers share), the corpus' 200 most common
-bigrams, some rare words and the natural-language questions; 30 % also follow 1-2 arXiv
-categories (by how often they are announced; a quarter of those a whole archive such as `cs`);
-80 % want trending papers; at most 5, 10 (mostly) or 20 papers. 10 % are readers with saved
-papers (their address is a reader's), so their digests compare the new papers with their
-library when their searches leave room.
+Subscribers go straight into the migration's `subscribers` table (`store.write_rows`, the
+copy-store path), all confirmed: 85 % daily (92 % of them last covered the previous day, 4 %
+never had a digest, 4 % are back after three days), 15 % weekly (85 % last covered a week ago,
+15 % new); each has 3 distinct saved searches drawn with Zipf popularity (s = 1) from a pool of
+~7,000: every pair and triple of one of bench/synth.py's topics' words (the words its papers
+share), the corpus' 200 most common bigrams, some rare words and the natural-language questions;
+30 % also follow 1-2 arXiv categories (by how often they are announced; a quarter of those a
+whole archive such as `cs`); 80 % want trending papers; at most 5, 10 (mostly) or 20 papers.
+10 % are readers with saved papers (their address is a reader's), so their digests compare the
+new papers with their library when their searches leave room.
 
 Vectors are synthetic, stored under the real model's name: embedding the ~40,000 papers of the
 last 14 listing days plus the readers' saves with the CPU model (46 papers/s here) would take
@@ -81,7 +81,14 @@ from paperfeed.models import Paper
 from paperfeed.rank import trending
 from paperfeed.search.embed import Embedder, to_blob
 from paperfeed.search.engine import SearchEngine
-from paperfeed.store import EmbeddingRow, Store, Subscriber, SubscriberChange, open_store
+from paperfeed.store import (
+    EmbeddingRow,
+    SQLiteStore,
+    Store,
+    Subscriber,
+    SubscriberChange,
+    open_store,
+)
 from paperfeed.tokens import sign
 
 BUILD_VERSION = 2
@@ -267,14 +274,16 @@ def subscriber_rows(n: int, pool: list[str], readers: list[int], until: date,
     return rows  # fmt: skip
 
 
+SUBSCRIBER_COLUMNS = ("id", "email", "state", "created_at", "requested_at", "request_source",
+                      "consent_at", "consent_source", "last_day", "frequency", "topics",
+                      "categories", "include_trending", "max_papers")  # fmt: skip
+
+
 def add_subscribers(store: Store, rows: list[tuple[Any, ...]]) -> None:
-    with store.transaction():
-        store.conn.executemany(  # type: ignore[attr-defined]
-            "INSERT INTO subscribers (email, state, created_at, requested_at, request_source,"
-            " consent_at, consent_source, last_day, frequency, topics, categories,"
-            " include_trending, max_papers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    """Rows as they are (ids 1..n: the table is empty), in one transaction."""
+    numbered = [(i, *row) for i, row in enumerate(rows, 1)]
+    store.write_rows("subscribers", SUBSCRIBER_COLUMNS, numbered)
+    store.finish_rows()
 
 
 def build(db: Path, args: argparse.Namespace, embedder: Embedder, step: Callable[[str], None]
@@ -319,7 +328,8 @@ def build(db: Path, args: argparse.Namespace, embedder: Embedder, step: Callable
     step("vector index")
     stages["vector index"], _ = timed(
         lambda: SearchEngine(store, index_dir(work), embedder).sync())  # fmt: skip
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+    if isinstance(store, SQLiteStore):
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     for p in TR.db_files(db):
         p.unlink()

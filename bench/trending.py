@@ -33,10 +33,11 @@ popularity (Pareto 1.5 appeal) times recency (halving every 14 days, floor 2 %),
 over the last 60 days after publication, bunched just after it for new papers. On top of E:
 Hugging Face upvote and comment series for 2 % of papers and GitHub star series for 3 %
 (`signals`, 2-12 observations each, a row only when a value changes). These rows are written
-with executemany straight into the migrations' tables (`store.conn`, one transaction per
-500,000 rows): `record_event` / `set_reaction` one at a time would take hours for 10M rows. The
-`events` indexes are dropped for the bulk load and re-created from their own SQL in
-sqlite_master, so the schema and indexes are still exactly the migration's.
+as they are into the migrations' tables with `store.write_rows` (the copy-store path, on any
+backend; one transaction per 500,000 rows, explicit ids, then `finish_rows`): `record_event` /
+`set_reaction` one at a time would take hours for 10M rows. On SQLite the `events` indexes are
+dropped for the bulk load and re-created from their own SQL in sqlite_master, so the schema and
+indexes are still exactly the migration's.
 
 The measured actions run after `now` and are deleted again at the end (and at the start of each
 run, should one have been cut short), so the cached database stays as built.
@@ -71,7 +72,7 @@ from paperfeed.ingest.files import iter_records
 from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE
 from paperfeed.models import Paper
 from paperfeed.rank import trending
-from paperfeed.store import Decayed, Store, open_store
+from paperfeed.store import Decayed, SQLiteStore, Store, open_store
 from paperfeed.store import sqlite as sqlite_store
 from paperfeed.users import library
 
@@ -191,6 +192,16 @@ def _series(rng: np.random.Generator, start: float, first: int, last: int
     return out
 
 
+def first_of_each_key(rows: list[tuple[Any, ...]], key: int) -> list[tuple[Any, ...]]:
+    """`rows` sorted, only the first of those whose first `key` columns (the primary key) are
+    the same: what INSERT OR IGNORE kept (`write_rows` replaces; PostgreSQL refuses a key twice
+    in one statement)."""
+    kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in sorted(rows):
+        kept.setdefault(row[:key], row)
+    return list(kept.values())
+
+
 def add_signals(store: Store, pub: np.ndarray, weights: np.ndarray, rng: np.random.Generator
                 ) -> np.ndarray:  # fmt: skip
     """Hugging Face upvote/comment series and GitHub star series; returns the HF papers."""
@@ -198,7 +209,7 @@ def add_signals(store: Store, pub: np.ndarray, weights: np.ndarray, rng: np.rand
     since = NOW_TS - EVENT_DAYS * DAY_S
     hf = top_k(weights, max(1, int(HF_SHARE * n)), rng)
     stars = top_k(np.sqrt(weights), max(1, int(STARS_SHARE * n)), rng)
-    rows: list[tuple[int, str, str, float, str]] = []
+    rows: list[tuple[Any, ...]] = []
     for i in hf.tolist():
         start = max(float(pub[i]), since)
         upvotes = 1 + int(rng.pareto(1.3) * 8)
@@ -210,9 +221,8 @@ def add_signals(store: Store, pub: np.ndarray, weights: np.ndarray, rng: np.rand
         gained = int(rng.pareto(1.3) * 20)
         rows += [(i + 1, "github_stars", t, v, HF_DAILY_SOURCE)
                  for t, v in _series(rng, start, first, first + gained)]  # fmt: skip
-    rows.sort()
-    with store.transaction():
-        store.conn.executemany("INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?)", rows)  # type: ignore[attr-defined]
+    store.write_rows("signals", ("seq", "name", "observed_at", "value", "source"),
+                     first_of_each_key(rows, 3))  # fmt: skip
     return hf
 
 
@@ -226,7 +236,7 @@ def _next_weekday(d: date) -> date:
 def add_announcements(store: Store, pub: np.ndarray, categories: dict[int, tuple[str, ...]],
                       hf: np.ndarray, rng: np.random.Generator) -> None:  # fmt: skip
     today = NOW.date()
-    rows: list[tuple[str, str, int, str]] = []
+    rows: list[tuple[Any, ...]] = []
     for seq, cats in categories.items():
         day = _next_weekday(datetime.fromtimestamp(float(pub[seq - 1]), UTC).date())
         if day <= today and cats:
@@ -241,21 +251,15 @@ def add_announcements(store: Store, pub: np.ndarray, categories: dict[int, tuple
         day = _next_weekday(datetime.fromtimestamp(float(pub[i]), UTC).date())
         if today - timedelta(days=ANNOUNCED_DAYS) <= day <= today:
             rows.append((HF_DAILY_SOURCE, day.isoformat(), i + 1, "featured"))
-    with store.transaction():
-        store.conn.executemany(  # type: ignore[attr-defined]
-            "INSERT OR IGNORE INTO announcements (list, day, seq, kind) VALUES (?, ?, ?, ?)", rows
-        )
+    store.write_rows("announcements", ("list", "day", "seq", "kind"), first_of_each_key(rows, 3))
 
 
 def add_reactions(store: Store, pub: np.ndarray, weights: np.ndarray, want: dict[str, int],
                   rng: np.random.Generator) -> None:  # fmt: skip
-    conn = store.conn  # type: ignore[attr-defined]
     created = (NOW - timedelta(days=400)).isoformat(timespec="microseconds")
-    with store.transaction():
-        conn.executemany(
-            "INSERT INTO users (id, email, created_at) VALUES (?, ?, ?)",
-            ((u, f"reader{u}@example.org", created) for u in range(1, USERS + 1)),
-        )
+    readers = [(u, f"reader{u}@example.org", created) for u in range(1, USERS + 1)]
+    store.write_rows("users", ("id", "email", "created_at"), readers)
+    store.finish_rows()
     activity = rng.pareto(2.0, USERS) + 1.0
     activity /= activity.sum()
     rows: list[tuple[int, int, str, float]] = []
@@ -270,10 +274,7 @@ def add_reactions(store: Store, pub: np.ndarray, weights: np.ndarray, want: dict
                     at.tolist(), strict=True)  # fmt: skip
     rows.sort()
     for start in range(0, len(rows), CHUNK):
-        with store.transaction():
-            conn.executemany(
-                "INSERT INTO reactions VALUES (?, ?, ?, ?)", rows[start : start + CHUNK]
-            )
+        store.write_rows("reactions", ("user_id", "seq", "kind", "at"), rows[start : start + CHUNK])
 
 
 def add_events(store: Store, pub: np.ndarray, weights: np.ndarray, want: dict[str, int],
@@ -281,7 +282,6 @@ def add_events(store: Store, pub: np.ndarray, weights: np.ndarray, want: dict[st
                ) -> tuple[int, int]:  # fmt: skip
     """Views and clicks, written in time order (so ids run in time, as in real use); returns
     the last event id and the most events any one paper got."""
-    conn = store.conn  # type: ignore[attr-defined]
     names = np.array(["view", "click"], dtype=object)
     total = want["view"] + want["click"]
     idx = rng.choice(len(pub), size=total, p=weights)
@@ -289,26 +289,36 @@ def add_events(store: Store, pub: np.ndarray, weights: np.ndarray, want: dict[st
     signal = np.repeat(np.arange(2, dtype=np.int8), [want["view"], want["click"]])
     order = np.argsort(at, kind="stable")
     seqs, at, signal = idx[order] + 1, at[order], signal[order]
-    index_sql = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
-        " AND sql IS NOT NULL")]  # fmt: skip
-    for name in [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
-            " AND sql IS NOT NULL")]:  # fmt: skip
-        conn.execute(f"DROP INDEX {name}")
-    for start in range(0, total, CHUNK):
-        end = start + CHUNK
-        rows = zip(seqs[start:end].tolist(), names[signal[start:end]].tolist(),
-                   at[start:end].tolist(), strict=True)  # fmt: skip
-        with store.transaction():
-            conn.executemany("INSERT INTO events (seq, signal, at) VALUES (?, ?, ?)", rows)
-        if (start // CHUNK + 1) % 4 == 0:
-            step(f"  {min(end, total):,} events")
-    step("  re-creating the events indexes")
-    for sql in index_sql:
-        conn.execute(sql)
-    top = int(np.bincount(idx).max())
-    return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]), top
+    with without_indexes(store, "events"):
+        for start in range(0, total, CHUNK):
+            end = min(start + CHUNK, total)
+            rows = list(zip(range(start + 1, end + 1), seqs[start:end].tolist(),
+                            names[signal[start:end]].tolist(), at[start:end].tolist(),
+                            strict=True))  # fmt: skip
+            store.write_rows("events", ("id", "seq", "signal", "at"), rows)
+            if (start // CHUNK + 1) % 4 == 0:
+                step(f"  {end:,} events")
+        step("  re-creating the events indexes")
+    store.finish_rows()
+    return total, int(np.bincount(idx).max())
+
+
+@contextmanager
+def without_indexes(store: Store, table: str) -> Iterator[None]:
+    """On SQLite, drop `table`'s indexes for a bulk load and re-create them afterwards from their
+    own SQL in sqlite_master (so they are exactly the migration's): inserting into 3 indexes row
+    by row is slower than building them once. PostgreSQL keeps them."""
+    if not isinstance(store, SQLiteStore):
+        yield
+        return
+    found = store.conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL", (table,)).fetchall()  # fmt: skip
+    for name, _ in found:
+        store.conn.execute(f"DROP INDEX {name}")
+    yield
+    for _, sql in found:
+        store.conn.execute(sql)
 
 
 def build(db: Path, n: int, n_events: int, days: int, step: Callable[[str], None]
@@ -332,7 +342,8 @@ def build(db: Path, n: int, n_events: int, days: int, step: Callable[[str], None
     stages["events"], (base_event_id, top_paper_events) = timed(
         lambda: add_events(store, pub, weights, want, rng, step)
     )
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+    if isinstance(store, SQLiteStore):
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     for p in db_files(db):
         p.unlink()
