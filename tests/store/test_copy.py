@@ -17,6 +17,7 @@ from paperfeed.store import (
     Announcement,
     EmbeddingRow,
     Signal,
+    SQLiteStore,
     Store,
     SubscriberChange,
     TrendingRow,
@@ -135,3 +136,16 @@ def test_a_source_that_changes_while_copied_is_reported(source: Store, tmp_path:
     with pytest.raises(StoreError, match="changed while it was copied"):
         copy_store(source, target, batch=100, on_rows=harvest_meanwhile)
     target.close()
+
+
+def test_json_an_older_sqlite_kept_as_bytes_arrives_as_text(tmp_path: Path) -> None:
+    """Versions before the PostgreSQL backend stored trending parts as a BLOB of JSON."""
+    source = SQLiteStore(tmp_path / "old.db")
+    _fill(source)
+    source.conn.execute("UPDATE trending SET parts = CAST(parts AS BLOB)")
+    assert source.conn.execute("SELECT typeof(parts) FROM trending").fetchone() == ("blob",)
+    target, _ = open_backend("postgres", tmp_path / "target")
+    copy_store(source, target)  # its check reads the ranking back through the store
+    assert target.list_trending("day") == source.list_trending("day")
+    target.close()
+    source.close()

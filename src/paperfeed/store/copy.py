@@ -98,7 +98,8 @@ def _check_target(source: Store, target: Store) -> bool:
 
 def verify_copy(source: Store, target: Store, sample: int = SAMPLE) -> int:
     """Check the same rows are on both sides (counts per table, store id, change number) and a
-    random sample of papers and their vectors; returns how many papers were compared."""
+    random sample of papers and their vectors, and the top of each trending ranking read back
+    through the store; returns how many papers were compared."""
     for table, _ in TABLES:
         a, b = source.count_rows(table), target.count_rows(table)
         if a > b or (a < b and table != "meta"):
@@ -115,6 +116,10 @@ def verify_copy(source: Store, target: Store, sample: int = SAMPLE) -> int:
         if source.get_vectors(model, seqs) != target.get_vectors(model, seqs):
             raise StoreError(f"Vectors of {model} differ between the source and the copy; run "
                              "copy-store again into an empty database.")  # fmt: skip
+    for span, *_ in source.read_rows("trending_state", ("span",), None, 100):
+        if source.list_trending(span, limit=sample) != target.list_trending(span, limit=sample):
+            raise StoreError(f"The trending ranking {span!r} differs between the source and the "
+                             "copy; run copy-store again into an empty database.")  # fmt: skip
     return len(seqs)
 
 

@@ -231,17 +231,40 @@ class PeopleMethods(PostgresBase):
 
     def decayed_sums(self, now: float, rules: Mapping[str, Decayed], *,
                      seqs: Sequence[int] | None = None) -> dict[int, dict[str, float]]:  # fmt: skip
+        """As SQLite's: the same sums, added up in the same order (rule, table, paper). A few
+        papers (a vote, a view) take one statement for every rule and table: a round trip each
+        cost 5-7 ms of a vote held under the write lock. Every paper takes a statement each,
+        without hash aggregation: over 10M events the planner's hash plan (it misjudges the
+        groups) took 5.4 s against 2.2-2.8 s for a group-by over the events_rank index."""
+        args: dict[str, Any] = {"now": now, "seqs": None if seqs is None else list(seqs)}
+        parts = []
+        for i, (name, rule) in enumerate(rules.items()):
+            args[f"name{i}"], args[f"half{i}"] = name, rule.half_life_s
+            for j, sql in enumerate(_decayed_sql(rule.first_counts)):
+                one = sql.format(only="" if seqs is None else _ONLY)
+                one = one.replace("%(name)s", f"%(name{i})s").replace("%(half)s", f"%(half{i})s")
+                parts.append((i, j, one))
         found: dict[int, dict[str, float]] = {}
-        only = "" if seqs is None else _ONLY
+        names = list(rules)
         with self._conn() as conn:
-            for name, rule in rules.items():
-                args = {"now": now, "half": rule.half_life_s, "name": name,
-                        "seqs": None if seqs is None else list(seqs)}  # fmt: skip
-                for sql in _decayed_sql(rule.first_counts):
-                    for seq, total in conn.execute(sql.format(only=only), args).fetchall():
-                        if total:
-                            box = found.setdefault(seq, {})
-                            box[name] = box.get(name, 0.0) + total
+            if seqs is not None:
+                rows = conn.execute(
+                    " UNION ALL ".join(
+                        f"SELECT {i} AS r, {j} AS t, d.* FROM ({one}) AS d" for i, j, one in parts
+                    )
+                    + " ORDER BY r, t, seq",
+                    args,
+                ).fetchall()
+            else:
+                rows = []
+                with conn.transaction():
+                    conn.execute("SET LOCAL enable_hashagg = off")
+                    for i, j, one in parts:
+                        rows.extend((i, j, *r) for r in conn.execute(one, args).fetchall())
+        for i, _, seq, total in rows:
+            if total:
+                box = found.setdefault(seq, {})
+                box[names[i]] = box.get(names[i], 0.0) + total
         return found
 
     def list_day_of(self, since: date, until: date, *, seqs: Sequence[int] | None = None

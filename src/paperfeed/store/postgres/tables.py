@@ -115,3 +115,4 @@ class TableMethods(PostgresBase):
             for table, column in found:
                 ids = query.format(sql.Identifier(column), sql.Identifier(table))
                 conn.execute(ids, (table, column))
+            conn.execute("ANALYZE")  # the planner's statistics, before the first query needs them
