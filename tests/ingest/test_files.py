@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -458,23 +457,3 @@ def test_an_id_with_a_line_break_is_refused_by_line_number(db: Store, tmp_path: 
     assert sorted(p.id for p in all_papers(db)) == ["also-fine", "fine"]
     paper = db.get_paper("also-fine")
     assert paper is not None and paper.title == "Null in the title"
-
-
-def test_a_write_that_fails_stops_the_reader_ahead_of_it(tmp_path: Path) -> None:
-    """Batches are parsed on a thread while the one before is written: when a write fails,
-    the error reaches the caller and that thread ends with the import, the file closed."""
-    db = str(tmp_path / "a.db")
-    open_store(db).close()
-    readonly = open_store(db, readonly=True)
-    with pytest.raises(Exception, match="readonly"):
-        import_file(readonly, SNAPSHOT, batch_size=10)
-    readonly.close()
-    assert not [t for t in threading.enumerate() if t.name == "import-reader"]
-
-
-def test_batches_read_ahead_arrive_whole_and_in_order(tmp_path: Path, store: Store) -> None:
-    report = import_file(store, SNAPSHOT, batch_size=7)
-    assert report.lines == 1000 and store.count_papers() == report.result.added
-    assert [c.paper.id for c in store.iter_changes(0)][:3] == [
-        json.loads(line)["id"] for line in SNAPSHOT.read_text().splitlines()[:3]
-    ]

@@ -19,11 +19,8 @@ longer parses instead of storing the garbage that follows.
 from __future__ import annotations
 
 import gzip
-import queue
-import threading
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,63 +272,14 @@ def import_file(
     with _open(path) as stream:
         lines = Lines(stream, max_line_bytes, gz_damage(path) if items is None else None)
         records = lines if items is None else _iter_array(items)
-        # closed before the file is: its reader thread stops first, even when a write fails
-        with closing(_read_ahead(_iter_batches(records, batch_size))) as batches:
-            for batch in batches:
-                _store_batch(store, batch, observed_at, report)
-                report.lines += batch.lines
-                report.errors.extend(batch.errors)
-                if on_bytes:
-                    on_bytes(batch.nbytes)
+        for batch in _iter_batches(records, batch_size):
+            _store_batch(store, batch, observed_at, report)
+            report.lines += batch.lines
+            report.errors.extend(batch.errors)
+            if on_bytes:
+                on_bytes(batch.nbytes)
     report.fault = lines.fault
     return report
-
-
-_END = object()
-
-
-def _read_ahead(batches: Iterator[_Batch], depth: int = 2) -> Generator[_Batch, None, None]:
-    """`batches`, read and parsed on a thread of their own while the caller writes the one
-    before: the database works meanwhile (PostgreSQL in its own process, SQLite in C without
-    the GIL), so parsing no longer waits for writing. At 1M papers into PostgreSQL parsing
-    was 40 of the importer's 80 s of CPU, done while the server idled. An error while reading
-    is raised here, in order; when the caller stops early the reader stops too."""
-    ready: queue.Queue[object] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                if not put(batch):
-                    return
-        except BaseException as e:  # handed to the caller, who raises it
-            put(_Failed(e))
-        put(_END)
-
-    reader = threading.Thread(target=read, name="import-reader", daemon=True)
-    reader.start()
-    try:
-        while (item := ready.get()) is not _END:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
-
-
-@dataclass
-class _Failed:
-    error: BaseException
 
 
 def _store_batch(store: Store, batch: _Batch, observed_at: datetime, report: ImportReport) -> None:
