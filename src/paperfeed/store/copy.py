@@ -79,8 +79,8 @@ def copy_store(source: Store, target: Store, *, batch: int = 5000,
     target.finish_rows()
     if source.last_change() != started_at:
         raise StoreError("The source database changed while it was copied (is paperfeed "
-                         "serve still running on it?): stop it and run copy-store again; "
-                         "it goes on where it stopped.")  # fmt: skip
+                         "serve still running on it?): stop everything that writes to it, "
+                         "then copy again into an empty database.")  # fmt: skip
     report.sampled = verify_copy(source, target)
     return report
 
