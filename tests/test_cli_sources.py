@@ -19,7 +19,7 @@ from paperfeed.cli import main
 from paperfeed.ingest.harvest import Endpoints, Fetchers, harvest_source
 from paperfeed.ingest.sources import SourceOptions, new_source
 from paperfeed.models import Paper
-from paperfeed.store import SQLiteStore
+from paperfeed.store import SQLiteStore, open_store
 from tests.replay import Replay, Reply, replay_server
 from tests.sources import ArxivApi, OaiList, oai_error, oai_fixture_ids, oai_fixture_records
 
@@ -139,8 +139,9 @@ def test_fetch_by_id(capsys: pytest.CaptureFixture[str], db: str, replay: Replay
 # -- killed mid-harvest ------------------------------------------------------------------------
 
 
-def _papers(db: str) -> dict[str, Paper]:
-    store = SQLiteStore(db, readonly=True)
+def stored_papers(db: str) -> dict[str, Paper]:
+    """Every stored paper by id, of the database at `db` (a path or a URL)."""
+    store = open_store(db, readonly=True)
     try:
         return {c.paper.id: c.paper for c in store.iter_changes(0)}
     finally:
@@ -160,7 +161,7 @@ def _reference(tmp_path: Path, base: str) -> dict[str, Paper]:
     finally:
         fetchers.close()
         store.close()
-    return _papers(db)
+    return stored_papers(db)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -187,9 +188,9 @@ def test_a_harvest_killed_mid_run_and_restarted_ends_with_the_same_papers(
     harvest.send_signal(signal.SIGKILL)
     harvest.wait()
     assert harvest.returncode == -signal.SIGKILL
-    before = _papers(db)
+    before = stored_papers(db)
     assert 0 <= len(before) < len(expected)
     replay.delay_s = 0.0
     restarted = subprocess.run([*cli, "harvest"], env=env, capture_output=True, text=True)
     assert restarted.returncode == 0, restarted.stderr
-    assert _papers(db) == expected
+    assert stored_papers(db) == expected

@@ -33,7 +33,6 @@ import httpx
 import pytest
 
 from paperfeed.cli import main
-from paperfeed.models import Paper
 from paperfeed.owners import Lease
 from paperfeed.store import Store, open_store
 from tests import pg
@@ -41,7 +40,7 @@ from tests.digest.test_sender import add_day, confirmed_subscribers
 from tests.mail import SMTPCatcher
 from tests.replay import Replay, replay_server
 from tests.sources import OaiList, oai_fixture_records
-from tests.test_cli_sources import _reference
+from tests.test_cli_sources import _reference, stored_papers
 from tests.test_pipeline import HARVESTED, PARAPHRASE, replay_sources
 from tests.web.conftest import free_port, wait_until_up
 from tests.web.test_limits import Server, _field, sign_in
@@ -140,14 +139,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60, every_s
         assert time.monotonic() < deadline, f"{what}: not within {timeout_s:g} s"
         time.sleep(every_s)
     return found
-
-
-def stored_papers(url: str) -> dict[str, Paper]:
-    store = open_store(url, readonly=True)
-    try:
-        return {c.paper.id: c.paper for c in store.iter_changes(0)}
-    finally:
-        store.close()
 
 
 # -- one database, two nodes: what one does, the other shows ------------------------------------

@@ -73,6 +73,7 @@ class PostgresBase:
         self.path = redact(url)  # what messages call the database, as SQLite names its file
         self.readonly = readonly
         self._local = threading.local()
+        self._table_shapes: dict[str, tuple[set[str], list[str]]] = {}  # tables.py's cache
         options = "-c default_transaction_read_only=on" if readonly else ""
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}
         if options:

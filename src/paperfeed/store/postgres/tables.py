@@ -70,20 +70,11 @@ class TableMethods(PostgresBase):
         if not rows:
             return
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        text, pk = self._shape(table)
+        # SQLite keeps whatever type it is given: JSON written as bytes by older versions
+        at = [i for i, c in enumerate(columns) if c in text]
+        rows = [_texts(row, at) for row in rows]
         with self._tx() as conn:
-            found = conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-                " current_schema() AND table_name = %s AND data_type = 'text'",
-                (table,),
-            )
-            text = {str(r[0]) for r in found}
-            # SQLite keeps whatever type it is given: JSON written as bytes by older versions
-            at = [i for i, c in enumerate(columns) if c in text]
-            rows = [_texts(row, at) for row in rows]
-            pk = [str(r[0]) for r in conn.execute(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
-                " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
-                " WHERE i.indrelid = %s::regclass AND i.indisprimary", (table,))]  # fmt: skip
             conn.execute(sql.SQL(
                 "CREATE TEMPORARY TABLE copy_rows (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
             ).format(sql.Identifier(table)))  # fmt: skip
@@ -101,6 +92,25 @@ class TableMethods(PostgresBase):
             conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM copy_rows {}").format(
                 sql.Identifier(table), cols, cols, conflict if pk else sql.SQL("")
             ))  # fmt: skip
+
+    def _shape(self, table: str) -> tuple[set[str], list[str]]:
+        """`table`'s text columns and primary key, looked up once per store (a copy writes
+        thousands of batches into the same few tables)."""
+        shapes = self._table_shapes
+        if table not in shapes:
+            with self._conn() as conn:
+                found = conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                    " current_schema() AND table_name = %s AND data_type = 'text'",
+                    (table,),
+                )
+                text = {str(r[0]) for r in found}
+                pk = [str(r[0]) for r in conn.execute(
+                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+                    " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+                    " WHERE i.indrelid = %s::regclass AND i.indisprimary", (table,))]  # fmt: skip
+            shapes[table] = (text, pk)
+        return shapes[table]
 
     def finish_rows(self) -> None:
         with self._tx() as conn:

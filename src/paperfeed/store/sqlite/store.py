@@ -26,9 +26,6 @@ import orjson
 from paperfeed.errors import AlreadyExists, DiskFull, StoreError
 from paperfeed.models import (
     Paper,
-    can_merge,
-    identity_keys,
-    merge_papers,
 )
 from paperfeed.store import migrations
 from paperfeed.store.models import (
@@ -59,6 +56,7 @@ from paperfeed.store.rows import (
     NO_ROW,
     SOURCE_COLUMNS,
     SUBSCRIBER_COLUMNS,
+    Merge,
     day_iso,
     lookup_keys,
     paper_values,
@@ -1232,21 +1230,15 @@ def _load_by_seq(conn: sqlite3.Connection, seqs: Iterable[int]) -> dict[int, Pap
     return out
 
 
-class _Upsert:
-    """One batch of upserts inside one transaction: look every key up once, merge in memory,
-    write with executemany. Records that repeat inside the batch merge with each other."""
+class _Upsert(Merge):
+    """`Merge` with SQLite's reads and writes (executemany)."""
 
     def __init__(self, conn: sqlite3.Connection, papers: Sequence[Paper]) -> None:
+        super().__init__(papers)
         self.conn = conn
-        self.papers = papers
-        self.keys = [identity_keys(p) for p in papers]
-        self.owners = self._find_owners({k for keys in self.keys for k in keys})
+        self.owners = self._find_owners(self.wanted)
         self.current = _load_by_seq(conn, set(self.owners.values()))
-        self.new: set[int] = set()
-        self.dirty: dict[int, Paper] = {}
-        self.dirty_keys: dict[int, list[str]] = {}
         self.next_seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM papers").fetchone()[0])
-        self.unchanged = 0
 
     def _find_owners(self, keys: set[str]) -> dict[str, int]:
         owners: dict[str, int] = {}
@@ -1256,38 +1248,6 @@ class _Upsert:
                 self.conn.execute(f"SELECT key, seq FROM paper_keys WHERE key IN ({marks})", chunk)
             )
         return owners
-
-    def _match(self, paper: Paper, keys: list[str]) -> int | None:
-        for key in keys:
-            seq = self.owners.get(key)
-            if seq is not None and can_merge(self.current[seq], paper, key):
-                return seq
-        return None
-
-    def run(self) -> UpsertResult:
-        for paper, keys in zip(self.papers, self.keys, strict=True):
-            seq = self._match(paper, keys)
-            if seq is None:
-                self.next_seq += 1
-                seq = self.next_seq
-                self.new.add(seq)
-                self.current[seq] = self.dirty[seq] = paper
-                self.dirty_keys[seq] = keys
-            else:
-                merged = merge_papers(self.current[seq], paper)
-                if merged is self.current[seq]:
-                    self.unchanged += 1
-                    continue
-                self.current[seq] = self.dirty[seq] = merged
-                self.dirty_keys[seq] = [*keys, *identity_keys(merged)]
-            for key in self.dirty_keys[seq]:
-                self.owners.setdefault(key, seq)
-        self._write()
-        return UpsertResult(
-            added=len(self.new),
-            updated=len(self.dirty) - len(self.new),
-            unchanged=self.unchanged,
-        )
 
     def _write(self) -> None:
         change = self.conn.execute("SELECT coalesce(max(changed), 0) FROM papers").fetchone()[0]
