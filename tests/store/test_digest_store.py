@@ -106,3 +106,38 @@ def test_vectors_by_seq(store: Store) -> None:
     a, b, _ = _papers(store)
     store.put_embeddings("m", [EmbeddingRow(a, 1, "h", b"\x00" * 8)])
     assert store.get_vectors("m", [a, b]) == {a: b"\x00" * 8}
+
+
+def test_channels_are_subscribers_of_their_owner(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    ada = store.get_or_add_user("ada@example.org", datetime.fromtimestamp(NOW, UTC))
+    bob = store.get_or_add_user("bob@example.org", datetime.fromtimestamp(NOW, UTC))
+    prefs = Preferences("weekly", topics=("graph neural networks",))
+    hook = store.add_channel(ada.id, "webhook", "https://hooks.example.org/a", "s3cret", prefs,
+                             NOW)  # fmt: skip
+    slack = store.add_channel(ada.id, "slack", "https://hooks.slack.com/services/T/B/x", None,
+                              Preferences(), NOW)  # fmt: skip
+    store.add_channel(bob.id, "discord", "https://discord.com/api/webhooks/1/x", None,
+                      Preferences(), NOW)  # fmt: skip
+    assert (hook.channel, hook.state, hook.user_id, hook.secret, hook.prefs) == (
+        "webhook", "confirmed", ada.id, "s3cret", prefs)  # fmt: skip
+    assert hook.target == "https://hooks.example.org/a" and hook.consent_at == NOW
+    assert hook.email.endswith("@channels.invalid") and hook.email != slack.email
+    assert [c.id for c in store.list_channels(ada.id)] == [hook.id, slack.id]
+    assert len(store.list_channels()) == 3
+    # the email list is as it was: channels are confirmed subscribers, email lookups work
+    ann = store.add_subscriber("ann@example.org", NOW, "web")
+    assert store.get_subscriber_by_email("ann@example.org") == ann and ann.channel == "email"
+    assert {s.id for s in store.iter_subscribers("confirmed")} == {c.id for c in
+                                                                   store.list_channels()}
+    store.update_subscriber(hook.id, SubscriberChange(state="suppressed", failures=5,
+                                                      disabled_note="off"))  # fmt: skip
+    got = store.get_subscriber(hook.id)
+    assert got is not None and (got.state, got.failures, got.disabled_note) == (
+        "suppressed", 5, "off")  # fmt: skip
+    assert not store.delete_channel(ann.id)  # an address is not removed this way
+    assert store.delete_channel(slack.id) and not store.delete_channel(slack.id)
+    assert [c.id for c in store.list_channels(ada.id)] == [hook.id]
+    store.delete_user(ada.id)  # a user's channels go with them
+    assert store.list_channels(ada.id) == [] and store.get_subscriber(hook.id) is None

@@ -344,6 +344,20 @@ class DigestStore(Protocol):
 
     def set_preferences(self, subscriber_id: int, prefs: Preferences) -> None: ...
 
+    def add_channel(self, user_id: int, channel: str, target: str, secret: str | None,
+                    prefs: Preferences, now: float) -> Subscriber:  # fmt: skip
+        """A notification channel (webhook, slack, discord) of user `user_id`, confirmed at
+        once (its owner is signed in and controls the URL), with a synthetic unique email."""
+        ...
+
+    def list_channels(self, user_id: int | None = None) -> list[Subscriber]:
+        """The non-email channels of one user (all users' when None), by id."""
+        ...
+
+    def delete_channel(self, subscriber_id: int) -> bool:
+        """Remove a non-email channel with its deliveries; False if there was none."""
+        ...
+
     def iter_subscribers(self, state: str = "confirmed", batch_size: int = 5000
                          ) -> Iterator[Subscriber]:  # fmt: skip
         """Subscribers in a state, by id."""

@@ -194,7 +194,13 @@ class Preferences:
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     """An address on the digest list and where it stands: pending (asked, not confirmed),
-    confirmed, unsubscribed or suppressed (hard bounces). Times are seconds since 1970."""
+    confirmed, unsubscribed or suppressed (hard bounces). Times are seconds since 1970.
+
+    A notification channel is a subscriber of another kind (`channel`: webhook, slack or
+    discord) owned by user `user_id`, posting to `target` (signed with `secret` for a generic
+    webhook); its `email` is a synthetic unique address nobody reads. `failures` counts its
+    failed deliveries in a row; `disabled_note` says why and when it was switched off
+    (state suppressed)."""
 
     id: int
     email: str
@@ -211,6 +217,12 @@ class Subscriber:
     last_period: str | None = None
     last_day: date | None = None
     last_seq: int | None = None  # for a store of undated papers: the newest one covered
+    channel: str = "email"
+    target: str | None = field(default=None, repr=False)  # a Slack/Discord URL is a credential
+    user_id: int | None = None
+    secret: str | None = field(default=None, repr=False)
+    failures: int = 0
+    disabled_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +270,8 @@ class SubscriberChange:
     last_period: str | Unset | None = UNSET
     last_day: date | Unset | None = UNSET
     last_seq: int | Unset | None = UNSET
+    failures: int | Unset = UNSET
+    disabled_note: str | Unset | None = UNSET
 
     def items(self) -> dict[str, Any]:
         """The fields to set, by column name."""

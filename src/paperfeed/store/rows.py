@@ -4,6 +4,7 @@ looked up by, and how a batch of upserts is merged (`Merge`; each backend reads 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -121,13 +122,20 @@ def row_paper(row: Sequence[Any]) -> Paper:
 SUBSCRIBER_COLUMNS = (
     "id, email, state, created_at, requested_at, request_source, confirm_sent_at, consent_at,"
     " consent_source, unsubscribed_at, bounces, last_period, last_day, frequency, weekday,"
-    " hour, timezone, topics, categories, include_trending, max_papers, empty_notice, last_seq"
+    " hour, timezone, topics, categories, include_trending, max_papers, empty_notice, last_seq,"
+    " channel, target, user_id, secret, failures, disabled_note"
 )
 
 DELIVERY_COLUMNS = (
     "id, subscriber_id, kind, period, state, message_id, plan, planned_at, send_by, attempts,"
     " next_attempt_at, last_error, sent_at"
 )
+
+
+def channel_address(channel: str) -> str:
+    """The synthetic, unique address a notification channel holds in `subscribers.email`: in
+    the reserved .invalid domain, so no mail can ever go there and no reader can claim it."""
+    return f"{channel}-{secrets.token_hex(12)}@channels.invalid"
 
 
 def row_subscriber(r: Sequence[Any]) -> Subscriber:
@@ -140,7 +148,8 @@ def row_subscriber(r: Sequence[Any]) -> Subscriber:
         id=r[0], email=r[1], state=r[2], prefs=prefs, created_at=r[3], requested_at=r[4],
         request_source=r[5], confirm_sent_at=r[6], consent_at=r[7], consent_source=r[8],
         unsubscribed_at=r[9], bounces=r[10], last_period=r[11], last_day=parse_day(r[12]),
-        last_seq=r[22],
+        last_seq=r[22], channel=r[23], target=r[24], user_id=r[25], secret=r[26],
+        failures=r[27], disabled_note=r[28],
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from paperfeed.store.postgres.papers import LISTED
 from paperfeed.store.rows import (
     DELIVERY_COLUMNS,
     SUBSCRIBER_COLUMNS,
+    channel_address,
     day_iso,
     parse_day,
     row_delivery,
@@ -389,6 +390,38 @@ class PeopleMethods(PostgresBase):
                  orjson.dumps(list(prefs.categories)).decode(), int(prefs.include_trending),
                  prefs.max_papers, int(prefs.empty_notice), subscriber_id),
             )  # fmt: skip
+
+    def add_channel(self, user_id: int, channel: str, target: str, secret: str | None,
+                    prefs: Preferences, now: float) -> Subscriber:  # fmt: skip
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO subscribers (email, state, created_at, requested_at, request_source,"
+                " consent_at, consent_source, channel, target, user_id, secret)"
+                " VALUES (%s, 'confirmed', %s, %s, 'account', %s, 'account', %s, %s, %s, %s)"
+                " RETURNING id",
+                (channel_address(channel), now, now, now, channel, target, user_id, secret),
+            ).fetchone()
+            assert row is not None
+            self.set_preferences(int(row[0]), prefs)
+            found = self.get_subscriber(int(row[0]))
+        assert found is not None
+        return found
+
+    def list_channels(self, user_id: int | None = None) -> list[Subscriber]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel <> 'email'"
+                " AND (%s::bigint IS NULL OR user_id = %s) ORDER BY id",
+                (user_id, user_id),
+            ).fetchall()
+        return [row_subscriber(row) for row in rows]
+
+    def delete_channel(self, subscriber_id: int) -> bool:
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "DELETE FROM subscribers WHERE id = %s AND channel <> 'email'", (subscriber_id,)
+            )
+        return cursor.rowcount > 0
 
     def iter_subscribers(self, state: str = "confirmed", batch_size: int = 5000
                          ) -> Iterator[Subscriber]:  # fmt: skip

@@ -57,6 +57,7 @@ from paperfeed.store.rows import (
     SOURCE_COLUMNS,
     SUBSCRIBER_COLUMNS,
     Merge,
+    channel_address,
     day_iso,
     lookup_keys,
     paper_values,
@@ -993,6 +994,36 @@ class SQLiteStore:
                  orjson.dumps(list(prefs.categories)).decode(), int(prefs.include_trending),
                  prefs.max_papers, int(prefs.empty_notice), subscriber_id),
             )  # fmt: skip
+
+    def add_channel(self, user_id: int, channel: str, target: str, secret: str | None,
+                    prefs: Preferences, now: float) -> Subscriber:  # fmt: skip
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO subscribers (email, state, created_at, requested_at, request_source,"
+                " consent_at, consent_source, channel, target, user_id, secret)"
+                " VALUES (?, 'confirmed', ?, ?, 'account', ?, 'account', ?, ?, ?, ?)",
+                (channel_address(channel), now, now, now, channel, target, user_id, secret),
+            )
+            sub_id = int(cursor.lastrowid or 0)
+            self.set_preferences(sub_id, prefs)
+            found = self.get_subscriber(sub_id)
+        assert found is not None
+        return found
+
+    def list_channels(self, user_id: int | None = None) -> list[Subscriber]:
+        rows = self.conn.execute(
+            f"SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE channel <> 'email'"
+            " AND (?1 IS NULL OR user_id = ?1) ORDER BY id",
+            (user_id,),
+        )
+        return [row_subscriber(row) for row in rows]
+
+    def delete_channel(self, subscriber_id: int) -> bool:
+        with self.transaction():
+            cursor = self.conn.execute(
+                "DELETE FROM subscribers WHERE id = ? AND channel <> 'email'", (subscriber_id,)
+            )
+        return cursor.rowcount > 0
 
     def iter_subscribers(self, state: str = "confirmed", batch_size: int = 5000
                          ) -> Iterator[Subscriber]:  # fmt: skip
