@@ -36,6 +36,10 @@
 - PAPERFEED_TRUSTED_PROXIES: comma-separated addresses or networks (127.0.0.1, 10.0.0.0/8)
   whose X-Forwarded-For / X-Forwarded-Proto headers `paperfeed serve` believes (default none:
   the client is whoever connects)
+- PAPERFEED_OUTBOUND_ALLOW: comma-separated addresses or networks (127.0.0.0/8, ::1) that
+  webhook channels may post to although they are not public (default none: loopback, private,
+  link-local, metadata and other non-public addresses are refused); plain http:// is accepted
+  only to these
 - PAPERFEED_MAX_LINE_BYTES: the longest line `paperfeed ingest` reads (default 16 MiB); a longer
   one is skipped by number, never held in memory whole
 - PAPERFEED_LOG_FORMAT: text (default) or json log lines
@@ -94,6 +98,7 @@ class Settings:
     bounce_limit: int = 2  # permanent failures in a row that suppress an address
     trusted_proxies: tuple[str, ...] = ()  # addresses and networks whose X-Forwarded-* count
     max_line_bytes: int = 16 * 2**20  # the longest line ingest reads
+    outbound_allow: tuple[str, ...] = ()  # non-public networks webhooks may post to anyway
     mail: MailSettings = field(default_factory=lambda: MailSettings(outbox=""))
     log_format: str = "text"
     log_level: str = "WARNING"
@@ -135,7 +140,8 @@ class Settings:
             data: dict[str, Any] = json.loads(text)
             mail = MailSettings(**data.pop("mail"))
             proxies = tuple(data.pop("trusted_proxies"))
-            return cls(**data, mail=mail, trusted_proxies=proxies)
+            allow = tuple(data.pop("outbound_allow"))
+            return cls(**data, mail=mail, trusted_proxies=proxies, outbound_allow=allow)
         except (ValueError, TypeError, KeyError, AttributeError):
             raise InputError(
                 f"{SETTINGS_ENV} does not hold settings this version's "
@@ -176,6 +182,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
             or _DEFAULTS.bounce_limit
         ),
         trusted_proxies=parse_proxies(env.get("PAPERFEED_TRUSTED_PROXIES", "")),
+        outbound_allow=parse_proxies(
+            env.get("PAPERFEED_OUTBOUND_ALLOW", ""), "PAPERFEED_OUTBOUND_ALLOW"
+        ),
         max_line_bytes=_bytes(env.get("PAPERFEED_MAX_LINE_BYTES"), "PAPERFEED_MAX_LINE_BYTES")
         or _DEFAULTS.max_line_bytes,
         mail=mail_settings_from_env(env, ""),

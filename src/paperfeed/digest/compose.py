@@ -338,7 +338,11 @@ class Composer:
         category would crowd out everything personal), then trending papers, which take at
         most a third of the places unless nothing else is there. Deterministic."""
         window = self._new_papers(sub)
-        user = self.store.get_user_by_email(sub.email)
+        user = (
+            self.store.get_user(sub.user_id)
+            if sub.user_id is not None
+            else self.store.get_user_by_email(sub.email)
+        )
         limit = max(sub.prefs.max_papers, 0)
         seen = _Seen(self.store, sub.id, user)
         searches = self._search_items(window, sub.prefs.topics) if window else iter(())

@@ -13,9 +13,12 @@ One pass (`DigestSender.run_pass`, what `paperfeed digest run` and the scheduler
    new papers are not all embedded yet (the server's embedder is still at them) waits for
    them, at most EMBED_WAIT_S after its period starts; then it is composed with what is
    embedded, and its plan in the ledger says how many were not (`unembedded`);
-3. sends: claims due deliveries one at a time (planned -> sending), renders and sends each with
-   a deterministic Message-ID, and records the outcome (sent; planned again after a temporary
-   failure, with exponential backoff; failed after a permanent one).
+3. sends: claims due deliveries one at a time (planned -> sending), builds each one's content
+   (its papers, links signed as of the planning time) and hands it to the channel of the
+   subscriber's kind (digest.channels: email with a deterministic Message-ID, a signed generic
+   webhook, Slack, Discord), and records the outcome (sent; planned again after a temporary
+   failure, with exponential backoff or the receiver's Retry-After; failed after a permanent
+   one). The sender never knows which channel it talks to.
 
 Guarantees, and their one window: a period is planned at most once per subscriber (the ledger's
 unique key) and a paper is never planned twice for one person (sent_papers). A message is
@@ -28,30 +31,39 @@ possible: at most one message per killed sender. A delivery is never sent after 
 Permanent failures that concern the address (the server refused the recipient or the message)
 count as bounces; `bounce_limit` in a row suppress the address. Failures of our own set-up
 (login, TLS, the sender address) count against nobody: the pass stops, the delivery waits
-for a retry, and the error is logged for the operator.
+for a retry, and the error is logged for the operator. A webhook channel counts its failed
+deliveries in a row (one failing permanently, or expiring after failed attempts);
+`failure_limit` of them disable it (state suppressed, with a note saying why and when, shown
+on its owner's account page) and mail its owner a note when mail is set up. A delivery that
+goes out resets either count.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from urllib.parse import quote, urlsplit
 
 from paperfeed.digest import schedule, subscriptions
-from paperfeed.digest.compose import Composer, DigestPlan
-from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailError
-from paperfeed.digest.render import Links, render_digest
+from paperfeed.digest.channels import (
+    Channel,
+    Contents,
+    DeliveryError,
+    EmailChannel,
+    describe,
+    webhook_channels,
+)
+from paperfeed.digest.compose import Composer
+from paperfeed.digest.mailer import Mailer, MailError, Message
+from paperfeed.digest.outbound import Outbound
 from paperfeed.errors import PaperfeedError
-from paperfeed.models import Paper
 from paperfeed.owners import Lease
 from paperfeed.periodic import Periodic
 from paperfeed.rank import trending
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import UNSET, Delivery, Store, Subscriber, SubscriberChange
-from paperfeed.tokens import sign
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +72,8 @@ LEASE_S = 120.0
 BACKOFF_S = 60.0  # the first retry; doubling up to BACKOFF_MAX_S
 BACKOFF_MAX_S = 3600.0
 BOUNCE_LIMIT = 2
+FAILURE_LIMIT = 5  # failed deliveries in a row that disable a webhook channel
 RATE_PER_S = 10.0
-CLICK_TTL_S = 90 * 86400  # (users/library.py COUNT_ONCE_S["click"] counts a click once as long)
 EMBED_WAIT_S = 1800.0  # how long after its period starts a digest waits for embeddings
 
 
@@ -113,10 +125,19 @@ class DigestSender:
         lease_s: float | None = None,
         trending_max_age_s: float = 600.0,
         embed_wait_s: float = EMBED_WAIT_S,
+        channels: Mapping[str, Channel] | None = None,
+        failure_limit: int = FAILURE_LIMIT,
     ) -> None:
         self.store, self.mailer, self.secret = store, mailer, secret
         self.base_url = base_url.rstrip("/")
-        self.domain = urlsplit(self.base_url).hostname or "localhost"
+        self.contents = Contents(store, secret, self.base_url)
+        self.email = EmailChannel(mailer, secret=secret, base_url=self.base_url)
+        # (no channels given: webhooks go to public addresses only)
+        self.channels: dict[str, Channel] = {
+            **(webhook_channels(Outbound(), clock) if channels is None else channels),
+            "email": self.email,
+        }
+        self.failure_limit = failure_limit
         self.open_engine = open_engine
         self.clock, self.sleep = clock, sleep
         self.today = today or (lambda: datetime.fromtimestamp(self.clock(), UTC).date())
@@ -220,22 +241,30 @@ class DigestSender:
             self.store.finish_delivery(delivery.id, "expired", now, error="its period passed")
             log.info("delivery expired id=%d subscriber=%d", delivery.id, sub.id)
             report.expired += 1
+            if sub.channel != "email" and delivery.last_error is not None:
+                # it failed until its period passed: a failed delivery of this channel
+                self._count_failure(sub, now, f"a delivery failed until it expired "
+                                    f"({delivery.last_error})", report)  # fmt: skip
             return
+        channel = self.channels.get(sub.channel)
         try:
-            message = self.message(sub, delivery)
-        except PaperfeedError as exc:  # cannot be built: retrying will not help
+            if channel is None:
+                raise PaperfeedError(f"No {sub.channel} channel is set up on this server.")
+            content = self.contents.build(sub, delivery)
+        except (PaperfeedError, ValueError) as exc:  # cannot be built: retrying will not help
             self.store.finish_delivery(delivery.id, "failed", now, error=str(exc))
             report.failed += 1
             return
         self._pace()
         try:
-            self.mailer.send(message)
-        except MailError as exc:
+            assert channel is not None
+            channel.deliver(sub, delivery, content)
+        except DeliveryError as exc:
             self._failed(sub, delivery, exc, report)
             return
         self.store.finish_delivery(delivery.id, "sent", self.clock())
-        if sub.bounces:
-            self.store.update_subscriber(sub.id, SubscriberChange(bounces=0))
+        if sub.bounces or sub.failures:
+            self.store.update_subscriber(sub.id, SubscriberChange(bounces=0, failures=0))
         report.sent += 1
 
     def _pace(self) -> None:
@@ -244,31 +273,70 @@ class DigestSender:
             self.sleep(wait)
         self._last_send = time.monotonic()
 
-    def _failed(self, sub: Subscriber, delivery: Delivery, exc: MailError, report: PassReport
-                ) -> None:  # fmt: skip
+    def _failed(self, sub: Subscriber, delivery: Delivery, exc: DeliveryError,
+                report: PassReport) -> None:  # fmt: skip
         now = self.clock()
-        if isinstance(exc, TemporaryMailError) or not exc.bounce:
-            retry_at = now + min(self.backoff_s * 2 ** (delivery.attempts - 1), BACKOFF_MAX_S)
+        if exc.temporary:
+            backoff = min(self.backoff_s * 2 ** (delivery.attempts - 1), BACKOFF_MAX_S)
+            retry_at = now + max(backoff, exc.retry_after_s or 0.0)
             self.store.finish_delivery(delivery.id, "planned", now, error=str(exc),
                                        retry_at=retry_at)  # fmt: skip
             report.retried += 1
             log.warning("delivery deferred id=%d attempt=%d error=%s", delivery.id,
                         delivery.attempts, exc)  # fmt: skip
-            if not isinstance(exc, TemporaryMailError):
+            if exc.ours:
                 raise _Stop(f"Mail cannot be sent as configured: {exc}")
             return
         self.store.finish_delivery(delivery.id, "failed", now, error=str(exc))
         report.failed += 1
-        bounces = sub.bounces + 1
-        if bounces >= self.bounce_limit:
-            change = SubscriberChange(state="suppressed", bounces=bounces)
-            subscriptions.stop_mail(self.store, sub.id, now, change)
-            report.suppressed += 1
-            log.warning("address suppressed subscriber=%d bounces=%d", sub.id, bounces)
-        else:
-            self.store.update_subscriber(sub.id, SubscriberChange(bounces=bounces))
-            log.warning("delivery bounced id=%d subscriber=%d error=%s", delivery.id, sub.id,
-                        exc)  # fmt: skip
+        self._count_failure(sub, now, str(exc), report, delivery_id=delivery.id)
+
+    def _count_failure(self, sub: Subscriber, now: float, error: str, report: PassReport, *,
+                       delivery_id: int | None = None) -> None:  # fmt: skip
+        """One more failed delivery in a row for `sub`: an address bounced, a channel failed;
+        at the limit the address is suppressed, the channel disabled."""
+        if sub.channel == "email":
+            bounces = sub.bounces + 1
+            if bounces >= self.bounce_limit:
+                change = SubscriberChange(state="suppressed", bounces=bounces)
+                subscriptions.stop_mail(self.store, sub.id, now, change)
+                report.suppressed += 1
+                log.warning("address suppressed subscriber=%d bounces=%d", sub.id, bounces)
+            else:
+                self.store.update_subscriber(sub.id, SubscriberChange(bounces=bounces))
+                log.warning("delivery bounced id=%s subscriber=%d error=%s", delivery_id,
+                            sub.id, error)  # fmt: skip
+            return
+        failures = sub.failures + 1
+        if failures < self.failure_limit:
+            self.store.update_subscriber(sub.id, SubscriberChange(failures=failures))
+            log.warning("channel delivery failed subscriber=%d failures=%d error=%s", sub.id,
+                        failures, error)  # fmt: skip
+            return
+        when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        note = (f"Disabled on {when} after {failures} failed deliveries in a row; the last: "
+                f"{error}")  # fmt: skip
+        change = SubscriberChange(state="suppressed", failures=failures, disabled_note=note)
+        subscriptions.stop_mail(self.store, sub.id, now, change)
+        report.suppressed += 1
+        log.warning("channel disabled subscriber=%d failures=%d", sub.id, failures)
+        self._tell_owner(sub, note)
+
+    def _tell_owner(self, sub: Subscriber, note: str) -> None:
+        """Mail the owner of a disabled channel, best effort (a failure is logged)."""
+        owner = self.store.get_user(sub.user_id) if sub.user_id is not None else None
+        if owner is None:
+            return
+        text = (f"Hello,\n\nYour paperfeed notification channel ({describe(sub)}) was switched "
+                f"off.\n{note}\n\nFix the receiver, then enable it again on your account "
+                f"page:\n\n{self.base_url}/account\n")  # fmt: skip
+        message = Message(owner.email, "paperfeed: a notification channel was switched off",
+                          text, headers={"Auto-Submitted": "auto-generated"})  # fmt: skip
+        try:
+            self.mailer.send(message)
+        except MailError as exc:
+            log.warning("could not mail the owner of disabled channel subscriber=%d: %s",
+                        sub.id, exc)  # fmt: skip
 
     def preview(self, sub: Subscriber) -> Message | None:
         """The digest `sub` would get if their period were due now, written nowhere; None
@@ -284,60 +352,10 @@ class DigestSender:
                             {**digest.to_json(), "day": day}, now, now)  # fmt: skip
         return self.message(sub, delivery)
 
-    # -- messages ---------------------------------------------------------------------------
-
     def message(self, sub: Subscriber, delivery: Delivery) -> Message:
         """The mail of a delivery; the same every time for the same ledger row (links are
         signed as of the planning time), so a resent message is the same message."""
-        message_id = f"<{delivery.message_id}@{self.domain}>"
-        if delivery.kind == "confirm":
-            return self._confirmation(sub, delivery, message_id)
-        plan = DigestPlan.from_json(delivery.plan)
-        papers = self.store.get_papers_by_seq([item.seq for item in plan.items])
-        at = delivery.planned_at
-        unsubscribe = f"{self.base_url}/u/{subscriptions.unsubscribe_token(self.secret, sub, at)}"
-        links = Links(
-            paper=lambda paper: self._paper_link(paper, sub, at),
-            preferences=self.preferences_url(sub, at),
-            unsubscribe=unsubscribe,
-            site=self.base_url,
-        )
-        day = (
-            date.fromisoformat(str(delivery.plan.get("day"))) if delivery.plan.get("day") else None
-        )
-        subject, text, html = render_digest(sub, plan, papers, links, title_day=day)
-        headers = {
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "List-Id": f"paperfeed digest <digest.{self.domain}>",
-            "Precedence": "bulk",
-            "Auto-Submitted": "auto-generated",
-        }
-        return Message(sub.email, subject, text, html, headers, message_id)
-
-    def preferences_url(self, sub: Subscriber, at: float) -> str:
-        token = subscriptions.preferences_token(self.secret, sub, at)
-        return f"{self.base_url}/preferences?token={token}"
-
-    def _paper_link(self, paper: Paper, sub: Subscriber, at: float) -> str:
-        """A paper's link in a digest: it counts a click once per paper and recipient."""
-        token = sign(self.secret, "click", {"p": paper.id, "s": sub.id}, at + CLICK_TTL_S)
-        return f"{self.base_url}/r/{quote(paper.id)}?t={token}"
-
-    def _confirmation(self, sub: Subscriber, delivery: Delivery, message_id: str) -> Message:
-        round_ = int(delivery.plan.get("round", 0))
-        token = subscriptions.confirm_token(self.secret, sub, round_)
-        link = f"{self.base_url}/confirm?token={token}"
-        hours = subscriptions.CONFIRM_TTL_S // 3600
-        text = (
-            "Hello,\n\nSomeone (we hope you) asked for paperfeed's paper digests at this "
-            "address.\nTo start getting them, open this link and press Confirm within "
-            f"{hours} hours:\n\n{link}\n\nIf you did not ask, ignore this mail: you will get "
-            "nothing more from us.\n"
-        )
-        subject = "Confirm your paperfeed digest subscription"
-        headers = {"Auto-Submitted": "auto-generated"}
-        return Message(sub.email, subject, text, message_id=message_id, headers=headers)
+        return self.email.message(sub, self.contents.build(sub, delivery))
 
 
 def _after(key: str, last: str | None) -> bool:
