@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from paperfeed.config import Settings
 from paperfeed.digest.mailer import Mailer, mailer_from_settings
+from paperfeed.digest.channels import webhook_channels
+from paperfeed.digest.outbound import Outbound
 from paperfeed.digest.sender import DigestSender
 from paperfeed.ingest.harvest import Fetchers, endpoints_from
 from paperfeed.owners import Lease, default_owner
@@ -60,6 +62,11 @@ def mailer(settings: Settings) -> Mailer:
     return mailer_from_settings(settings.mail)
 
 
+def outbound(settings: Settings) -> Outbound:
+    """Where webhook channels may post: public addresses, and the ranges the operator allows."""
+    return Outbound.from_settings(settings.outbound_allow)
+
+
 def fetchers(settings: Settings) -> Fetchers:
     """HTTP clients for the sources, spaced as the settings say; close them when done."""
     return Fetchers(endpoints_from(settings))
@@ -83,7 +90,8 @@ def digest_sender(settings: Settings, store: Store, mailer: Mailer, *,
                         open_engine=open_engine, rate_per_s=settings.mail_rate,
                         bounce_limit=settings.bounce_limit, owner=owner(settings),
                         lease_s=settings.lease_s,
-                        trending_max_age_s=settings.trending_every_s)  # fmt: skip
+                        trending_max_age_s=settings.trending_every_s,
+                        channels=webhook_channels(outbound(settings)))  # fmt: skip
 
 
 def pipeline(settings: Settings, mailer: Mailer, embedder: Callable[[], Embedder | None], *,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,9 +42,9 @@ from paperfeed.digest.compose import DigestPlan, shorten
 from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailError
 from paperfeed.digest.outbound import Outbound, OutboundFailed, OutboundRefused
 from paperfeed.digest.render import Links, clean, render_digest, subject
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import InputError, NotFound, PaperfeedError
 from paperfeed.models import Paper
-from paperfeed.store import Delivery, Store, Subscriber
+from paperfeed.store import Delivery, Preferences, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import sign
 
 KINDS = ("webhook", "slack", "discord")  # the channels beyond email
@@ -360,3 +361,53 @@ def describe(sub: Subscriber) -> str:
     """A channel as its owner sees it: kind and host, never the URL's path (a credential)."""
     host = urlsplit(sub.target or "").hostname or "?"
     return f"{sub.channel} to {host}"
+
+
+# -- set-up (the account page and `paperfeed channels`) -----------------------------------------
+
+MAX_CHANNELS = 10  # per user
+MAX_URL_CHARS = 2000
+
+
+def add_channel(store: Store, outbound: Outbound, user_id: int, kind: str, url: str,
+                prefs: Preferences, now: float) -> Subscriber:  # fmt: skip
+    """A new channel of `user_id`, its URL checked against the outbound policy; a generic
+    webhook gets a random signing secret. `InputError` (one sentence) for bad input."""
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise InputError("The kind must be webhook, slack or discord.")
+    url = url.strip()
+    if not url or len(url) > MAX_URL_CHARS:
+        raise InputError(f"Give the receiver's URL (at most {MAX_URL_CHARS} characters).")
+    try:
+        outbound.check(url)
+    except OutboundRefused as exc:
+        raise InputError(str(exc)) from None
+    if len(store.list_channels(user_id)) >= MAX_CHANNELS:
+        raise InputError(f"At most {MAX_CHANNELS} channels per account; remove one first.")
+    secret = secrets.token_hex(32) if kind == "webhook" else None
+    return store.add_channel(user_id, kind, url, secret, prefs, now)
+
+
+def owned_channel(store: Store, user_id: int | None, channel_id: int) -> Subscriber:
+    """Channel `channel_id` (of `user_id`, unless None: the operator); `NotFound` otherwise."""
+    sub = store.get_subscriber(channel_id)
+    if sub is None or sub.channel == "email" or (user_id is not None and sub.user_id != user_id):
+        raise NotFound(f"There is no channel {channel_id}.")
+    return sub
+
+
+def send_test(channels: Mapping[str, Channel], sub: Subscriber, base_url: str, now: float
+              ) -> None:  # fmt: skip
+    """A test message to `sub` now, outside the ledger; DeliveryError when it did not go."""
+    channel = channels.get(sub.channel)
+    if channel is None:
+        raise DeliveryError(f"No {sub.channel} channel is set up here.", temporary=False)
+    content = sample_content(sub, base_url, now)
+    channel.deliver(sub, content.delivery, content)
+
+
+def enable(store: Store, sub: Subscriber) -> None:
+    """Switch a disabled channel on again, its failure count back to 0."""
+    store.update_subscriber(sub.id, SubscriberChange(state="confirmed", failures=0,
+                                                     disabled_note=None))  # fmt: skip

@@ -11,7 +11,7 @@ http and https; plain http only to an allowed range.
 
 `post` then connects to the address it checked, not to the name again (a second lookup could
 answer differently: DNS rebinding), with the URL's host in the Host header and, for https, as
-the TLS server name (SNI and certificate check) through httpx's `sni_hostname` extension.
+the TLS server name (SNI and certificate check) through httpcore's `sni_hostname` extension.
 Redirects are not followed: a webhook has no business redirecting, and a redirect could point
 inward; a 3xx is a permanent failure. Timeouts are short and the answer's body is read only up
 to a cap. Nothing here logs or raises with the URL's path or query (a Slack or Discord webhook
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpcore
 
 from paperfeed import __version__
 from paperfeed.errors import PaperfeedError
@@ -139,29 +139,35 @@ class Outbound:
         default_port = 443 if target.scheme == "https" else 80
         host_header = _host_header(target.host, target.port, default_port)
         sent = {"User-Agent": USER_AGENT, **headers, "Host": host_header}
-        extensions: dict[str, Any] = {}
+        timeout = {"connect": self.timeout_s, "read": self.timeout_s,
+                   "write": self.timeout_s, "pool": self.timeout_s}  # fmt: skip
+        extensions: dict[str, Any] = {"timeout": timeout}
         if target.scheme == "https":
             extensions["sni_hostname"] = target.host
-        timeout = httpx.Timeout(self.timeout_s)
+        # httpcore, not httpx: httpx logs every request's full URL at INFO, and a webhook URL
+        # is a credential. httpcore follows no redirects and reads no proxy settings.
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                request = client.build_request("POST", pinned, content=body, headers=sent,
-                                               extensions=extensions)  # fmt: skip
-                response = client.send(request, stream=True)
-                try:
-                    data = bytearray()
-                    for chunk in response.iter_bytes():
-                        data += chunk
-                        if len(data) >= MAX_ANSWER_BYTES:
-                            break
-                finally:
-                    response.close()
-        except httpx.TimeoutException:
+            with (
+                httpcore.ConnectionPool(max_connections=1) as pool,
+                pool.stream(
+                    "POST", pinned, headers=list(sent.items()), content=body, extensions=extensions
+                ) as response,
+            ):
+                data = bytearray()
+                for chunk in response.iter_stream():
+                    data += chunk
+                    if len(data) >= MAX_ANSWER_BYTES:
+                        break
+                status = response.status
+                headers_in = {k.decode("latin-1").lower(): v.decode("latin-1")
+                              for k, v in response.headers}  # fmt: skip
+        except httpcore.TimeoutException:
             raise OutboundFailed(f"{target.host} did not answer in time.") from None
-        except httpx.HTTPError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
+                OSError) as exc:  # fmt: skip
             raise OutboundFailed(f"{target.host} could not be reached "
                                  f"({type(exc).__name__}).") from None  # fmt: skip
-        return Answer(response.status_code, dict(response.headers), bytes(data[:MAX_ANSWER_BYTES]))
+        return Answer(status, headers_in, bytes(data[:MAX_ANSWER_BYTES]))
 
 
 def _host_header(host: str, port: int, default_port: int) -> str:
