@@ -631,6 +631,111 @@ def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- notification channels -------------------------------------------------------------------
+
+
+def _channel_command(settings: Settings, work: Callable[[Store], int]) -> int:
+    """Run `work` on the store; bad input is one sentence and exit 2."""
+    store = services.open_db(settings)
+    try:
+        return work(store)
+    except (InputError, NotFound) as e:
+        _err(f"error: {e}")
+        return EXIT_USAGE
+    finally:
+        store.close()
+
+
+def cmd_channels_add(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import channels, subscriptions
+    from paperfeed.store import Preferences
+    from paperfeed.users.addresses import normalize_email
+
+    def work(store: Store) -> int:
+        user = store.get_user_by_email(normalize_email(args.user))
+        if user is None:
+            raise NotFound(f"No reader signs in as {args.user}; they sign in once first.")
+        form = {"frequency": args.frequency, "topics": "\n".join(args.search or []),
+                "include_trending": "on"}  # fmt: skip
+        prefs = subscriptions.parse_preferences(form, Preferences())
+        sub = channels.add_channel(store, services.outbound(settings), user.id, args.kind,
+                                   args.url, prefs, time.time())  # fmt: skip
+        print(f"channel {sub.id}: {channels.describe(sub)} for {user.email}, "
+              f"{prefs.frequency}")  # fmt: skip
+        if sub.secret:
+            print(f"signing secret (HMAC-SHA256, header {channels.SIGNATURE_HEADER}): "
+                  f"{sub.secret}")  # fmt: skip
+        return EXIT_OK
+
+    return _channel_command(settings, work)
+
+
+def cmd_channels_list(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import channels
+    from paperfeed.users.addresses import normalize_email
+
+    def work(store: Store) -> int:
+        user_id = None
+        if args.user:
+            user = store.get_user_by_email(normalize_email(args.user))
+            if user is None:
+                raise NotFound(f"No reader signs in as {args.user}.")
+            user_id = user.id
+        found = store.list_channels(user_id)
+        if not found:
+            print("no channels")
+        for sub in found:
+            owner = store.get_user(sub.user_id) if sub.user_id is not None else None
+            state = "disabled" if sub.state == "suppressed" else "active"
+            print(f"{sub.id}\t{channels.describe(sub)}\t{owner.email if owner else '?'}\t"
+                  f"{state}\tfailures {sub.failures}" +
+                  (f"\t{sub.disabled_note}" if sub.disabled_note else ""))  # fmt: skip
+        return EXIT_OK
+
+    return _channel_command(settings, work)
+
+
+def cmd_channels_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import channels
+
+    def work(store: Store) -> int:
+        sub = channels.owned_channel(store, None, args.id)
+        store.delete_channel(sub.id)
+        print(f"channel {sub.id} removed ({channels.describe(sub)})")
+        return EXIT_OK
+
+    return _channel_command(settings, work)
+
+
+def cmd_channels_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import channels
+
+    def work(store: Store) -> int:
+        sub = channels.owned_channel(store, None, args.id)
+        channels.enable(store, sub)
+        print(f"channel {sub.id} enabled ({channels.describe(sub)})")
+        return EXIT_OK
+
+    return _channel_command(settings, work)
+
+
+def cmd_channels_test(settings: Settings, args: argparse.Namespace) -> int:
+    from paperfeed.digest import channels
+
+    def work(store: Store) -> int:
+        sub = channels.owned_channel(store, None, args.id)
+        try:
+            channels.send_test(channels.webhook_channels(services.outbound(settings)), sub,
+                               settings.public_url, time.time())  # fmt: skip
+        except channels.DeliveryError as e:
+            _err(f"error: the test message did not go: {e}")
+            return EXIT_ERROR
+        print(f"test message sent to channel {sub.id} ({channels.describe(sub)})")
+        return EXIT_OK
+
+    return _channel_command(settings, work)
+
+
 # -- status ------------------------------------------------------------------------------
 
 
@@ -1082,6 +1187,47 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("status", help="count subscribers and deliveries by state")
     a.add_argument("--json", action="store_true", help="print JSON")
     a.set_defaults(func=cmd_digest_status)
+
+    p = sub.add_parser(
+        "channels",
+        help="digest notifications to webhooks, Slack and Discord",
+        description="Notification channels beyond email: a reader's digests (their saved "
+        "searches, or their library when none is given) posted to a generic webhook (JSON, "
+        "signed with HMAC-SHA256), a Slack or a Discord incoming webhook. URLs must be "
+        "https:// on public addresses unless PAPERFEED_OUTBOUND_ALLOW allows a range. "
+        "`paperfeed digest run` and `serve` deliver them with the email digests.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True,
+                               help="add, list, remove, test, enable")  # fmt: skip
+    a = actions.add_parser("add", help="add a channel for a reader",
+                           description="Add a channel for a reader (they must have signed in "
+                           "once). A webhook's signing secret is printed once.")  # fmt: skip
+    a.add_argument("--user", required=True, help="the reader's sign-in address")
+    a.add_argument("--kind", required=True, choices=("webhook", "slack", "discord"),
+                   help="webhook, slack or discord")  # fmt: skip
+    a.add_argument("--url", required=True, help="the receiver's https:// URL")
+    a.add_argument("--search", action="append", metavar="TEXT",
+                   help="a saved search (repeat; none: the reader's own digest)")  # fmt: skip
+    a.add_argument("--frequency", default="daily", choices=("daily", "weekly"),
+                   help="how often (daily)")  # fmt: skip
+    a.set_defaults(func=cmd_channels_add)
+    a = actions.add_parser("list", help="list channels, their state and failures",
+                           description="List channels (all readers', or one's).")  # fmt: skip
+    a.add_argument("--user", help="only this reader's channels")
+    a.set_defaults(func=cmd_channels_list)
+    a = actions.add_parser("remove", help="remove a channel and its delivery log",
+                           description="Remove a channel and its delivery log.")  # fmt: skip
+    a.add_argument("id", type=int, help="the channel's number (see `channels list`)")
+    a.set_defaults(func=cmd_channels_remove)
+    a = actions.add_parser("test", help="send a test message to a channel now",
+                           description="Send a test message to a channel now (outside the "
+                           "delivery ledger).")  # fmt: skip
+    a.add_argument("id", type=int, help="the channel's number")
+    a.set_defaults(func=cmd_channels_test)
+    a = actions.add_parser("enable", help="switch a disabled channel on again",
+                           description="Switch a disabled channel on again.")  # fmt: skip
+    a.add_argument("id", type=int, help="the channel's number")
+    a.set_defaults(func=cmd_channels_enable)
 
     p = sub.add_parser(
         "status",

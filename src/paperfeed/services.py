@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from paperfeed.config import Settings
-from paperfeed.digest.mailer import Mailer, mailer_from_settings
 from paperfeed.digest.channels import webhook_channels
+from paperfeed.digest.mailer import Mailer, mailer_from_settings
 from paperfeed.digest.outbound import Outbound
 from paperfeed.digest.sender import DigestSender
 from paperfeed.ingest.harvest import Fetchers, endpoints_from

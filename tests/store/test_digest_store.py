@@ -129,8 +129,9 @@ def test_channels_are_subscribers_of_their_owner(store: Store) -> None:
     # the email list is as it was: channels are confirmed subscribers, email lookups work
     ann = store.add_subscriber("ann@example.org", NOW, "web")
     assert store.get_subscriber_by_email("ann@example.org") == ann and ann.channel == "email"
-    assert {s.id for s in store.iter_subscribers("confirmed")} == {c.id for c in
-                                                                   store.list_channels()}
+    assert {s.id for s in store.iter_subscribers("confirmed")} == {
+        c.id for c in store.list_channels()
+    }
     store.update_subscriber(hook.id, SubscriberChange(state="suppressed", failures=5,
                                                       disabled_note="off"))  # fmt: skip
     got = store.get_subscriber(hook.id)
