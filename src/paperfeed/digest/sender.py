@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime
 
 from paperfeed.digest import schedule, subscriptions
 from paperfeed.digest.channels import (
+    CLICK_TTL_S,
     Channel,
     Contents,
     DeliveryError,
@@ -74,6 +75,7 @@ BACKOFF_MAX_S = 3600.0
 BOUNCE_LIMIT = 2
 FAILURE_LIMIT = 5  # failed deliveries in a row that disable a webhook channel
 RATE_PER_S = 10.0
+__all__ = ["CLICK_TTL_S", "DigestSender", "PassReport", "digest_thread"]  # (CLICK_TTL_S: moved)
 EMBED_WAIT_S = 1800.0  # how long after its period starts a digest waits for embeddings
 
 

@@ -36,6 +36,7 @@ from starlette.staticfiles import StaticFiles
 from paperfeed import __version__, services
 from paperfeed.config import SETTINGS_ENV, Settings, load_settings
 from paperfeed.digest.mailer import Mailer, MailError
+from paperfeed.digest.outbound import Outbound
 from paperfeed.errors import (
     DiskFull,
     Forbidden,
@@ -54,7 +55,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
 from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
-from paperfeed.web import clean, digests, feeds, hf_api, people, views
+from paperfeed.web import channels, clean, digests, feeds, hf_api, people, views
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import (
     SECURITY_HEADERS,
@@ -121,6 +122,7 @@ def app_from_settings(settings: Settings) -> Starlette:
         "secret": settings.secret_key.encode() if settings.secret_key else None,
         "trending_max_age_s": settings.trending_every_s,
         "access_log": settings.access_log,
+        "outbound": services.outbound(settings),
         "status": (lambda store: gather(settings, store)) if settings.metrics else None,
     }
     if parts.pipeline is None:
@@ -139,8 +141,10 @@ class Site:
     def __init__(self, open_engine: Callable[[], SearchEngine], *, mailer: Mailer | None,
                  base_url: str, secret: bytes | None, clock: Callable[[], float],
                  today: Callable[[], date], trending_max_age_s: float,
-                 wake_sender: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 wake_sender: Callable[[], None] | None = None,
+                 outbound: Outbound | None = None) -> None:  # fmt: skip
         self.env = _templates()
+        self.outbound = outbound or Outbound()  # where webhook channels may post
         self.open_engine = open_engine
         self.mailer = mailer
         self.wake_sender = wake_sender
@@ -259,16 +263,18 @@ def create_app(
     wake_sender: Callable[[], None] | None = None,
     status: Callable[[Store], Mapping[str, Any]] | None = None,
     access_log: bool = False,
+    outbound: Outbound | None = None,
 ) -> Starlette:
     """The app around a search engine made by `open_engine` (called once, at startup).
     `today` is the date listings are anchored to and `clock` the time (tests pass fixed ones);
     `base_url` is where mailed links point; `secret` signs links and form tokens (default: a
     key made once and kept in the database); `wake_sender` is called after a subscribe request
     planned a confirmation mail (it wakes the digest sender of `paperfeed serve`); `status`
-    (status.gather) switches `/metrics` on; `access_log` writes a line per request."""
+    (status.gather) switches `/metrics` on; `access_log` writes a line per request; `outbound`
+    says where webhook channels may post (default: public addresses only)."""
     site = Site(open_engine, mailer=mailer, base_url=base_url, secret=secret, clock=clock,
                 today=today, trending_max_age_s=trending_max_age_s,
-                wake_sender=wake_sender)  # fmt: skip
+                wake_sender=wake_sender, outbound=outbound)  # fmt: skip
     started = datetime.now(UTC).replace(microsecond=0)
 
     def twin(
@@ -405,6 +411,7 @@ def create_app(
     routes = [
         *people.routes(site),
         *digests.routes(site),
+        *channels.routes(site),
         *twin("/", "home.html", home),
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),

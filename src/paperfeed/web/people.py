@@ -22,7 +22,7 @@ from paperfeed.errors import InputError, NotSignedIn, TokenError
 from paperfeed.tokens import verify
 from paperfeed.users import accounts, library
 from paperfeed.users.addresses import normalize_email
-from paperfeed.web import digests
+from paperfeed.web import channels, digests
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
 from paperfeed.web.handlers import (
     MAX_UPLOAD_BYTES,
@@ -103,7 +103,8 @@ def routes(site: Site) -> list[Route]:
     def account(request: Request, visitor: Visitor) -> dict[str, Any]:
         user = require_user(visitor)
         return {"email": user.email, "since": user.created_at.date().isoformat(),
-                "digest": digests.digest_of(site, user.email)}  # fmt: skip
+                "digest": digests.digest_of(site, user.email),
+                "channels": channels.channels_of(site.engine().store, user.id)}  # fmt: skip
 
     def delete(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
         user = require_user(visitor)
