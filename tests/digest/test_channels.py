@@ -290,6 +290,9 @@ REFUSED = [
     "https://[::ffff:10.0.0.1]/hook",
     "https://100.64.0.1/hook",
     "https://[fe80::1]/hook",
+    "https://[64:ff9b::a9fe:a9fe]/latest",  # NAT64 of 169.254.169.254
+    "https://0.0.0.0/hook",
+    "https://224.0.0.1/hook",
     "ftp://example.org/hook",
 ]
 
@@ -304,7 +307,8 @@ def test_inward_urls_are_refused_unless_allowed(db: Store, url: str) -> None:
     if url.startswith("ftp"):
         return
     allowed = Outbound(parse_allow(["127.0.0.0/8", "::1", "10.0.0.0/8", "169.254.0.0/16",
-                                    "100.64.0.0/10", "fe80::/10"]))  # fmt: skip
+                                    "100.64.0.0/10", "fe80::/10", "64:ff9b::/96",
+                                    "0.0.0.0/32", "224.0.0.0/4"]))  # fmt: skip
     assert allowed.check(url).address is not None
 
 

@@ -5,9 +5,9 @@ http://10.0.0.5:8080/admin must not make this server talk to its cloud metadata 
 neighbours. `check` resolves the host once (getaddrinfo) and refuses the URL when ANY address
 it resolves to is not public: loopback, private (RFC 1918, fc00::/7), link-local (169.254/16
 with the metadata address, fe80::/10), multicast, reserved, unspecified, shared (CGNAT
-100.64/10), documentation ranges, and the IPv4-mapped IPv6 forms of all of those; unless the
-operator allows the range (PAPERFEED_OUTBOUND_ALLOW, which the tests set to loopback). Only
-http and https; plain http only to an allowed range.
+100.64/10), documentation ranges, and the IPv4-mapped and NAT64 IPv6 forms of all of those;
+unless the operator allows the range (PAPERFEED_OUTBOUND_ALLOW, which the tests set to
+loopback). Only http and https; plain http only to an allowed range.
 
 `post` then connects to the address it checked, not to the name again (a second lookup could
 answer differently: DNS rebinding), with the URL's host in the Host header and, for https, as
@@ -38,6 +38,7 @@ USER_AGENT = f"paperfeed/{__version__} (webhook notifications)"
 TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 64 * 1024
 Resolve = Callable[[str, int], Sequence[str]]
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class OutboundRefused(PaperfeedError):
@@ -184,7 +185,10 @@ def _address(text: str) -> IPAddress:
 
 def _public(address: IPAddress) -> bool:
     """Globally reachable unicast: not loopback, private, link-local, shared (100.64/10),
-    reserved, documentation, unspecified or multicast."""
+    reserved, documentation, unspecified or multicast; a NAT64 address (64:ff9b::/96) only
+    when the IPv4 address it carries is."""
+    if isinstance(address, ipaddress.IPv6Address) and address in _NAT64:
+        return _public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     if address.is_multicast or address.is_unspecified or address.is_loopback:
         return False
     if address.is_link_local or address.is_private or address.is_reserved:
