@@ -9,6 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import shutil
+import ssl
+import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ import pytest
 
 from paperfeed.digest import channels as ch
 from paperfeed.digest.mailer import SMTPMailer
-from paperfeed.digest.outbound import Outbound, OutboundRefused, parse_allow
+from paperfeed.digest.outbound import Outbound, OutboundFailed, OutboundRefused, parse_allow
 from paperfeed.digest.sender import DigestSender
 from paperfeed.errors import InputError
 from paperfeed.search.engine import SearchEngine
@@ -346,3 +349,51 @@ def test_send_time_check_refuses_what_became_inward(
     assert sender.run_pass().failed == 1 and receiver.got == []
     (d,) = db.list_deliveries(hook.id)
     assert "not a public address" in (d.last_error or "")
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, list[str | None], ssl.SSLContext]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for hooks.example.test; it
+    records the TLS server name each client asked for. Yields (port, names, client context)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=hooks.example.test", "-addext",
+                    "subjectAltName=DNS:hooks.example.test", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)  # fmt: skip
+    names: list[str | None] = []
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server_context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client_context = ssl.create_default_context(cafile=str(cert))
+    yield server.server_address[1], names, client_context
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_to_the_pinned_address_checks_the_name(
+    tls_receiver: tuple[int, list[str | None], ssl.SSLContext],
+) -> None:
+    """Connected by address, TLS still sends the host name (SNI) and checks the certificate
+    against it: a certificate for another name is refused."""
+    port, names, context = tls_receiver
+    outbound = Outbound(LOOPBACK, resolve=lambda host, p: ["127.0.0.1"], ssl_context=context)
+    answer = outbound.post(f"https://hooks.example.test:{port}/in", b"{}", {})
+    assert answer.status == 204 and names == ["hooks.example.test"]
+    with pytest.raises(OutboundFailed, match="could not be reached"):
+        outbound.post(f"https://other.example.test:{port}/in", b"{}", {})

@@ -277,8 +277,10 @@ class WebhookChannel(_Poster):
         }
 
     def deliver(self, sub: Subscriber, delivery: Delivery, content: Content) -> None:
+        if not sub.secret:
+            raise DeliveryError("The webhook has no signing secret.", temporary=False)
         body = orjson.dumps(self.payload(sub, content))
-        headers = {SIGNATURE_HEADER: signature(sub.secret or "", int(self.clock()), body),
+        headers = {SIGNATURE_HEADER: signature(sub.secret, int(self.clock()), body),
                    DELIVERY_HEADER: delivery.message_id}  # fmt: skip
         self.post(sub, body, headers)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,7 @@ class Outbound:
     allow: tuple[IPNetwork, ...] = ()
     timeout_s: float = TIMEOUT_S
     resolve: Resolve = system_resolve
+    ssl_context: ssl.SSLContext | None = None  # None: the system's CAs (tests give their own)
 
     @classmethod
     def from_settings(cls, allow: Sequence[str]) -> Outbound:
@@ -149,7 +151,7 @@ class Outbound:
         # is a credential. httpcore follows no redirects and reads no proxy settings.
         try:
             with (
-                httpcore.ConnectionPool(max_connections=1) as pool,
+                httpcore.ConnectionPool(ssl_context=self.ssl_context) as pool,
                 pool.stream(
                     "POST", pinned, headers=list(sent.items()), content=body, extensions=extensions
                 ) as response,
