@@ -333,6 +333,13 @@ def test_the_address_checked_is_the_address_used(receiver: Receiver) -> None:
         outbound.post(url, b"{}", {})  # the next send checks again: now it points inward
 
 
+def test_an_internationalised_name_is_looked_up_as_dns_knows_it() -> None:
+    asked: list[str] = []
+    outbound = Outbound(resolve=lambda host, port: asked.append(host) or ["93.184.215.14"])
+    assert outbound.check("https://bücher.example/hook").host == "xn--bcher-kva.example"
+    assert asked == ["xn--bcher-kva.example"]
+
+
 def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
     receiver.answers.append((302, {"Location": "http://169.254.169.254/"}))
     answer = Outbound(LOOPBACK).post(receiver.url("/r"), b"{}", {})

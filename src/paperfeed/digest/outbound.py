@@ -107,6 +107,10 @@ class Outbound:
             raise OutboundRefused("Only https:// URLs can receive notifications.")
         if not host:
             raise OutboundRefused("The URL has no host name.")
+        try:  # an internationalised name as DNS knows it (and as the Host header carries it)
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise OutboundRefused("The URL's host name is not valid.") from None
         if parts.username is not None or parts.password is not None:
             raise OutboundRefused("The URL must not hold a user name or password.")
         port = port or (443 if scheme == "https" else 80)
