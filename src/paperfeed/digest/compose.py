@@ -358,8 +358,8 @@ class Composer:
         taken: set[int] = set()
         picked = _take(itertools.chain(head, searches), limit, taken, seen)
         if window is not None and user is not None and len(picked) < limit:
-            more = self._library_items(window, user, sub)
-            picked += _take(more, limit - len(picked), taken, seen)
+            liked = self._library_items(window, user, sub)
+            picked += _take(liked, limit - len(picked), taken, seen)
         if window is not None and sub.prefs.categories and len(picked) < limit:
             more = self._category_items(window, sub.prefs.categories)
             picked += _take(more, limit - len(picked), taken, seen)

@@ -82,9 +82,11 @@ class Recommendation:
 
     def as_json(self) -> dict[str, Any]:
         r = self.because
+        because: dict[str, Any] = {"kind": r.kind, "label": r.label}
+        if r.seq is not None:
+            because["seq"] = r.seq
         return {"score": round(self.score, 4), "similarity": round(self.similarity, 4),
-                "why": self.why, "because": {"kind": r.kind, "label": r.label,
-                                             **({"seq": r.seq} if r.seq is not None else {})}}  # fmt: skip
+                "why": self.why, "because": because}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +200,12 @@ def recommend(
     return out
 
 
+Matrix = npt.NDArray[np.float32]
+
+
 def _positives(store: Store, model: str, dim: int, saves: Sequence[LibraryItem],
                upvotes: Sequence[LibraryItem], now: float
-               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[LibraryItem]]:  # fmt: skip
+               ) -> tuple[Matrix, Matrix, list[LibraryItem]]:  # fmt: skip
     """The library papers with vectors, their weights (one per save or upvote, by recency)."""
     items: dict[int, LibraryItem] = {}
     weight: dict[int, float] = {}
