@@ -25,6 +25,7 @@ digest pass (`load_background`): the newest BACKGROUND_PAPERS stored vectors.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ CATEGORY_SCORE_ROWS = 20_000  # trending rows read to rank a cold start's catego
 TITLE_CHARS = 90
 MAX_CATEGORIES = 20
 DAY_S = 86400.0
+FEED_KEY_BYTES = 24  # 192 random bits, 32 URL-safe characters
+_FEED_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 _CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?")
 
 
@@ -280,3 +283,22 @@ def _short(title: str) -> str:
 
 def by_seq(recs: Sequence[Recommendation]) -> Mapping[int, Recommendation]:
     return {r.seq: r for r in recs}
+
+
+def follow_categories(store: Store, user: User, text: str) -> list[str]:
+    """Set the categories the reader follows from free text (see `parse_categories`)."""
+    categories = parse_categories(text)
+    store.set_user_categories(user.id, categories)
+    return categories
+
+
+def rotate_feed_key(store: Store, user: User) -> str:
+    """A new random key for the reader's private feed; the old key's URL stops working."""
+    key = secrets.token_urlsafe(FEED_KEY_BYTES)
+    store.set_feed_key(user.id, key)
+    return key
+
+
+def is_feed_key(text: str) -> bool:
+    """Whether `text` has the shape of a feed key (anything else is not looked up)."""
+    return bool(_FEED_KEY.fullmatch(text))

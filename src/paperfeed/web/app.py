@@ -55,6 +55,7 @@ from paperfeed.status import gather
 from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
 from paperfeed.web import clean, digests, feeds, hf_api, people, views
+from paperfeed.web import foryou as for_you
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import (
     SECURITY_HEADERS,
@@ -158,6 +159,7 @@ class Site:
         self.write_lock = threading.Lock()
         self._engine: SearchEngine | None = None
         self._guard: Guard | None = None
+        self.for_you = for_you.ForYou(self)
 
     def engine(self) -> SearchEngine:
         if self._engine is None:
@@ -326,7 +328,11 @@ def create_app(
 
     def home(request: Request) -> dict[str, Any]:
         site.fresh_trending()
-        return views.home_view(site.engine(), request.query_params, site.today())
+        view = views.home_view(site.engine(), request.query_params, site.today())
+        user = site.visitor(request).user
+        if user is not None:  # (the page and its twin vary by cookie)
+            view["for_you"] = site.for_you.home(user)
+        return view
 
     def trending(request: Request) -> dict[str, Any]:
         site.fresh_trending()
@@ -405,6 +411,7 @@ def create_app(
     routes = [
         *people.routes(site),
         *digests.routes(site),
+        *for_you.routes(site, site.for_you),
         *twin("/", "home.html", home),
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),
