@@ -160,24 +160,28 @@ def recommend(
     category picks (the digest's cut: it never pads with unrelated papers). `searches` and
     `categories` default to the reader's own (their digest's saved searches, the categories
     they follow)."""
+    listed = [int(s) for s in (candidates.seqs if isinstance(candidates, Candidates)
+                               else candidates)]  # fmt: skip
     if not isinstance(candidates, Candidates):
-        candidates = Candidates.load(store, model, dim, candidates)
+        candidates = Candidates.load(store, model, dim, listed)
     saves = store.list_library(user.id, kind="save", tag=tag)
     upvotes = [] if tag is not None else store.list_library(user.id, kind="upvote")
     hides = store.list_library(user.id, kind="hide")
     mine = {i.seq for items in (saves, upvotes, hides) for i in items}
     if tag is None:
         mine |= {i.seq for i in store.list_library(user.id, kind="save")}
-    keep = [i for i, s in enumerate(candidates.seqs) if int(s) not in mine]
-    seqs, matrix = candidates.seqs[keep], candidates.vectors[keep]
-    if not len(seqs) or limit <= 0:
+    if limit <= 0:
         return []
     positives, weights, papers = _positives(store, model, dim, saves, upvotes, now)
-    if not len(positives):
+    if not len(positives):  # the cold start: by followed category, vectors or not
         if min_similarity is not None or tag is not None:
             return []
         chosen = store.get_user_categories(user.id) if categories is None else categories
-        return _by_category(store, [int(s) for s in seqs], chosen, limit)
+        return _by_category(store, [s for s in listed if s not in mine], chosen, limit)
+    keep = [i for i, s in enumerate(candidates.seqs) if int(s) not in mine]
+    seqs, matrix = candidates.seqs[keep], candidates.vectors[keep]
+    if not len(seqs):
+        return []
     negatives = _vectors(store, model, dim, [i.seq for i in hides[:MAX_POSITIVES]])
     bg = background if background is not None else Background.of(matrix)
     reader = fit(positives, bg, negatives=negatives if len(negatives) else None, weights=weights)

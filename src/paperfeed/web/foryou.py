@@ -73,12 +73,13 @@ class ForYou:
                ) -> list[dict[str, Any]]:  # fmt: skip
         """The recommended papers among `seqs`, as paper dicts with `why` and `because`."""
         engine = self.site.engine()
-        if engine.embedder is None or not seqs:
+        if not seqs:
             return []
-        model, dim = engine.embedder.name, engine.embedder.dim
+        # without an embedding model only the cold start's category picks are possible
+        model, dim = (engine.embedder.name, engine.embedder.dim) if engine.embedder else ("", 0)
+        background = self.background(model, dim) if engine.embedder else None
         recs = foryou.recommend(engine.store, model, dim, user, seqs, now=self.site.now(),
-                                limit=limit, tag=tag,
-                                background=self.background(model, dim))  # fmt: skip
+                                limit=limit, tag=tag, background=background)  # fmt: skip
         found = engine.store.get_papers_by_seq([r.seq for r in recs])
         return [{**paper_json(found[r.seq]), **r.as_json()} for r in recs if r.seq in found]
 
