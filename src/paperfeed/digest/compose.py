@@ -358,7 +358,7 @@ class Composer:
         taken: set[int] = set()
         picked = _take(itertools.chain(head, searches), limit, taken, seen)
         if window is not None and user is not None and len(picked) < limit:
-            liked = self._library_items(window, user, sub)
+            liked = self._library_items(window, user)
             picked += _take(liked, limit - len(picked), taken, seen)
         if window is not None and sub.prefs.categories and len(picked) < limit:
             more = self._category_items(window, sub.prefs.categories)
@@ -494,10 +494,11 @@ class Composer:
 
     # -- library ----------------------------------------------------------------------------
 
-    def _library_items(self, window: _Window, user: User, sub: Subscriber) -> list[Item]:
-        """Window papers the reader's model ranks highest (users/foryou.py, the recommender
-        the For-you page, its feed and the channels use too), only those with cosine >=
-        LIBRARY_MIN_COSINE to one of the library's papers, each naming that paper."""
+    def _library_items(self, window: _Window, user: User) -> list[Item]:
+        """Window papers in the order the reader's model ranks them (users/foryou.py, the
+        recommender the For-you page, its feed and the channels use too: fitted on saves and
+        upvotes, "not interested" demoted), only those with cosine >= LIBRARY_MIN_COSINE to
+        one of the library's papers, each naming that paper."""
         matrix, seqs = self._matrix(window)
         if matrix is None or seqs is None:
             return []
@@ -507,7 +508,7 @@ class Composer:
             self._background = foryou.load_background(self.store, embedder.name, embedder.dim)
         recs = foryou.recommend(
             self.store, embedder.name, embedder.dim, user, foryou.Candidates(seqs, matrix),
-            now=self.now, limit=2 * max(sub.prefs.max_papers, 0) + 8,
+            now=self.now, limit=len(seqs),
             background=self._background, min_similarity=LIBRARY_MIN_COSINE, searches=(),
         )  # fmt: skip
         return [Item(r.seq, library_why(r.because.label), "library") for r in recs]
