@@ -167,9 +167,8 @@ def recommend(
     saves = store.list_library(user.id, kind="save", tag=tag)
     upvotes = [] if tag is not None else store.list_library(user.id, kind="upvote")
     hides = store.list_library(user.id, kind="hide")
-    mine = {i.seq for items in (saves, upvotes, hides) for i in items}
-    if tag is None:
-        mine |= {i.seq for i in store.list_library(user.id, kind="save")}
+    every_save = saves if tag is None else store.list_library(user.id, kind="save")
+    mine = {i.seq for items in (every_save, upvotes, hides) for i in items}
     if limit <= 0:
         return []
     positives, weights, papers = _positives(store, model, dim, saves, upvotes, now)
@@ -178,7 +177,7 @@ def recommend(
             return []
         chosen = store.get_user_categories(user.id) if categories is None else categories
         return _by_category(store, [s for s in listed if s not in mine], chosen, limit)
-    keep = [i for i, s in enumerate(candidates.seqs) if int(s) not in mine]
+    keep = ~np.isin(candidates.seqs, np.fromiter(mine, np.int64, len(mine)))
     seqs, matrix = candidates.seqs[keep], candidates.vectors[keep]
     if not len(seqs):
         return []
@@ -186,16 +185,19 @@ def recommend(
     bg = background if background is not None else Background.of(matrix)
     reader = fit(positives, bg, negatives=negatives if len(negatives) else None, weights=weights)
     scores = reader.score(matrix)
-    nearest, cosine = explain(positives, matrix)
     order = np.lexsort((seqs, -scores))
+    if min_similarity is None:
+        order = order[:limit]  # (only the shown papers are explained: the costly part)
+    nearest, cosine = explain(positives, matrix[order])
     if min_similarity is not None:
-        order = order[cosine[order] >= min_similarity]
-    order = order[:limit]
+        above = cosine >= min_similarity
+        order, nearest, cosine = order[above], nearest[above], cosine[above]
+    order, nearest, cosine = order[:limit], nearest[:limit], cosine[:limit]
     wanted = saved_searches(store, user) if searches is None else tuple(searches)
     found = store.get_papers_by_seq([int(seqs[i]) for i in order]) if wanted else {}
     out = []
-    for i in order:
-        seq, like = int(seqs[i]), papers[int(nearest[i])]
+    for k, i in enumerate(order):
+        seq, like = int(seqs[i]), papers[int(nearest[k])]
         search = _matching_search(found.get(seq), wanted)
         if search is not None:
             reason = Reason("search", search)
@@ -203,7 +205,7 @@ def recommend(
             reason = Reason("tag", tag, like.seq, like.paper.title)
         else:
             reason = Reason("paper", like.paper.title, like.seq)
-        out.append(Recommendation(seq, float(scores[i]), float(cosine[i]), reason))
+        out.append(Recommendation(seq, float(scores[i]), float(cosine[k]), reason))
     return out
 
 
