@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,10 +285,6 @@ def _short(title: str) -> str:
     if " " in cut[TITLE_CHARS // 2 :]:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,;:.-") + "…"
-
-
-def by_seq(recs: Sequence[Recommendation]) -> Mapping[int, Recommendation]:
-    return {r.seq: r for r in recs}
 
 
 def follow_categories(store: Store, user: User, text: str) -> list[str]:
