@@ -28,6 +28,12 @@ data-centric machine learning, so near misses score higher than in a day of all 
   only the dense side adds were 30 at 0.40 (5 relevant), 6 at 0.45 (1 relevant), 1 at 0.50: below
   0.50 it mostly adds neighbours (knowledge distillation for "dataset distillation"), and a digest
   pays more for a wrong paper than a search page does.
+The library section is the reader's recommendations (users/foryou.py: the one recommender,
+which the For-you page, its feed and the channels also use), computed once per subscriber over
+the window's vectors with a Background built once per Composer; unlike the page, it keeps only
+papers at least LIBRARY_MIN_COSINE from one library paper, so a digest never pads with papers
+unrelated to the library, and each names that paper.
+
 - `LIBRARY_MIN_COSINE` 0.65 between two papers. Pairs of seed papers on one topic (by title and
   abstract words) vs pairs on different topics: at 0.55 half of the pairs above it are on
   different topics, at 0.60 30 %, at 0.65 9 %, at 0.70 4 % (but only 4 % of same-topic pairs
@@ -40,7 +46,7 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,11 +54,13 @@ import tantivy
 
 from paperfeed.models import collapse_space
 from paperfeed.rank import trending as ranking
+from paperfeed.rank.recommend import Background
 from paperfeed.search.embed import Vectors, from_blobs
 from paperfeed.search.hybrid import convex_fusion
 from paperfeed.search.keyword import category_terms
 from paperfeed.search.query import Filters, ParsedQuery, matches, parse_query
 from paperfeed.store import Store, Subscriber, TrendingRow, User
+from paperfeed.users import foryou
 
 if TYPE_CHECKING:
     from paperfeed.search.engine import SearchEngine
@@ -60,7 +68,6 @@ if TYPE_CHECKING:
 SECTIONS = ("topics", "library", "trending")
 QUERY_MIN_COSINE = 0.50
 LIBRARY_MIN_COSINE = 0.65
-LIBRARY_RECENT = 50  # the most recent saves a user's library is compared with
 SEARCH_DEPTH = 100  # matches kept per saved search and window (each side, and fused)
 TRENDING_POOL = 50  # the top of the trending span digests draw from
 CATEGORY_SCORE_ROWS = 50_000  # trending rows read to rank a category's papers
@@ -240,6 +247,7 @@ class Composer:
         today: date,
         *,
         trending_span: str = "week",
+        now: float | None = None,
     ) -> None:
         self.store, self.engine, self.today = store, engine, today
         self.trending_span = trending_span
@@ -251,6 +259,8 @@ class Composer:
         self._searcher: tantivy.Searcher | None = None
         self._trending: list[Item] | None = None
         self._scores: dict[int, float] | None = None
+        self._background: Background | None = None  # the recommender's, built once per pass
+        self.now = now if now is not None else _end_of(today)
 
     # -- the window of new papers ---------------------------------------------------------
 
@@ -352,7 +362,8 @@ class Composer:
         taken: set[int] = set()
         picked = _take(itertools.chain(head, searches), limit, taken, seen)
         if window is not None and user is not None and len(picked) < limit:
-            picked += _take(self._library_items(window, user), limit - len(picked), taken, seen)
+            liked = self._library_items(window, user)
+            picked += _take(liked, limit - len(picked), taken, seen)
         if window is not None and sub.prefs.categories and len(picked) < limit:
             more = self._category_items(window, sub.prefs.categories)
             picked += _take(more, limit - len(picked), taken, seen)
@@ -488,23 +499,23 @@ class Composer:
     # -- library ----------------------------------------------------------------------------
 
     def _library_items(self, window: _Window, user: User) -> list[Item]:
-        """Window papers with cosine >= LIBRARY_MIN_COSINE to one of the user's most recent
-        saves, most similar first, each naming the save it is most like."""
+        """Window papers in the order the reader's model ranks them (users/foryou.py, the
+        recommender the For-you page, its feed and the channels use too: fitted on saves and
+        upvotes, "not interested" demoted), only those with cosine >= LIBRARY_MIN_COSINE to
+        one of the library's papers, each naming that paper."""
         matrix, seqs = self._matrix(window)
         if matrix is None or seqs is None:
             return []
         assert self.engine is not None and self.engine.embedder is not None
-        saves = self.store.list_library(user.id, kind="save")[:LIBRARY_RECENT]
-        blobs = self.store.get_vectors(self.engine.embedder.name, [s.seq for s in saves])
-        saves = [s for s in saves if s.seq in blobs]
-        if not saves:
-            return []
-        sims = matrix @ from_blobs([blobs[s.seq] for s in saves], self.engine.embedder.dim).T
-        nearest = sims.argmax(axis=1)
-        rows = _ranked(sims[np.arange(len(seqs)), nearest], seqs, LIBRARY_MIN_COSINE)
-        saved = {s.seq for s in saves}
-        return [Item(int(seqs[i]), library_why(saves[int(nearest[i])].paper.title), "library")
-                for i in rows if int(seqs[i]) not in saved]  # fmt: skip
+        embedder = self.engine.embedder
+        if self._background is None:
+            self._background = foryou.load_background(self.store, embedder.name, embedder.dim)
+        recs = foryou.recommend(
+            self.store, embedder.name, embedder.dim, user, foryou.Candidates(seqs, matrix),
+            now=self.now, limit=len(seqs),
+            background=self._background, min_similarity=LIBRARY_MIN_COSINE, searches=(),
+        )  # fmt: skip
+        return [Item(r.seq, library_why(r.because.label), "library") for r in recs]
 
     # -- categories -------------------------------------------------------------------------
 
@@ -553,6 +564,11 @@ class Composer:
             self._trending = [Item(r.row.seq, trending_why(r.row, r.listed.signals, span),
                                    "trending") for r in page]  # fmt: skip
         return self._trending
+
+
+def _end_of(day: date) -> float:
+    """The last instant of `day` (UTC) in seconds since 1970: the time saves are aged to."""
+    return datetime.combine(day, time.max, UTC).timestamp()
 
 
 def _tagged(entries: Iterable[tuple[_Key, int]], rank: int) -> Iterator[tuple[_Key, int, int]]:

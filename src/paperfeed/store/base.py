@@ -288,6 +288,24 @@ class AccountStore(Protocol):
         """The user's tags with how many saved papers carry each, by name."""
         ...
 
+    def set_user_categories(self, user_id: int, categories: Sequence[str]) -> None:
+        """The arXiv categories the user follows (replacing any before), in their order."""
+        ...
+
+    def get_user_categories(self, user_id: int) -> list[str]:
+        """The user's categories as set; none for an unknown user."""
+        ...
+
+    def set_feed_key(self, user_id: int, key: str | None) -> None:
+        """The key of the user's private feed (None: no feed); the key before stops working."""
+        ...
+
+    def get_feed_key(self, user_id: int) -> str | None: ...
+
+    def get_user_by_feed_key(self, key: str) -> User | None:
+        """The user whose private feed has this key."""
+        ...
+
 
 class TrendingStore(Protocol):
     """Engagement events and the trending windows ranked from them."""

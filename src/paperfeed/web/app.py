@@ -56,6 +56,7 @@ from paperfeed.status import gather
 from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
 from paperfeed.web import channels, clean, digests, feeds, hf_api, people, views
+from paperfeed.web import foryou as for_you
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import (
     SECURITY_HEADERS,
@@ -162,6 +163,7 @@ class Site:
         self.write_lock = threading.Lock()
         self._engine: SearchEngine | None = None
         self._guard: Guard | None = None
+        self.for_you = for_you.ForYou(self)
 
     def engine(self) -> SearchEngine:
         if self._engine is None:
@@ -332,7 +334,11 @@ def create_app(
 
     def home(request: Request) -> dict[str, Any]:
         site.fresh_trending()
-        return views.home_view(site.engine(), request.query_params, site.today())
+        view = views.home_view(site.engine(), request.query_params, site.today())
+        user = site.visitor(request).user
+        if user is not None:  # (the page and its twin vary by cookie)
+            view["for_you"] = site.for_you.home(user)
+        return view
 
     def trending(request: Request) -> dict[str, Any]:
         site.fresh_trending()
@@ -412,6 +418,7 @@ def create_app(
         *people.routes(site),
         *digests.routes(site),
         *channels.routes(site),
+        *for_you.routes(site, site.for_you),
         *twin("/", "home.html", home),
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),

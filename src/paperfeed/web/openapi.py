@@ -325,6 +325,37 @@ def openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/for-you.json": {
+                "get": {
+                    "summary": "For you (session cookie): the newest day's and the week's new "
+                    "papers ranked by the reader's library, each with `why` and `because` (the "
+                    "library paper, tag, saved search or followed category it is like); "
+                    "`feed` is the reader's private Atom feed",
+                    "responses": {
+                        **_ok("Sections of papers", {"type": "object"}),
+                        "401": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
+            "/feeds/for-you/{key}.atom": {
+                "get": {
+                    "summary": "A reader's For-you papers as an Atom feed, at the secret address "
+                    "their For-you page shows (no session needed; rotating it there ends this "
+                    "one)",
+                    "parameters": [
+                        {
+                            "name": "key",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        **_feed("Atom feed"),
+                        "404": {"$ref": "#/components/responses/Error"},
+                    },
+                }
+            },
             "/paper/{id}/{action}": {
                 "post": {
                     "summary": "Upvote, save or hide a paper, or undo it (session cookie; the "

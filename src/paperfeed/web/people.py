@@ -131,8 +131,9 @@ def routes(site: Site) -> list[Route]:
         papers = library.library_json(items)
         for paper, item in zip(papers, items, strict=True):
             paper["mine"] = sorted(item.kinds)
+        recommended = site.for_you.for_tag(user, tag) if tag and kind == "save" else []
         return {"kind": kind, "tag": tag or "", "tags": store.list_user_tags(user.id),
-                "papers": papers}  # fmt: skip
+                "papers": papers, "recommended": recommended}  # fmt: skip
 
     def export(kind: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -161,6 +162,8 @@ def routes(site: Site) -> list[Route]:
             report = site.write(lambda s: library.save_import(s, user, parsed, site.now()))
             if wants_json(request):
                 return json_answer(report.as_json())
+            if form.get("next"):  # the For-you page's cold start: back to it, ranked at once
+                return RedirectResponse(safe_next(str(form["next"]), "/library"), 303)
             view = {**library_view(request, visitor), "report": report.as_json()}
             return site.page(request, "library.html", view, visitor)
 

@@ -854,6 +854,29 @@ class SQLiteStore:
         )
         return [(r[0], int(r[1])) for r in rows]
 
+    def set_user_categories(self, user_id: int, categories: Sequence[str]) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE users SET categories = ? WHERE id = ?",
+                              (" ".join(categories), user_id))  # fmt: skip
+
+    def get_user_categories(self, user_id: int) -> list[str]:
+        row = self.conn.execute("SELECT categories FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0].split() if row else []
+
+    def set_feed_key(self, user_id: int, key: str | None) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE users SET feed_key = ? WHERE id = ?", (key, user_id))
+
+    def get_feed_key(self, user_id: int) -> str | None:
+        row = self.conn.execute("SELECT feed_key FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
+
+    def get_user_by_feed_key(self, key: str) -> User | None:
+        row = self.conn.execute(
+            "SELECT id, email, created_at FROM users WHERE feed_key = ?", (key,)
+        ).fetchone()
+        return row_user(row) if row else None
+
     # -- engagement and trending ------------------------------------------------------------
 
     def record_event(self, seq: int, signal: str, at: float, *, client: str | None = None,
