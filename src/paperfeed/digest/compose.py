@@ -28,16 +28,16 @@ data-centric machine learning, so near misses score higher than in a day of all 
   only the dense side adds were 30 at 0.40 (5 relevant), 6 at 0.45 (1 relevant), 1 at 0.50: below
   0.50 it mostly adds neighbours (knowledge distillation for "dataset distillation"), and a digest
   pays more for a wrong paper than a search page does.
+- `LIBRARY_MIN_COSINE` 0.65 between two papers. Pairs of seed papers on one topic (by title and
+  abstract words) vs pairs on different topics: at 0.55 half of the pairs above it are on
+  different topics, at 0.60 30 %, at 0.65 9 %, at 0.70 4 % (but only 4 % of same-topic pairs
+  remain). "Similar to X in your library" should read as obviously similar.
+
 The library section is the reader's recommendations (users/foryou.py: the one recommender,
 which the For-you page, its feed and the channels also use), computed once per subscriber over
 the window's vectors with a Background built once per Composer; unlike the page, it keeps only
 papers at least LIBRARY_MIN_COSINE from one library paper, so a digest never pads with papers
 unrelated to the library, and each names that paper.
-
-- `LIBRARY_MIN_COSINE` 0.65 between two papers. Pairs of seed papers on one topic (by title and
-  abstract words) vs pairs on different topics: at 0.55 half of the pairs above it are on
-  different topics, at 0.60 30 %, at 0.65 9 %, at 0.70 4 % (but only 4 % of same-topic pairs
-  remain). "Similar to X in your library" should read as obviously similar.
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ class DigestSender:
                 # "trending" lines must be as current as the trending page
                 trending.refresh_if_stale(self.store, self.today(), self.trending_max_age_s,
                                           self.clock())  # fmt: skip
-                composer = Composer(self.store, self._search_engine(), self.today())
+                composer = Composer(self.store, self._search_engine(), self.today(), now=now)
                 self._renew()
             digest = composer.compose(sub)
             if digest.unembedded:
@@ -343,7 +343,9 @@ class DigestSender:
     def preview(self, sub: Subscriber) -> Message | None:
         """The digest `sub` would get if their period were due now, written nowhere; None
         when it would hold nothing (and they want no notice)."""
-        digest = Composer(self.store, self._search_engine(), self.today()).compose(sub)
+        digest = Composer(
+            self.store, self._search_engine(), self.today(), now=self.clock()
+        ).compose(sub)
         if not digest.items and not sub.prefs.empty_notice:
             return None
         now = self.clock()
