@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def embedded_seed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["--db", str(path), "ingest", str(SEED)]) == 0
     assert main(["--db", str(path), "embed"]) == 0
     return path
+
+
+def copy_db(source: Path, target: Path) -> Path:
+    """A consistent copy of the SQLite database `source` at `target` (for per-test copies of a
+    database a fixture built once)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ with every paper announced on DAY; window and category tests use small stores of
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -41,6 +40,7 @@ from paperfeed.store import (
     TrendingRow,
     open_store,
 )
+from tests.conftest import copy_db
 
 DAY = date(2026, 11, 24)
 TODAY = date(2026, 11, 25)
@@ -67,10 +67,7 @@ def seed_store(embedded_seed_db: Path, tmp_path_factory: pytest.TempPathFactory
     """The embedded seed papers, all announced on DAY, ranked for trending, with 48 Hugging
     Face upvotes on the Datasheets paper. Tests use subscribers and users of their own."""
     path = tmp_path_factory.mktemp("digest") / "seed.db"
-    source, target = sqlite3.connect(embedded_seed_db), sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.close()
+    copy_db(embedded_seed_db, path)
     store = open_store(str(path))
     papers = store.get_papers_by_seq(range(1, store.count_papers() + 1))
     store.add_announcements([Announcement(p.id, "arxiv:cs.LG", DAY, "new")

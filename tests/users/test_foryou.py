@@ -6,7 +6,6 @@ coming from it."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.search.models import load_embedder
 from paperfeed.store import Announcement, Preferences, Store, User, open_store
 from paperfeed.users import foryou
+from tests.conftest import copy_db
 
 DAY = date(2026, 11, 24)
 TODAY = date(2026, 11, 25)
@@ -44,10 +44,7 @@ def embedder() -> Embedder:
 def seed(embedded_seed_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded seed papers and two unembedded papers with categories, all on DAY."""
     path = tmp_path_factory.mktemp("foryou") / "seed.db"
-    with sqlite3.connect(embedded_seed_db) as source, sqlite3.connect(path) as target:
-        source.backup(target)
-    source.close()
-    target.close()
+    copy_db(embedded_seed_db, path)
     store = open_store(str(path))
     store.upsert_papers([NEW_CL, NEW_CV])
     papers = store.get_papers_by_seq(range(1, store.count_papers() + 1))
@@ -61,10 +58,7 @@ def seed(embedded_seed_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def store(seed: Path, tmp_path: Path) -> Iterator[Store]:
     """A fresh copy per test: readers, saves and hides do not leak between tests."""
     path = tmp_path / "store.db"
-    with sqlite3.connect(seed) as source, sqlite3.connect(path) as target:
-        source.backup(target)
-    source.close()
-    target.close()
+    copy_db(seed, path)
     s = open_store(str(path))
     yield s
     s.close()

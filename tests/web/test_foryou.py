@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.search.models import load_embedder
 from paperfeed.store import Announcement, Store, open_store
 from paperfeed.web.app import create_app
+from tests.conftest import copy_db
 from tests.mail import SMTPCatcher, smtp_server
 from tests.web.conftest import HOSTILE
 from tests.web.test_accounts import SENDER, Clock, Web, act, csrf_in, sign_in
@@ -53,10 +53,7 @@ def corpus(embedded_seed_db: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """The embedded seed papers, the hostile paper (embedded) and a cs.CL paper; even papers
     announced on DAY, odd ones three days before (this week's)."""
     path = tmp_path_factory.mktemp("foryou-web") / "seed.db"
-    with sqlite3.connect(embedded_seed_db) as source, sqlite3.connect(path) as target:
-        source.backup(target)
-    source.close()
-    target.close()
+    copy_db(embedded_seed_db, path)
     store = open_store(str(path))
     store.upsert_papers([HOSTILE, NEW_CL])
     papers = store.get_papers_by_seq(range(1, store.count_papers() + 1))
@@ -72,10 +69,7 @@ def corpus(embedded_seed_db: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def web(corpus: Path, tmp_path: Path, smtp_server: SMTPCatcher, embedder: Embedder
         ) -> Iterator[Web]:  # fmt: skip
     db = tmp_path / "foryou.db"
-    with sqlite3.connect(corpus) as source, sqlite3.connect(db) as target:
-        source.backup(target)
-    source.close()
-    target.close()
+    copy_db(corpus, db)
     store = open_store(str(db))
     clock = Clock(START)
     mailer = SMTPMailer(smtp_server.host, smtp_server.port, "none", "", "", SENDER, timeout_s=5)

@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +42,7 @@ from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailErr
 from paperfeed.digest.outbound import Outbound, OutboundFailed, OutboundRefused
 from paperfeed.digest.render import Links, clean, render_digest, subject
 from paperfeed.errors import InputError, NotFound, PaperfeedError
+from paperfeed.ingest.http import parse_retry_after
 from paperfeed.models import Paper
 from paperfeed.store import Delivery, Preferences, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import sign
@@ -236,7 +236,7 @@ class _Poster:
         if 200 <= answer.status < 300:
             return
         if answer.status == 429 or answer.status >= 500:
-            retry = retry_after(answer.headers.get("retry-after"), time.time())
+            retry = parse_retry_after(answer.headers.get("retry-after"), time.time())
             raise DeliveryError(f"{host} answered HTTP {answer.status}.", temporary=True,
                                 retry_after_s=retry)  # fmt: skip
         if 300 <= answer.status < 400:
@@ -244,19 +244,6 @@ class _Poster:
                                 "which webhooks do not follow.", temporary=False)  # fmt: skip
         raise DeliveryError(f"{host} refused the message (HTTP {answer.status}).",
                             temporary=False)  # fmt: skip
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(parsedate_to_datetime(text).timestamp() - now, 0.0)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 class WebhookChannel(_Poster):
