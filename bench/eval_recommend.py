@@ -219,9 +219,11 @@ def evaluate(
     targets: list[npt.NDArray[np.intp]],
     n: int,
     combine: bool = True,
+    per_user: dict[str, list[float]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Every method on every reader; plus, when `combine`, ours + the SVM (z-scores summed),
-    to show whether TF-IDF features would add anything to the embeddings."""
+    to show whether TF-IDF features would add anything to the embeddings. `per_user` gets
+    each method's recall@50 per reader."""
     every = np.arange(n)
     rng = np.random.default_rng(7)
     probe = rng.choice(n, min(SCORE_BATCH, n), replace=False)
@@ -238,6 +240,8 @@ def evaluate(
             full[m.name] = scorer(every)
             for key, value in rank_metrics(full[m.name], fit_on[u], targets[u]).items():
                 sums[m.name][key] += value
+                if per_user is not None and key == "recall@50":
+                    per_user.setdefault(m.name, []).append(value)
         if combine and Ours.name in full and SanitySVM.name in full:
             mixed = zscore(full[Ours.name]) + zscore(full[SanitySVM.name])
             for key, value in rank_metrics(mixed, fit_on[u], targets[u]).items():
@@ -396,7 +400,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         tune(x, x[sample], users, train, n)
 
     start = time.perf_counter()
-    table = evaluate(methods, users, train, test, n)
+    per_user: dict[str, list[float]] = {}
+    table = evaluate(methods, users, train, test, n, per_user=per_user)
     took = time.perf_counter() - start
     print(
         f"CiteULike-a, split P=10, titles only: {len(users)} readers (seed {args.seed}) of "
@@ -423,9 +428,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if k not in (Ours.name, COMBINED, DIRECTION_ONLY)
     )
     margin = table[Ours.name]["recall@50"] - best[0]
+    diff = np.array(per_user[Ours.name]) - np.array(per_user[best[1]])
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
     print(
         f"\nours vs best baseline ({best[1]}) on recall@50: {margin:+.4f} "
-        f"({margin / best[0]:+.0%}). Background.of on {len(sample)} rows: {bg_s * 1e3:.0f} ms. "
+        f"({margin / best[0]:+.0%}; paired standard error {se:.4f}).\n"
+        f"Background.of on {len(sample)} rows: {bg_s * 1e3:.0f} ms. "
         "100k readers = (fit + score 1k) x 1e5, one core."
     )
     if args.synthetic_readers:
