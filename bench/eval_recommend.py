@@ -56,6 +56,7 @@ from paperfeed.search.models import load_embedder
 
 F32 = npt.NDArray[np.float32]
 KS = (20, 50, 100)
+FACETS = ("background", "method", "result")
 BACKGROUND_ROWS = 4000  # what a pass samples from the corpus for recommend.Background
 SVM_C = 0.01
 SCORE_BATCH = 1000
@@ -447,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if csf is not None:
         result = csfcube(csf, cache)
         print("\nCSFCube query by example (title + abstract), each query's pool ranked by cosine:")
-        keys = list(result["ours"])
+        keys = [f"{m} {f}" for f in (*FACETS, "all") for m in ("nDCG@20", "MAP")]
         print("| vectors | " + " | ".join(keys) + " |")
         print("|---|" + "---|" * len(keys))
         for name, label in (("ours", "ours (MiniLM)"), ("tfidf", "TF-IDF (arxiv-sanity-lite)")):
