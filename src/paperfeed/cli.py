@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import orjson
 from tqdm import tqdm
@@ -618,16 +619,21 @@ def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_digest_status(settings: Settings, args: argparse.Namespace) -> int:
     store = services.open_db(settings, readonly=True)
     try:
-        status = {"subscribers": store.count_subscribers(),
-                  "deliveries": store.count_deliveries()}  # fmt: skip
+        status: dict[str, Any] = {"subscribers": store.count_subscribers(),
+                                  "channels": store.count_channels(),
+                                  "deliveries": store.count_deliveries()}  # fmt: skip
     finally:
         store.close()
     if args.json:
         _print_json(status)
         return EXIT_OK
-    for what, counts in status.items():
+    for what in ("subscribers", "deliveries"):
+        counts = status[what]
         shown = ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none"
         print(f"{what}: {shown}")
+    channels = [f"{kind} {state} {n}" for kind, states in sorted(status["channels"].items())
+                for state, n in sorted(states.items())]  # fmt: skip
+    print(f"channels: {', '.join(channels) or 'none'}")
     return EXIT_OK
 
 

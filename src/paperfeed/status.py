@@ -69,6 +69,7 @@ def gather(settings: Settings, store: Store) -> dict[str, Any]:
         "embedding_now": store.lease_owner(EMBED_LEASE, now),
         "keyword_index_lag": store.count_changes(keyword.last_change),
         "subscribers": store.count_subscribers(),
+        "channels": store.count_channels(),
         "deliveries": store.count_deliveries(),
         "sending_now": store.lease_owner(SENDER_LEASE, now),
         "sizes": {

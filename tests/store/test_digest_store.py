@@ -137,6 +137,10 @@ def test_channels_are_subscribers_of_their_owner(store: Store) -> None:
     got = store.get_subscriber(hook.id)
     assert got is not None and (got.state, got.failures, got.disabled_note) == (
         "suppressed", 5, "off")  # fmt: skip
+    # counts: mail addresses apart from channels, channels by kind and state
+    assert store.count_subscribers() == {"pending": 1}
+    assert store.count_channels() == {"webhook": {"suppressed": 1}, "slack": {"confirmed": 1},
+                                      "discord": {"confirmed": 1}}  # fmt: skip
     assert not store.delete_channel(ann.id)  # an address is not removed this way
     assert store.delete_channel(slack.id) and not store.delete_channel(slack.id)
     assert [c.id for c in store.list_channels(ada.id)] == [hook.id]

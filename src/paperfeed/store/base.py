@@ -382,7 +382,11 @@ class DigestStore(Protocol):
         ...
 
     def count_subscribers(self) -> dict[str, int]:
-        """How many subscribers are in each state."""
+        """How many mail subscribers (not other channels) are in each state."""
+        ...
+
+    def count_channels(self) -> dict[str, dict[str, int]]:
+        """How many non-email channels of each kind are in each state."""
         ...
 
     def plan_delivery(

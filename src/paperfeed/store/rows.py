@@ -5,7 +5,7 @@ looked up by, and how a batch of upserts is merged (`Merge`; each backend reads 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -136,6 +136,14 @@ def channel_address(channel: str) -> str:
     """The synthetic, unique address a notification channel holds in `subscribers.email`: in
     the reserved .invalid domain, so no mail can ever go there and no reader can claim it."""
     return f"{channel}-{secrets.token_hex(12)}@channels.invalid"
+
+
+def rows_by_kind(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, int]]:
+    """(kind, state, count) rows as {kind: {state: count}}."""
+    out: dict[str, dict[str, int]] = {}
+    for kind, state, n in rows:
+        out.setdefault(kind, {})[state] = int(n)
+    return out
 
 
 def row_subscriber(r: Sequence[Any]) -> Subscriber:

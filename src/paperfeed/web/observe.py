@@ -73,6 +73,15 @@ class _StoreFigures(Collector):
             yield _gauge(name, doc, {m: e[key] for m, e in s["embeddings"].items()}, "model")
         yield _gauge("paperfeed_subscribers", "Digest subscribers by state", s["subscribers"],
                      "state")  # fmt: skip
+        channels = GaugeMetricFamily(
+            "paperfeed_channels",
+            "Webhook, Slack and Discord channels by kind and state",
+            labels=["kind", "state"],
+        )
+        for kind, states in sorted(s["channels"].items()):
+            for state, n in sorted(states.items()):
+                channels.add_metric([kind, state], n)
+        yield channels
         yield _gauge("paperfeed_deliveries", "Mails in the delivery ledger by state",
                      s["deliveries"], "state")  # fmt: skip
         sources = s["sources"]

@@ -32,6 +32,7 @@ from paperfeed.store.rows import (
     row_delivery,
     row_subscriber,
     row_user,
+    rows_by_kind,
     ts,
 )
 
@@ -469,9 +470,18 @@ class PeopleMethods(PostgresBase):
     def count_subscribers(self) -> dict[str, int]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT state, count(*) FROM subscribers GROUP BY state ORDER BY state"
+                "SELECT state, count(*) FROM subscribers WHERE channel = 'email'"
+                " GROUP BY state ORDER BY state"
             ).fetchall()
         return {state: n for state, n in rows}
+
+    def count_channels(self) -> dict[str, dict[str, int]]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT channel, state, count(*) FROM subscribers WHERE channel != 'email'"
+                " GROUP BY channel, state ORDER BY channel, state"
+            ).fetchall()
+        return rows_by_kind(rows)
 
     def plan_delivery(
         self,

@@ -67,6 +67,7 @@ from paperfeed.store.rows import (
     row_source,
     row_subscriber,
     row_user,
+    rows_by_kind,
     ts,
 )
 
@@ -1064,8 +1065,17 @@ class SQLiteStore:
             after = rows[-1][0]
 
     def count_subscribers(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT state, count(*) FROM subscribers GROUP BY state")
+        rows = self.conn.execute(
+            "SELECT state, count(*) FROM subscribers WHERE channel = 'email' GROUP BY state"
+        )
         return {state: n for state, n in rows}
+
+    def count_channels(self) -> dict[str, dict[str, int]]:
+        rows = self.conn.execute(
+            "SELECT channel, state, count(*) FROM subscribers WHERE channel != 'email'"
+            " GROUP BY channel, state"
+        )
+        return rows_by_kind(rows)
 
     def plan_delivery(
         self,
