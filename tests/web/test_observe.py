@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from paperfeed.ingest.files import import_file
 from paperfeed.logs import JSONFormatter
 from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
-from paperfeed.store import Store, open_store
+from paperfeed.store import Preferences, Store, open_store
 from paperfeed.web.app import create_app
 from tests.conftest import SEED
 from tests.web.conftest import add_hf_day
@@ -52,6 +53,10 @@ def test_metrics_count_requests_by_route_and_export_the_status_figures(
     store: Store, tmp_path: Path
 ) -> None:
     settings = Settings(db=str(tmp_path / "web.db"))
+    owner = store.get_or_add_user("ada@example.org", datetime(2026, 1, 1, tzinfo=UTC))
+    store.add_channel(owner.id, "slack", "https://hooks.slack.com/services/T/B/x", None,
+                      Preferences(), 0.0)  # fmt: skip
+    store.add_subscriber("bob@example.org", 0.0, "web")
     with client(store, tmp_path, status=lambda s: gather(settings, s)) as c:
         assert c.get("/search.json", params={"q": "dropout"}).status_code == 200
         assert c.get("/paper/2410.17243").status_code == 200
@@ -70,6 +75,8 @@ def test_metrics_count_requests_by_route_and_export_the_status_figures(
     assert got[("paperfeed_embedding_backlog", model)] == 231  # nothing embedded here
     assert got[("paperfeed_keyword_index_lag", ())] == 0  # the search caught it up
     assert got[("paperfeed_database_bytes", ())] > 0
+    assert got[("paperfeed_subscribers", (("state", "pending"),))] == 1  # the address only
+    assert got[("paperfeed_channels", (("kind", "slack"), ("state", "confirmed")))] == 1
     count = "paperfeed_http_request_duration_seconds_count"
     assert got[(count, (("route", "/paper/{ref:path}"),))] == 3
 
