@@ -175,6 +175,17 @@ def test_the_library_lists_the_most_recent_first_and_filters_by_tag(backend: Sto
     backend.set_tags(bob.id, s3, ["vision"])
     assert ids(backend.list_library(ada.id, tag="nlp")) == ["2410.00002", "2410.00001"]
     assert ids(backend.list_library(ada.id, tag="vision")) == []
+    # the same, light: row numbers and when, no papers
+    assert backend.list_reactions(ada.id) == {
+        s1: {"save": AT, "upvote": AT + 20},
+        s2: {"save": AT + 10},
+        s3: {"save": AT + 5},
+    }
+    assert backend.list_reactions(ada.id, tag="nlp") == {
+        s1: {"save": AT, "upvote": AT + 20},
+        s2: {"save": AT + 10},
+    }
+    assert backend.list_reactions(bob.id) == {} and backend.list_reactions(ada.id, tag="x") == {}
     assert backend.list_library(ada.id)[2].tags == ("nlp", "rl")  # by name
     assert backend.list_user_tags(ada.id) == [("nlp", 2), ("rl", 1)]
     backend.set_tags(ada.id, s1, ["rl"])  # replaces the paper's tags

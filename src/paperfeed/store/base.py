@@ -279,6 +279,13 @@ class AccountStore(Protocol):
 
     def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]: ...
 
+    def list_reactions(self, user_id: int, *, tag: str | None = None
+                       ) -> dict[int, dict[str, float]]:  # fmt: skip
+        """Every paper the user reacted to (with `tag`: every paper they tagged so), with when
+        they did each kind: {seq: {kind: at}}. Row numbers and times only, no papers: what a
+        recommendation reads per reader."""
+        ...
+
     def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
                      ) -> list[LibraryItem]:  # fmt: skip
         """Papers the user reacted to with `kind`, most recent first."""

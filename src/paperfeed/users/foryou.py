@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +39,9 @@ from paperfeed.rank.recommend import Background, explain, fit
 from paperfeed.search.embed import from_blobs
 from paperfeed.search.keyword import category_terms
 from paperfeed.search.query import Filters, ParsedQuery, matches, parse_query
-from paperfeed.store import LibraryItem, Store, User
+from paperfeed.store import Store, User
 
+POSITIVE = frozenset({"save", "upvote"})  # the reactions that say "more like this"
 MAX_POSITIVES = 200  # the most recent saves and upvotes a reader model is fitted on
 HALF_LIFE_DAYS = 180.0
 RECENT_FLOOR = 0.5
@@ -136,8 +137,7 @@ def saved_searches(store: Store, user: User) -> tuple[str, ...]:
 
 def has_library(store: Store, user: User) -> bool:
     """Whether the reader saved or upvoted anything (else: the cold start)."""
-    return bool(store.list_library(user.id, kind="save") or
-                store.list_library(user.id, kind="upvote"))  # fmt: skip
+    return any(kinds.keys() & POSITIVE for kinds in store.list_reactions(user.id).values())
 
 
 def recommend(
@@ -164,47 +164,50 @@ def recommend(
                                else candidates)]  # fmt: skip
     if not isinstance(candidates, Candidates):
         candidates = Candidates.load(store, model, dim, listed)
-    saves = store.list_library(user.id, kind="save", tag=tag)
-    upvotes = [] if tag is not None else store.list_library(user.id, kind="upvote")
-    hides = store.list_library(user.id, kind="hide")
-    every_save = saves if tag is None else store.list_library(user.id, kind="save")
-    mine = {i.seq for items in (every_save, upvotes, hides) for i in items}
+    reactions = store.list_reactions(user.id)  # seq -> {kind: at}: no papers read
+    mine = np.fromiter(reactions, np.int64, len(reactions))  # saved, upvoted or hidden
     if limit <= 0:
         return []
-    positives, weights, papers = _positives(store, model, dim, saves, upvotes, now)
+    liked = reactions if tag is None else store.list_reactions(user.id, tag=tag)
+    wants = {"save"} if tag is not None else POSITIVE
+    positives, weights, kept = _positives(store, model, dim, liked, wants, now)
     if not len(positives):  # the cold start: by followed category, vectors or not
         if min_similarity is not None or tag is not None:
             return []
         chosen = store.get_user_categories(user.id) if categories is None else categories
-        return _by_category(store, [s for s in listed if s not in mine], chosen, limit)
-    keep = ~np.isin(candidates.seqs, np.fromiter(mine, np.int64, len(mine)))
+        return _by_category(store, [s for s in listed if s not in reactions], chosen, limit)
+    keep = ~np.isin(candidates.seqs, mine)
     seqs, matrix = candidates.seqs[keep], candidates.vectors[keep]
+    if min_similarity is not None:  # the digest's cut first: one product with the library
+        nearest, cosine = explain(positives, matrix)
+        above = cosine >= min_similarity
+        seqs, matrix, nearest, cosine = seqs[above], matrix[above], nearest[above], cosine[above]
     if not len(seqs):
         return []
-    negatives = _vectors(store, model, dim, [i.seq for i in hides[:MAX_POSITIVES]])
+    hides = sorted((at["hide"], seq) for seq, at in reactions.items() if "hide" in at)
+    negatives = _vectors(store, model, dim, [seq for _, seq in hides[-MAX_POSITIVES:]])
     bg = background if background is not None else Background.of(matrix)
     reader = fit(positives, bg, negatives=negatives if len(negatives) else None, weights=weights)
     scores = reader.score(matrix)
-    order = np.lexsort((seqs, -scores))
-    if min_similarity is None:
-        order = order[:limit]  # (only the shown papers are explained: the costly part)
-    nearest, cosine = explain(positives, matrix[order])
-    if min_similarity is not None:
-        above = cosine >= min_similarity
-        order, nearest, cosine = order[above], nearest[above], cosine[above]
-    order, nearest, cosine = order[:limit], nearest[:limit], cosine[:limit]
+    order = np.lexsort((seqs, -scores))[:limit]
+    if min_similarity is None:  # (only the shown papers are explained: the costly part)
+        nearest, cosine = explain(positives, matrix[order])
+    else:
+        nearest, cosine = nearest[order], cosine[order]
     wanted = saved_searches(store, user) if searches is None else tuple(searches)
     found = store.get_papers_by_seq([int(seqs[i]) for i in order]) if wanted else {}
+    titles = store.get_papers_by_seq(sorted({kept[int(n)] for n in nearest}))
     out = []
     for k, i in enumerate(order):
-        seq, like = int(seqs[i]), papers[int(nearest[k])]
+        seq, like = int(seqs[i]), kept[int(nearest[k])]
+        title = titles[like].title if like in titles else ""
         search = _matching_search(found.get(seq), wanted)
         if search is not None:
             reason = Reason("search", search)
         elif tag is not None:
-            reason = Reason("tag", tag, like.seq, like.paper.title)
+            reason = Reason("tag", tag, like, title)
         else:
-            reason = Reason("paper", like.paper.title, like.seq)
+            reason = Reason("paper", title, like)
         out.append(Recommendation(seq, float(scores[i]), float(cosine[k]), reason))
     return out
 
@@ -212,29 +215,23 @@ def recommend(
 Matrix = npt.NDArray[np.float32]
 
 
-def _positives(store: Store, model: str, dim: int, saves: Sequence[LibraryItem],
-               upvotes: Sequence[LibraryItem], now: float
-               ) -> tuple[Matrix, Matrix, list[LibraryItem]]:  # fmt: skip
-    """The library papers with vectors, their weights (one per save or upvote, by recency)."""
-    items: dict[int, LibraryItem] = {}
-    weight: dict[int, float] = {}
-    for item in sorted([*saves, *upvotes], key=lambda i: -max(i.kinds.values(), default=0.0)):
-        if item.seq not in items and len(items) >= MAX_POSITIVES:
-            continue
-        items.setdefault(item.seq, item)
-    for item in items.values():
-        w = 0.0
-        for kind in ("save", "upvote"):
-            at = item.kinds.get(kind)
-            if at is not None:
-                age_days = max(now - at, 0.0) / DAY_S
-                w += RECENT_FLOOR + (1 - RECENT_FLOOR) * 2 ** (-age_days / HALF_LIFE_DAYS)
-        weight[item.seq] = w or 1.0
-    blobs = store.get_vectors(model, list(items))
-    kept = [items[s] for s in items if s in blobs]
-    vectors = from_blobs([blobs[i.seq] for i in kept], dim)
-    weights = np.array([weight[i.seq] for i in kept], dtype=np.float32)
-    return vectors, weights, kept
+def _positives(store: Store, model: str, dim: int, reactions: Mapping[int, Mapping[str, float]],
+               kinds: Set[str], now: float) -> tuple[Matrix, Matrix, list[int]]:  # fmt: skip
+    """The library papers with vectors (the most recent MAX_POSITIVES of those with one of
+    `kinds`), their weights (one per save or upvote, by recency) and their row numbers."""
+    recent = sorted(((max(at[k] for k in at.keys() & kinds), seq)
+                     for seq, at in reactions.items() if at.keys() & kinds),
+                    reverse=True)  # fmt: skip
+    seqs = [seq for _, seq in recent[:MAX_POSITIVES]]
+    blobs = store.get_vectors(model, seqs)
+    kept = [s for s in seqs if s in blobs]
+    weights = []
+    for seq in kept:
+        ages = [max(now - at, 0.0) / DAY_S for k, at in reactions[seq].items() if k in kinds]
+        weights.append(sum(RECENT_FLOOR + (1 - RECENT_FLOOR) * 2 ** (-a / HALF_LIFE_DAYS)
+                           for a in ages))  # fmt: skip
+    vectors = from_blobs([blobs[s] for s in kept], dim)
+    return vectors, np.array(weights, dtype=np.float32), kept
 
 
 def _vectors(store: Store, model: str, dim: int, seqs: Sequence[int]) -> npt.NDArray[np.float32]:

@@ -177,6 +177,20 @@ class PeopleMethods(PostgresBase):
             found.setdefault(seq, set()).add(kind)
         return found
 
+    def list_reactions(self, user_id: int, *, tag: str | None = None
+                       ) -> dict[int, dict[str, float]]:  # fmt: skip
+        tagged = " AND seq IN (SELECT seq FROM tags WHERE user_id = %(user)s AND tag = %(tag)s)"
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT seq, kind, at FROM reactions WHERE user_id = %(user)s"
+                + (tagged if tag is not None else ""),
+                {"user": user_id, "tag": tag},
+            ).fetchall()
+        found: dict[int, dict[str, float]] = {}
+        for seq, kind, at in rows:
+            found.setdefault(seq, {})[kind] = at
+        return found
+
     def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
                      ) -> list[LibraryItem]:  # fmt: skip
         tagged = "AND seq IN (SELECT seq FROM tags WHERE user_id = %(user)s AND tag = %(tag)s)"

@@ -825,6 +825,18 @@ class SQLiteStore:
                 found.setdefault(seq, set()).add(kind)
         return found
 
+    def list_reactions(self, user_id: int, *, tag: str | None = None
+                       ) -> dict[int, dict[str, float]]:  # fmt: skip
+        tagged = " AND seq IN (SELECT seq FROM tags WHERE user_id = :user AND tag = :tag)"
+        found: dict[int, dict[str, float]] = {}
+        for seq, kind, at in self.conn.execute(
+            "SELECT seq, kind, at FROM reactions WHERE user_id = :user"
+            + (tagged if tag is not None else ""),
+            {"user": user_id, "tag": tag},
+        ):
+            found.setdefault(seq, {})[kind] = at
+        return found
+
     def list_library(self, user_id: int, *, kind: str = "save", tag: str | None = None
                      ) -> list[LibraryItem]:  # fmt: skip
         tagged = "AND seq IN (SELECT seq FROM tags WHERE user_id = :user AND tag = :tag)"
