@@ -459,8 +459,8 @@ def measure_compose(composer: Composer, store: Store, subs: list[Subscriber]
     readers = {s.id for s in subs if s.email.startswith("reader")}
     times: list[float] = []
     plans: list[DigestPlan] = []
-    names = ("get_user_by_email", "sent_seqs", "get_reactions", "list_library", "get_vectors")
-    with TR.store_timers(store, names) as spent, call_counter(store, "list_library") as calls:
+    names = ("get_user_by_email", "sent_seqs", "get_reactions", "list_reactions", "get_vectors")
+    with TR.store_timers(store, names) as spent, call_counter(store, "list_reactions") as calls:
         start = time.perf_counter()
         for sub in subs:
             t = time.perf_counter()
@@ -482,7 +482,7 @@ def measure_compose(composer: Composer, store: Store, subs: list[Subscriber]
          f"{ms(pct(library, 99))}", f"{len(library):,} readers with saves"),
         ("  in store reads (s)", f"{sum(spent.values()):.1f}",
          ", ".join(f"{k} {v:.1f}" for k, v in spent.items())),
-        ("  store.list_library per library compared (p50)", ms(pct(calls, 50)),
+        ("  store.list_reactions per library compared (p50)", ms(pct(calls, 50)),
          f"{len(calls):,} calls (readers with room left after their searches)"),
         ("  papers per digest (mean) and where from", f"{np.mean(items):.1f}", share),
         ("  digests with no paper", f"{sum(1 for n in items if n == 0):,}", ""),
