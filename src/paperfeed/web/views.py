@@ -18,7 +18,8 @@ from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.rank import trending
 from paperfeed.search.engine import Hit, SearchEngine
-from paperfeed.search.query import MODES, Filters, SearchRequest, parse_query
+from paperfeed.search import highlight
+from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.store import Listed
 from paperfeed.web import mathtext
 
@@ -80,9 +81,8 @@ def _next_page(page: int, shown: int, size: int = PAGE_SIZE) -> int | None:
 
 
 def query_terms(text: str) -> list[str]:
-    """The words and phrases a result should show highlighted."""
-    parsed = parse_query(text)
-    return [t for t in (*parsed.phrases, *parsed.words) if t.strip()]
+    """The words and phrases a result should show highlighted (search/highlight.py)."""
+    return highlight.terms(text)
 
 
 def _hit_json(hit: Hit, terms: list[str]) -> dict[str, Any]:
@@ -238,25 +238,7 @@ def rich_text(text: str, terms: Sequence[str] = ()) -> Markup:
     return mathtext.render(text, lambda piece: highlight_spans(piece, list(terms)))
 
 
-_SPLIT = re.compile(r"\s+")
-
-
 def highlight_spans(text: str, terms: list[str]) -> list[tuple[str, bool]]:
-    """`text` cut into (piece, is_match) for the query terms, case-insensitively, at word
-    starts. The template escapes every piece; nothing here produces markup."""
-    words = sorted({t for term in terms for t in [term.strip()] if t}, key=len, reverse=True)
-    if not words or not text:
-        return [(text, False)]
-    pattern = re.compile(
-        r"(?<!\w)(" + "|".join(re.escape(_SPLIT.sub(" ", w)) for w in words) + r")", re.I
-    )
-    pieces: list[tuple[str, bool]] = []
-    last = 0
-    for m in pattern.finditer(text):
-        if m.start() > last:
-            pieces.append((text[last : m.start()], False))
-        pieces.append((m.group(0), True))
-        last = m.end()
-    if last < len(text):
-        pieces.append((text[last:], False))
-    return pieces
+    """`text` cut into (piece, is_match) for the query terms: whole words by stem, phrases
+    whole (search/highlight.py). The template escapes every piece; nothing here makes markup."""
+    return highlight.spans(text, terms)
