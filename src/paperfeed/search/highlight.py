@@ -24,8 +24,8 @@ import tantivy
 from paperfeed.search.query import parse_query
 
 # Lucene's English stop words (tantivy's `stopword("english")`, what the index drops) and NLTK's.
-STOP_WORDS = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their
+_STOP_WORDS = """a an and are as at be but by for if in into is it no not of on or such that the
+    their
     then there these they this to was will with
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
     she her hers herself its itself them theirs themselves what which who whom those am were
@@ -33,8 +33,8 @@ STOP_WORDS = frozenset(
     through during before after above below from up down out off over under again further
     once here when where why how all any both each few more most other some nor only own same
     so than too very s t can just don should now d ll m o re ve y ain aren couldn didn doesn
-    hadn hasn haven isn ma mightn mustn needn shan shouldn wasn weren won wouldn""".split()
-)
+    hadn hasn haven isn ma mightn mustn needn shan shouldn wasn weren won wouldn"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"[^\W_]+")  # letters and digits, as tantivy's simple tokenizer
 _ANALYZER: tantivy.TextAnalyzer | None = None
 

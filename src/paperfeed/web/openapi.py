@@ -29,6 +29,36 @@ def _param(name: str, description: str, kind: str = "string", **extra: Any) -> d
     }
 
 
+_FILTER_DROPPED = {
+    "type": "object",
+    "properties": {
+        "filter": {"enum": ["category", "author", "since", "until", "has_code"]},
+        "value": {"type": ["string", "boolean"]},
+        "text": {"type": "string", "description": "The filter in words: 'in cs.LG'."},
+        "search_without": {"type": "string", "description": "The same search without it."},
+    },
+}
+SEARCH_RESULTS = {
+    "type": "object",
+    "properties": {
+        "papers": {"type": "array", "items": {"type": "object"}},
+        "empty_reason": {
+            "type": ["object", "null"],
+            "description": "On an empty first page: why. `filters` names the filters in force "
+            "(each with a link to the same search without it); `without_filters` is how many "
+            "papers the words alone find on a first page of `limit` (null when there are no "
+            "filters or no words; 0: the words match nothing either).",
+            "properties": {
+                "message": {"type": "string"},
+                "filters": {"type": "array", "items": _FILTER_DROPPED},
+                "without_filters": {"type": ["integer", "null"]},
+                "search_without_filters": {"type": ["string", "null"]},
+            },
+        },
+    },
+}
+
+
 def _ok(description: str, schema: dict[str, Any], kind: str = "application/json") -> dict[str, Any]:
     return {
         "200": {"description": description, "content": {kind: {"schema": schema}}},
@@ -245,7 +275,7 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Search papers",
                     "parameters": SEARCH,
-                    "responses": _ok("Results", {"type": "object"}),
+                    "responses": _ok("Results", SEARCH_RESULTS),
                 }
             },
             "/search.atom": {

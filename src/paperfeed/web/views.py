@@ -11,14 +11,15 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.rank import trending
-from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search import highlight
+from paperfeed.search.engine import Hit, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest
 from paperfeed.store import Listed
 from paperfeed.web import mathtext
@@ -110,24 +111,84 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
     has_code = flag_param(params, "has_code")
     request = SearchRequest(text=text, filters=filters, limit=limit, offset=(page - 1) * limit,
                             mode=mode)  # type: ignore[arg-type]  # fmt: skip
-    hits = engine.search(request) if text.strip() or not filters.is_empty else []
-    if has_code:
-        hits = [h for h in hits if h.paper.code_url]
+    found = engine.search(request) if text.strip() or not filters.is_empty else []
+    hits = [h for h in found if h.paper.code_url] if has_code else found
     terms = query_terms(text)
-    return {
+    shown = {
+        "category": category,
+        "author": filters.author or "",
+        "since": params.get("since", ""),
+        "until": params.get("until", ""),
+        "has_code": has_code,
+    }
+    view = {
         "query": text,
         "mode": mode,
-        "filters": {
-            "category": category,
-            "author": filters.author or "",
-            "since": params.get("since", ""),
-            "until": params.get("until", ""),
-            "has_code": has_code,
-        },
+        "filters": shown,
         "page": page,
         "limit": limit,
         "next_page": _next_page(page, len(hits), limit),
         "papers": [_hit_json(h, terms) for h in hits],
+        "empty_reason": None,
+    }
+    if not hits and page == 1 and (text.strip() or not filters.is_empty):
+        unfiltered = None
+        if text.strip() and (has_code or not filters.is_empty):
+            unfiltered = len(found) if filters.is_empty else len(engine.search(
+                SearchRequest(text=text, limit=limit, mode=mode)))  # type: ignore[arg-type]  # fmt: skip
+        view["empty_reason"] = empty_reason(text, mode, shown, unfiltered, limit)
+    return view
+
+
+# The search form's filters, in the order a sentence names them: (parameter, words before it).
+_FILTER_WORDS = (("category", "in"), ("author", "by"), ("since", "since"), ("until", "until"))
+
+
+def _search_link(query: str, mode: str, shown: Mapping[str, Any], drop: str | None) -> str:
+    """The same search (first page) without the filter `drop`, or without any when "all"."""
+    params: dict[str, str] = {"q": query, "mode": mode}
+    for name, _ in _FILTER_WORDS:
+        if shown[name] and drop not in (name, "all"):
+            params[name] = str(shown[name])
+    if shown["has_code"] and drop not in ("has_code", "all"):
+        params["has_code"] = "1"
+    return "/search?" + urlencode(params)
+
+
+def empty_reason(
+    query: str, mode: str, shown: Mapping[str, Any], unfiltered: int | None, limit: int
+) -> dict[str, Any]:
+    """Why a first page is empty, in one sentence: the filters that removed everything (with a
+    link to the same search without each of them), or the words themselves. `unfiltered` is
+    how many papers the words alone found on a first page of `limit` (None: not asked, as
+    when there are no filters, or no words)."""
+    filters = [
+        {"filter": name, "value": shown[name], "text": f"{word} {str(shown[name]).strip()}",
+         "search_without": _search_link(query, mode, shown, name)}
+        for name, word in _FILTER_WORDS if shown[name]
+    ]  # fmt: skip
+    if shown["has_code"]:
+        without = _search_link(query, mode, shown, "has_code")
+        filters.append({"filter": "has_code", "value": True, "text": "with code",
+                        "search_without": without})  # fmt: skip
+    where = "".join(f" {f['text']}" for f in filters)
+    words = f" match “{query.strip()}”" if query.strip() else ""
+    if not filters:
+        message = f"No papers match “{query.strip()}”; try fewer or different words."
+    elif not words:
+        message = f"No papers{where}; try removing a filter."
+    elif unfiltered:
+        more = " or more" if unfiltered >= limit else ""
+        found = "1 paper matches" if unfiltered == 1 else f"{unfiltered}{more} papers match"
+        message = f"No papers{where}{words}; without the filters, {found}."
+    else:
+        message = (f"No papers{where}{words}, and none match without the filters either; "
+                   "try fewer or different words.")  # fmt: skip
+    return {
+        "message": message,
+        "filters": filters,
+        "without_filters": unfiltered,
+        "search_without_filters": _search_link(query, mode, shown, "all") if filters else None,
     }
 
 
