@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from paperfeed.search.highlight import spans, stem, terms
 from paperfeed.web.views import rich_text
 
@@ -65,3 +67,22 @@ def test_hostile_text_stays_escaped_and_math_unmarked() -> None:
     # a query of markup marks nothing it should not and injects nothing
     html = str(rich_text("a <mark> b", terms("<mark>")))
     assert html == "a &lt;<mark>mark</mark>&gt; b"
+
+
+def test_stems_are_the_keyword_index_stems(tmp_path: Path) -> None:
+    from paperfeed.search.keyword import KeywordIndex
+
+    index = KeywordIndex(tmp_path / "keyword")
+    words = [
+        "Datasets",
+        "distillation",
+        "Modeling",
+        "memorizing",
+        "Naïve",
+        "studies",
+        "ran",
+        "running",
+        "über",
+        "GPT4",
+    ]
+    assert [stem(w) for w in words] == [t for w in words for t in index.text_analyzer.analyze(w)]

@@ -93,3 +93,14 @@ def test_the_query_is_escaped_in_the_message(client: TestClient) -> None:
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "No papers in math.AG since 2024-01-01 match" in page
+
+
+def test_a_question_on_the_page_marks_no_stop_words(client: TestClient) -> None:
+    question = "how do I stop a language model from memorizing private data"
+    page = client.get("/search", params={"q": question, "mode": "keyword"}).text
+    marks = {m.lower() for m in re.findall(r"<mark>([^<]*)</mark>", page)}
+    assert marks and not marks & {"a", "i", "do", "how", "from", "an", "in", "is"}
+    assert not [m for m in marks if m[0] in "ai"], marks  # no query word starts with a or i
+    data = client.get("/search.json", params={"q": question, "mode": "keyword"}).json()
+    assert data["papers"][0]["highlight"] == ["stop", "language", "model", "memorizing",
+                                              "private", "data"]  # fmt: skip

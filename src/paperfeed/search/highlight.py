@@ -93,6 +93,7 @@ def terms(query: str) -> list[str]:
 class _Matcher:
     words: frozenset[str]  # stems of single words
     phrases: tuple[tuple[str, ...], ...]  # stems of each phrase's words, longest first
+    starts: frozenset[str]  # every stem that can start a match: words and phrases' first
 
 
 @lru_cache(maxsize=1024)
@@ -105,7 +106,8 @@ def _matcher(marked: tuple[str, ...]) -> _Matcher:
             words.add(stem(parts[0]))
         elif len(parts) > 1:
             phrases.add(tuple(stem(p) for p in parts))
-    return _Matcher(frozenset(words), tuple(sorted(phrases, key=len, reverse=True)))
+    ordered = tuple(sorted(phrases, key=len, reverse=True))
+    return _Matcher(frozenset(words), ordered, frozenset(words | {p[0] for p in ordered}))
 
 
 def spans(text: str, marked: list[str] | tuple[str, ...]) -> list[tuple[str, bool]]:
@@ -119,6 +121,9 @@ def spans(text: str, marked: list[str] | tuple[str, ...]) -> list[tuple[str, boo
     pieces: list[tuple[str, bool]] = []
     last = i = 0
     while i < len(tokens):
+        if stems[i] not in matcher.starts:
+            i += 1
+            continue
         end = _phrase_at(stems, i, matcher.phrases)
         if end is None and stems[i] in matcher.words and not _is_stop(tokens[i][2]):
             end = i + 1
