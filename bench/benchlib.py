@@ -27,7 +27,9 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -187,7 +189,23 @@ def build_atomically(path: Path, build: Callable[[Path], object], rebuild: bool 
     except BaseException:
         _remove(tmp)
         raise
+    for other in other_versions(path):
+        print(f"note: {other} is this cache built by other code; delete it if unused", flush=True)
     return True
+
+
+def other_versions(path: Path) -> list[Path]:
+    """Caches at cached_path's name for the same cache and parameters, but other keys (other
+    code built them): kept, as another checkout may still use them, but worth knowing about
+    (a store at 1M papers takes gigabytes)."""
+    match = re.fullmatch(r"(paperfeed-bench-.*-)[0-9a-f]{12}((?:\.[a-z]+)?)", path.name)
+    if match is None:
+        return []
+    prefix, suffix = match.groups()
+    pattern = re.compile(re.escape(prefix) + r"[0-9a-f]{12}" + re.escape(suffix))
+    return sorted(
+        p for p in path.parent.glob(f"{prefix}*") if p != path and pattern.fullmatch(p.name)
+    )
 
 
 def cached_folder(
@@ -270,14 +288,22 @@ def repeat(fn: Callable[[], Any], n: int) -> Stats:
 
 
 def machine_line(before: tuple[float, float, float] | None = None) -> str:
-    """What the machine is and how loaded: CPUs, load average now (and at `before`, an earlier
-    os.getloadavg(), when given)."""
-    now = os.getloadavg()
-    load = " / ".join(f"{x:.2f}" for x in now)
+    """What the machine is (cores, CPU model, memory, Python, SQLite) and how loaded: the load
+    average now, and at `before` (an earlier os.getloadavg()) when given."""
+    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
+    model, mem_gb = platform.machine(), 0.0
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    if meminfo.exists():
+        mem_gb = int(meminfo.read_text().split("MemTotal:")[1].split()[0]) / 1024**2
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     if before is not None:
         load = f"{' / '.join(f'{x:.2f}' for x in before)} before, {load} after"
     return (
-        f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{os.cpu_count()} cores ({model}), {mem_gb:.0f} GB RAM, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
         f"load average (1 / 5 / 15 min) {load}"
     )
 

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import socket
 import sqlite3
@@ -72,7 +73,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import SRC, cached_folder, load_module, synth, timed
+from benchlib import SRC, cached_folder, load_module, machine_line, synth, timed
 from synth import SEED_PAPERS
 
 from paperfeed.digest.compose import Composer, DigestPlan
@@ -612,7 +613,8 @@ def main() -> None:
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in meta["stages_s"].items())
     state = "cached; --rebuild to redo" if meta["cached"] else "just now"
     print(f"database {db}: built in {meta['build_s']:.0f} s ({stages}; {state})")
-    print(f"machine: {TR.machine()}")
+    load_before = os.getloadavg()
+    print(f"machine: {machine_line()}")
     store = open_store(str(db))
     engine = SearchEngine(store, index_dir(db), embedder)
     print(f"{meta['papers']:,} papers, {meta['subscribers']:,} subscribers, saved-search pool "
@@ -622,6 +624,7 @@ def main() -> None:
     store.close()
     run.rows += measure_send(run.messages)
     print_table(run.rows)
+    print(f"\nmachine: {machine_line(load_before)}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ embedding 1M abstracts with the CPU model would take many hours (embedding throu
 abstracts is measured separately, and reported). The query vectors do come from the real model,
 so the latency includes a real query embedding. Quality is bench/eval_search.py's job.
 
+Figures: each latency is over REPEATS rounds of the query set, with the range of the rounds'
+own figure beside it; the machine's load average before and after is printed above the table.
+The serving process's memory is its own, read from /proc/self/status once it has loaded what it
+serves (VmRSS) and at the end (VmHWM, its peak). The old figure, ru_maxrss, is printed too: on
+Linux a child's starts at its parent's peak, so it reported the builder's memory.
+
     .venv/bin/python bench/search_speed.py [--n 100000 1000000] [--model NAME]
 """
 

@@ -54,9 +54,7 @@ import dataclasses
 import io
 import json
 import os
-import platform
 import pstats
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -65,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import MIGRATIONS, SYNTH_SOURCES, cached_folder, corpus, timed
+from benchlib import MIGRATIONS, SYNTH_SOURCES, cached_folder, corpus, machine_line, timed
 
 from paperfeed.ingest.files import iter_records
 from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE
@@ -607,21 +605,6 @@ def profile_recompute(store: Store) -> str:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model, mem_gb = platform.machine(), 0.0
-    for line in (
-        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    ):
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    if Path("/proc/meminfo").exists():
-        kb = Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0]
-        mem_gb = int(kb) / 1024**2
-    return (f"{os.cpu_count()} cores ({model}), {mem_gb:.0f} GB RAM, Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}")  # fmt: skip
-
-
 def table_counts(store: Store) -> str:
     conn = store.conn  # type: ignore[attr-defined]
     parts = []
@@ -673,7 +656,8 @@ def main() -> None:
           f"{sum(p.stat().st_size for p in db_files(db)) / 1e6:,.0f} MB")  # fmt: skip
     store = open_store(str(db))
     reset(store, meta)
-    print(f"machine: {machine()}")
+    load_before = os.getloadavg()
+    print(f"machine: {machine_line()}")
     print(f"rows: {table_counts(store)}")
     print(describe(meta, store), flush=True)
     rows, recompute_s = measure_recompute(store, args.repeats)
@@ -691,6 +675,7 @@ def main() -> None:
     print("|---|---|---|")
     for figure, value, comparison in rows:
         print(f"| {figure} | {value} | {comparison} |")
+    print(f"\nmachine: {machine_line(load_before)}")
     if profile:
         print("\nOne full recompute under cProfile (top 15 by own time):\n" + profile)
 

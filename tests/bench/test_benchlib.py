@@ -109,6 +109,7 @@ def test_a_cache_built_by_other_code_or_parameters_is_not_reused(source: Path) -
     third, _ = benchlib.cached_folder("store", {"papers": 4}, [source], build)
     assert third not in (first, second)
     assert built == ["VERSION = 1\n", "VERSION = 2\n", "VERSION = 2\n"]
+    assert benchlib.other_versions(second) == [first]  # named, not deleted
     # a folder of sources counts every file below it
     folder = source.parent
     before = benchlib.source_hash([folder])
