@@ -167,8 +167,9 @@ def build_atomically(path: Path, build: Callable[[Path], object], rebuild: bool 
     """Make sure `path` (a file or a folder) exists, complete: when it does not (or `rebuild`),
     `build(tmp)` writes it at tmp = PATH.tmp-PID (either kind; tmp does not exist yet), which
     is then renamed to `path` (os.replace); if `build` raises, tmp is removed and nothing appears
-    under `path`. Leftovers of interrupted builds by processes no longer running are removed.
-    Returns whether it built."""
+    under `path`; should another run have completed `path` meanwhile, that one is kept (unless
+    `rebuild`). Leftovers of interrupted builds by processes no longer running are removed.
+    Returns whether it built what is now at `path`."""
     for stale in path.parent.glob(f"{path.name}.tmp-*"):
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
@@ -181,7 +182,10 @@ def build_atomically(path: Path, build: Callable[[Path], object], rebuild: bool 
         build(tmp)
         if not tmp.exists():
             raise RuntimeError(f"building {path} wrote nothing at {tmp}")
-        if path.exists():  # --rebuild: the old one goes only once the new one is complete
+        if path.exists() and not rebuild:  # another run built it meanwhile: theirs is used
+            _remove(tmp)
+            return False
+        if path.exists():  # rebuild: the old one goes only once the new one is complete
             old = path.with_name(f"{path.name}.old-{os.getpid()}")
             os.replace(path, old)
             _remove(old)

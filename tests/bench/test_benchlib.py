@@ -117,6 +117,17 @@ def test_a_cache_built_by_other_code_or_parameters_is_not_reused(source: Path) -
     assert benchlib.source_hash([folder]) != before
 
 
+def test_a_cache_another_run_finished_meanwhile_is_kept(source: Path) -> None:
+    path = benchlib.cached_path("corpus", {"n": 2}, [source])
+
+    def build(tmp: Path) -> None:
+        path.write_text("theirs")  # another process finished first
+        tmp.write_text("mine")
+
+    assert benchlib.build_atomically(path, build) is False
+    assert path.read_text() == "theirs" and not list(path.parent.glob("*.tmp-*"))
+
+
 def test_rebuild_replaces_only_once_the_new_one_is_complete(source: Path) -> None:
     folder, _ = benchlib.cached_folder("s", {}, [source], lambda f: {"v": 1})
 
