@@ -21,8 +21,9 @@ searches each over 1M papers at >= 1,000 digests/s. One run prints one table:
 The store. bench/trending.py's cached store (N papers first published evenly over the 365 days
 before 2026-03-31 18:00 UTC, arXiv listing announcements for the last 60 days, engagement events,
 Hugging Face and GitHub signals, 50,000 readers with upvotes and saves) is copied once to
-`paperfeed-bench-digest-*.db` in the temp folder (`--rebuild` redoes it) and extended there:
-its keyword index (built once: minutes at 1M), a fresh trending ranking, vectors, subscribers.
+a cache folder `paperfeed-bench-digest-*` in the temp folder (`--rebuild` redoes it) and
+extended there: its keyword index (minutes at 1M), a fresh trending ranking, vectors,
+subscribers.
 
 Subscribers go straight into the migration's `subscribers` table (`store.write_rows`, the
 copy-store path), all confirmed: 85 % daily (92 % of them last covered the previous day, 4 %
@@ -57,7 +58,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -72,7 +73,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import load_module, synth, timed
+from benchlib import SRC, cached_folder, load_module, machine_line, synth, timed
 from synth import SEED_PAPERS
 
 from paperfeed.digest.compose import Composer, DigestPlan
@@ -91,7 +92,6 @@ from paperfeed.store import (
 )
 from paperfeed.tokens import sign
 
-BUILD_VERSION = 2
 TARGET_PER_S = 1000.0
 DAYS = 365
 VECTOR_DAYS = 14  # MAX_WINDOW_DAYS: every window a subscriber can have
@@ -137,13 +137,14 @@ def zipf(n: int, s: float = ZIPF_S) -> np.ndarray:
 # -- building -------------------------------------------------------------------------------------
 
 
-def db_path(papers: int, events: int, subscribers: int) -> Path:
-    name = f"paperfeed-bench-digest-{papers}-{events}-{subscribers}.db"
-    return Path(tempfile.gettempdir()) / name
+# what the cached store is built from (the trending store's sources included, and the code that
+# writes the indexes and the ranking): a change to any of these builds a new one
+SOURCES = (Path(__file__), *TR.SOURCES, SRC / "search", SRC / "rank")
 
 
 def index_dir(db: Path) -> Path:
-    return Path(f"{db}-index")
+    """The keyword and vector indexes of the cached store `db` (beside it)."""
+    return db.parent / "index"
 
 
 def copy_store(source: Path, target: Path) -> None:
@@ -151,8 +152,6 @@ def copy_store(source: Path, target: Path) -> None:
     conn = sqlite3.connect(source)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    for p in TR.db_files(target):
-        p.unlink()
     shutil.copyfile(source, target)
 
 
@@ -286,20 +285,18 @@ def add_subscribers(store: Store, rows: list[tuple[Any, ...]]) -> None:
     store.finish_rows()
 
 
-def build(db: Path, args: argparse.Namespace, embedder: Embedder, step: Callable[[str], None]
-          ) -> dict[str, Any]:  # fmt: skip
+def build(folder: Path, args: argparse.Namespace, embedder: Embedder,
+          step: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """The store (folder/store.db, indexes in folder/index), built; returns what load_or_build
+    keeps about it."""
     source, _ = TR.load_or_build(args.papers, args.events, DAYS, False)
     stages: dict[str, float] = {}
     started = time.perf_counter()
-    work = Path(f"{db}.building")
-    shutil.rmtree(index_dir(work), ignore_errors=True)
-    if (index_dir(db) / "keyword").exists():  # the papers are the same: keep the slow part
-        index_dir(work).mkdir()
-        shutil.move(index_dir(db) / "keyword", index_dir(work) / "keyword")
+    work = folder / "store.db"
     step(f"copying {source}")
     stages["copy"], _ = timed(lambda: copy_store(source, work))
     store = open_store(str(work))
-    step("keyword index (minutes at 1M papers; kept by --rebuild)")
+    step("keyword index (minutes at 1M papers)")
     stages["keyword index"], _ = timed(lambda: SearchEngine(store, index_dir(work)).sync())
     step("trending ranking")
     stages["trending"], _ = timed(lambda: trending.recompute(store, NOW_TS, TODAY))
@@ -331,29 +328,20 @@ def build(db: Path, args: argparse.Namespace, embedder: Embedder, step: Callable
     if isinstance(store, SQLiteStore):
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
-    for p in TR.db_files(db):
-        p.unlink()
-    shutil.rmtree(index_dir(db), ignore_errors=True)
-    shutil.move(work, db)
-    shutil.move(index_dir(work), index_dir(db))
-    meta = {"version": BUILD_VERSION, "papers": args.papers, "events": args.events,
-            "subscribers": args.subscribers, "pool": len(pool), "vectors": len(seqs),
-            "build_s": time.perf_counter() - started, "stages_s": stages}  # fmt: skip
-    db.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-    return meta
+    return {"papers": args.papers, "events": args.events, "subscribers": args.subscribers,
+            "pool": len(pool), "vectors": len(seqs), "build_s": time.perf_counter() - started,
+            "stages_s": stages}  # fmt: skip
 
 
 def load_or_build(args: argparse.Namespace, embedder: Embedder) -> tuple[Path, dict[str, Any]]:
-    db = db_path(args.papers, args.events, args.subscribers)
-    meta_file = db.with_suffix(".json")
-    meta = json.loads(meta_file.read_text()) if db.exists() and meta_file.exists() else {}
-    if args.rebuild or meta.get("version") != BUILD_VERSION:
-        print(f"building {db} (not part of the measured figures)", flush=True)
-        meta = build(db, args, embedder, lambda s: print(s, flush=True))
-        meta["cached"] = False
-    else:
-        meta["cached"] = True
-    return db, meta
+    """The cached store's path (built first when missing or on --rebuild) and its meta."""
+    params = {"papers": args.papers, "events": args.events, "subscribers": args.subscribers,
+              "model": embedder.name}  # fmt: skip
+    folder, meta = cached_folder(
+        "digest", params, SOURCES,
+        lambda tmp: build(tmp, args, embedder, lambda s: print(s, flush=True)), args.rebuild,
+    )  # fmt: skip
+    return folder / "store.db", meta
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -625,7 +613,8 @@ def main() -> None:
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in meta["stages_s"].items())
     state = "cached; --rebuild to redo" if meta["cached"] else "just now"
     print(f"database {db}: built in {meta['build_s']:.0f} s ({stages}; {state})")
-    print(f"machine: {TR.machine()}")
+    load_before = os.getloadavg()
+    print(f"machine: {machine_line()}")
     store = open_store(str(db))
     engine = SearchEngine(store, index_dir(db), embedder)
     print(f"{meta['papers']:,} papers, {meta['subscribers']:,} subscribers, saved-search pool "
@@ -635,6 +624,7 @@ def main() -> None:
     store.close()
     run.rows += measure_send(run.messages)
     print_table(run.rows)
+    print(f"\nmachine: {machine_line(load_before)}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import importlib.util
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import EVAL_ENV, add_eval_dir, eval_set
+from benchlib import EVAL_ENV, add_eval_dir, eval_set, peak_rss_mb, save_array, write_text
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path("/tmp/emb-cache")
@@ -283,11 +282,13 @@ def worker(name: str, speed_only: bool, data: Path) -> None:
         meta["docs_per_s"] = SPEED_DOCS / (time.perf_counter() - t)
         if not speed_only:
             rest = embed_docs(docs[SPEED_DOCS:])
-            np.save(CACHE / f"{slug(name)}.docs.npy", np.vstack([first, rest]).astype(np.float32))
-            np.save(CACHE / f"{slug(name)}.test.npy", embed_queries(test_q).astype(np.float32))
-            np.save(CACHE / f"{slug(name)}.train.npy", embed_queries(train_q).astype(np.float32))
-    meta["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (CACHE / f"{slug(name)}.json").write_text(json.dumps(meta))
+            save_array(
+                CACHE / f"{slug(name)}.docs.npy", np.vstack([first, rest]).astype(np.float32)
+            )
+            save_array(CACHE / f"{slug(name)}.test.npy", embed_queries(test_q).astype(np.float32))
+            save_array(CACHE / f"{slug(name)}.train.npy", embed_queries(train_q).astype(np.float32))
+    meta["peak_rss_mb"] = peak_rss_mb()  # not ru_maxrss: a child's starts at its parent's peak
+    write_text(CACHE / f"{slug(name)}.json", json.dumps(meta))  # last: it marks the model done
 
 
 # --------------------------------------------------------------------------- install size

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from benchlib import add_eval_dir, eval_set, timed
+from benchlib import add_eval_dir, eval_set, save_array, timed
 
 from paperfeed.rank import recommend
 from paperfeed.search.models import load_embedder
@@ -123,7 +123,7 @@ def embed(texts: Sequence[str], cache_dir: Path | None) -> F32:
     print(f"embedded {len(texts)} texts with {embedder.name} in {took:.0f}s", file=sys.stderr)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
+        save_array(path, vectors)
     return vectors
 
 

@@ -1,6 +1,6 @@
 """HTTP load: requests/s and p50/p95/p99 latency of the search page and search APIs under load.
 
-Builds (once, cached by N in the temp folder) a store of N synthetic papers with the keyword
+Builds (once; cached, see benchlib.cached_folder) a store of N synthetic papers with the keyword
 index and a vector index of clustered vectors stored for the real model (as bench/search_speed.py
 does), then starts a real `paperfeed serve --no-scheduler --workers W` and, from a separate
 process, drives it over loopback with C concurrent clients in a closed loop (each client sends
@@ -26,11 +26,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,32 +48,29 @@ HEADERS = "Accept-Encoding: gzip, deflate\r\nUser-Agent: paperfeed-bench-http\r\
 # -- the database -------------------------------------------------------------------------
 
 
-def cache_dir(n: int) -> Path:
-    return Path(tempfile.gettempdir()) / f"paperfeed-bench-http-{n}"
-
-
 def build_db(n: int, model: str) -> Path:
-    """The store + indexes for n papers, built once into cache_dir(n) (index at DB-index)."""
+    """The store + indexes for n papers, built once into a cache folder (index at DB-index)."""
+    from benchlib import MIGRATIONS, SRC, SYNTH_SOURCES, cached_folder
     from search_speed import build_store, load_embedder
 
-    work = cache_dir(n)
-    db = work / "papers.db"
-    done = work / "built.json"
-    if done.exists():
-        print(f"reusing {db} ({done.read_text().strip()})", file=sys.stderr, flush=True)
-        return db
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    embedder = load_embedder(model)
+    def build(folder: Path) -> dict[str, Any]:
+        embedder = load_embedder(model)
 
-    def step(what: str) -> None:
-        print(f"[build {n:,}] {what}", file=sys.stderr, flush=True)
+        def step(what: str) -> None:
+            print(f"[build {n:,}] {what}", file=sys.stderr, flush=True)
 
-    step("synthetic corpus and import (1M: ~10 min in all)")
-    took = build_store(n, db, Path(str(db) + "-index"), embedder, step)
-    info = {"papers": n, "model": embedder.name, **{k: round(v) for k, v in took.items()}}
-    done.write_text(json.dumps(info))
-    return db
+        step("synthetic corpus and import (1M: ~10 min in all)")
+        db = folder / "papers.db"
+        took = build_store(n, db, Path(str(db) + "-index"), embedder, step)
+        return {"papers": n, "model": embedder.name, **{k: round(v) for k, v in took.items()}}
+
+    # what builds it: a change to any of these builds a new one
+    sources = (ROOT / "bench" / "search_speed.py", *SYNTH_SOURCES, MIGRATIONS, SRC / "search",
+               SRC / "ingest")  # fmt: skip
+    folder, meta = cached_folder("http", {"n": n, "model": model}, sources, build)
+    if meta["cached"]:
+        print(f"reusing {folder} ({meta})", file=sys.stderr, flush=True)
+    return folder / "papers.db"
 
 
 # -- the server ---------------------------------------------------------------------------

@@ -88,7 +88,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import digest as DG  # bench/digest.py: bench/ is on sys.path when this runs as a script
 import numpy as np
-from benchlib import corpus, timed
+from benchlib import corpus, machine_line, timed
 from http_load import queries as query_mix
 
 from paperfeed.ingest.files import BATCH_SIZE, import_file, iter_records
@@ -1010,7 +1010,7 @@ def main() -> None:
     server = Server(args.pg_url, args.keep)
     tmp = Path(tempfile.mkdtemp(prefix="pf-scale-"))
     run = Run(args, server, tmp)
-    print(f"machine: {TR.machine()}", flush=True)
+    print(f"machine: {machine_line()}", flush=True)
     print(server.describe(), flush=True)
     table: list[Row] = []
     sections: dict[str, Callable[[Run], list[Row]]] = {

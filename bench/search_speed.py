@@ -12,6 +12,12 @@ embedding 1M abstracts with the CPU model would take many hours (embedding throu
 abstracts is measured separately, and reported). The query vectors do come from the real model,
 so the latency includes a real query embedding. Quality is bench/eval_search.py's job.
 
+Figures: each latency is over REPEATS rounds of the query set, with the range of the rounds'
+own figure beside it; the machine's load average before and after is printed above the table.
+The serving process's memory is its own, read from /proc/self/status once it has loaded what it
+serves (VmRSS) and at the end (VmHWM, its peak). The old figure, ru_maxrss, is printed too: on
+Linux a child's starts at its parent's peak, so it reported the builder's memory.
+
     .venv/bin/python bench/search_speed.py [--n 100000 1000000] [--model NAME]
 """
 
@@ -19,17 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import corpus, synth, timed
+from benchlib import corpus, machine_line, peak_rss_mb, proc_status_mb, repeat, synth, timed
 from synth import KAGGLE, SEED_PAPERS
 
 from paperfeed.ingest.files import import_file
@@ -119,7 +127,11 @@ def build(n: int, workdir: Path, embedder: Embedder) -> dict[str, float]:
 
 
 def serve(db: str, index_dir: str, model: str) -> dict[str, Any]:
-    """Runs in a fresh process: open everything as a server would, then time queries."""
+    """Runs in a fresh process: open everything as a server would, then time queries.
+
+    Memory is this process's own, from /proc/self/status: VmRSS once the store, indexes and
+    model are loaded (and the first query of each mode has run), VmHWM (its peak) at the end.
+    Not ru_maxrss: on Linux a child's starts at its parent's peak, i.e. the builder's."""
     embedder = load_embedder(model)
     store = open_store(db, readonly=True)
     engine = SearchEngine(store, index_dir, embedder)
@@ -128,22 +140,34 @@ def serve(db: str, index_dir: str, model: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in ("keyword", "semantic", "hybrid"):
         engine.search(SearchRequest(queries[0], limit=10, mode=mode))  # type: ignore[arg-type]
-        times = []
-        for _ in range(REPEATS):
-            for q in queries:
-                t = time.perf_counter()
-                engine.search(SearchRequest(q, limit=10, mode=mode))  # type: ignore[arg-type]
-                times.append((time.perf_counter() - t) * 1000)
-        out[mode] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95))}
-    embed_times = []
-    for q in queries:
-        t = time.perf_counter()
-        embedder.embed_query(q)
-        embed_times.append((time.perf_counter() - t) * 1000)
-    out["query embedding"] = {"p50": float(np.percentile(embed_times, 50)),
-                              "p95": float(np.percentile(embed_times, 95))}  # fmt: skip
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_loaded_mb"] = proc_status_mb().get("VmRSS", float("nan"))
+    for mode in ("keyword", "semantic", "hybrid"):
+        request = partial(SearchRequest, limit=10, mode=mode)
+        out[mode] = query_times(lambda q: engine.search(request(q)), queries)  # noqa: B023
+    out["query embedding"] = query_times(embedder.embed_query, queries)
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def query_times(run: Callable[[str], object], queries: list[str]) -> list[list[float]]:
+    """Milliseconds of each query, in REPEATS rounds over the whole set."""
+    rounds = []
+    for _ in range(REPEATS):
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            run(q)
+            times.append((time.perf_counter() - t) * 1000)
+        rounds.append(times)
+    return rounds
+
+
+def percentiles(rounds: list[list[float]], q: float) -> str:
+    """The q-th percentile over all rounds, then its min-max over the rounds one by one."""
+    each = [float(np.percentile(r, q)) for r in rounds]
+    whole = float(np.percentile([t for r in rounds for t in r], q))
+    return f"{whole:,.2f} ({min(each):,.2f}-{max(each):,.2f})"
 
 
 def measure(n: int, model: str) -> dict[str, Any]:
@@ -157,22 +181,30 @@ def measure(n: int, model: str) -> dict[str, Any]:
         )  # fmt: skip
         served = json.loads(done.stdout.strip().splitlines()[-1])
     for mode in ("keyword", "semantic", "hybrid", "query embedding"):
-        figures[f"{mode} p50 (ms)"] = served[mode]["p50"]
-        figures[f"{mode} p95 (ms)"] = served[mode]["p95"]
-    figures["serving process peak RSS (MB)"] = served["rss_mb"]
+        figures[f"{mode} p50 (ms)"] = percentiles(served[mode], 50)
+        figures[f"{mode} p95 (ms)"] = percentiles(served[mode], 95)
+    figures["serving process RSS once loaded (MB)"] = served["rss_loaded_mb"]
+    figures["serving process peak RSS, VmHWM (MB)"] = served["peak_rss_mb"]
+    figures["  ru_maxrss as reported before (MB; the builder's peak)"] = served["ru_maxrss_mb"]
     return figures
 
 
-def embedding_throughput(embedder: Embedder, count: int = 500) -> float:
-    """docs/s embedding real title + abstract texts (seed papers, then the snapshot fixture)."""
+def embedding_throughput(embedder: Embedder, count: int = 200) -> str:
+    """docs/s embedding real title + abstract texts (seed papers, then the snapshot fixture):
+    the median of REPEATS runs, and their range."""
     texts = []
     for path in (SEED_PAPERS, KAGGLE):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             texts.append(f"{row['title']}. {row['abstract']}")
     texts = texts[:count]
-    seconds, _ = timed(lambda: embedder.embed_documents(texts))
-    return len(texts) / seconds
+    runs = repeat(lambda: embedder.embed_documents(texts), REPEATS)
+    n = len(texts)
+    return f"{n / runs.median:,.1f} ({n / runs.max:,.1f}-{n / runs.min:,.1f})"
+
+
+def cell(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:,.1f}"
 
 
 def main() -> None:
@@ -184,10 +216,16 @@ def main() -> None:
     if args.serve:
         print(json.dumps(serve(args.serve[0], args.serve[1], args.model)))
         return
+    load_before = os.getloadavg()
     results = {n: measure(n, args.model) for n in args.n}
     docs_per_s = embedding_throughput(load_embedder(args.model))
     for n in args.n:
         results[n]["embedding real abstracts, CPU (docs/s)"] = docs_per_s
+    print(f"machine: {machine_line(load_before)}")
+    print(
+        f"latencies: over all {REPEATS} rounds of the query set, then (min-max) of the "
+        f"rounds' own; build stages: one run each"
+    )
     print(f"| figure | {' | '.join(f'N = {n:,}' for n in args.n)} | target (at 1M) |")
     print("|---|" + "---|" * (len(args.n) + 1))
     for figure in results[args.n[0]]:
@@ -195,9 +233,9 @@ def main() -> None:
         for mode, ms in TARGETS.items():
             if figure == f"{mode} p95 (ms)":
                 target = f"<= {ms:.0f} ms"
-        if figure.startswith("serving process"):
+        if figure.startswith("serving process peak"):
             target = "<= 3,000 MB"
-        cells = " | ".join(f"{results[n][figure]:,.1f}" for n in args.n)
+        cells = " | ".join(cell(results[n][figure]) for n in args.n)
         print(f"| {figure} | {cells} | {target} |")
 
 

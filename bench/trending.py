@@ -54,10 +54,7 @@ import dataclasses
 import io
 import json
 import os
-import platform
 import pstats
-import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import corpus, timed
+from benchlib import MIGRATIONS, SYNTH_SOURCES, cached_folder, corpus, machine_line, timed
 
 from paperfeed.ingest.files import iter_records
 from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE
@@ -88,7 +85,6 @@ RECENCY_HALF_LIFE_DAYS = 14.0
 HF_SHARE, STARS_SHARE = 0.02, 0.03
 PAPER_BATCH = 20_000
 CHUNK = 500_000
-BUILD_VERSION = 2
 BENCH_USERS = 1_000
 SINGLE_ACTIONS = 200
 BATCH_ACTIONS = 1_000
@@ -102,12 +98,8 @@ BATCH_MIX = {"view": 0.62, "repeat view": 0.08, "click": 0.15, "upvote": 0.09, "
 # -- building the corpus ------------------------------------------------------------------------
 
 
-def db_path(papers: int, events: int) -> Path:
-    return Path(tempfile.gettempdir()) / f"paperfeed-bench-trending-{papers}-{events}.db"
-
-
-def meta_path(db: Path) -> Path:
-    return db.with_suffix(".json")
+# what the cached store is built from: a change to any of these builds a new one
+SOURCES = (Path(__file__), *SYNTH_SOURCES, MIGRATIONS)
 
 
 def db_files(db: Path) -> list[Path]:
@@ -321,16 +313,14 @@ def without_indexes(store: Store, table: str) -> Iterator[None]:
         store.conn.execute(sql)
 
 
-def build(db: Path, n: int, n_events: int, days: int, step: Callable[[str], None]
+def build(folder: Path, n: int, n_events: int, days: int, step: Callable[[str], None]
           ) -> dict[str, Any]:  # fmt: skip
-    work = Path(f"{db}.building")
-    for p in db_files(work):
-        p.unlink()
+    """The store (folder/store.db), built; returns what load_or_build keeps about it."""
     rng = np.random.default_rng(0)
     want = {kind: round(share * n_events) for kind, share in MIX.items()}
     stages: dict[str, float] = {}
     started = time.perf_counter()
-    store = open_store(str(work))
+    store = open_store(str(folder / "store.db"))
     step(f"papers: {n:,} (synthetic corpus {corpus(n)})")
     stages["papers"], (pub, categories) = timed(lambda: add_papers(store, n, days, step))
     weights = popularity(pub, rng)
@@ -345,33 +335,18 @@ def build(db: Path, n: int, n_events: int, days: int, step: Callable[[str], None
     if isinstance(store, SQLiteStore):
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
-    for p in db_files(db):
-        p.unlink()
-    os.replace(work, db)
-    for p in db_files(work):
-        p.unlink()
-    meta = {"version": BUILD_VERSION, "papers": n, "events": n_events, "days": days,
-            "now": NOW.isoformat(), "base_event_id": base_event_id,
-            "top_paper_events": top_paper_events,
+    return {"papers": n, "events": n_events, "days": days, "now": NOW.isoformat(),
+            "base_event_id": base_event_id, "top_paper_events": top_paper_events,
             "build_s": time.perf_counter() - started, "stages_s": stages}  # fmt: skip
-    meta_path(db).write_text(json.dumps(meta, indent=1))
-    return meta
 
 
 def load_or_build(n: int, n_events: int, days: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    db = db_path(n, n_events)
-    meta: dict[str, Any] = {}
-    if db.exists() and meta_path(db).exists():
-        meta = json.loads(meta_path(db).read_text())
-    wanted = {"version": BUILD_VERSION, "papers": n, "events": n_events, "days": days,
-              "now": NOW.isoformat()}  # fmt: skip
-    if rebuild or any(meta.get(k) != v for k, v in wanted.items()):
-        print(f"building {db} (not part of the measured figures)", flush=True)
-        meta = build(db, n, n_events, days, lambda s: print(s, flush=True))
-        meta["cached"] = False
-    else:
-        meta["cached"] = True
-    return db, meta
+    """The cached store's path (built first when missing or on `rebuild`) and its meta."""
+    folder, meta = cached_folder(
+        "trending", {"papers": n, "events": n_events, "days": days}, SOURCES,
+        lambda tmp: build(tmp, n, n_events, days, lambda s: print(s, flush=True)), rebuild,
+    )  # fmt: skip
+    return folder / "store.db", meta
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -630,21 +605,6 @@ def profile_recompute(store: Store) -> str:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model, mem_gb = platform.machine(), 0.0
-    for line in (
-        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    ):
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    if Path("/proc/meminfo").exists():
-        kb = Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0]
-        mem_gb = int(kb) / 1024**2
-    return (f"{os.cpu_count()} cores ({model}), {mem_gb:.0f} GB RAM, Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}")  # fmt: skip
-
-
 def table_counts(store: Store) -> str:
     conn = store.conn  # type: ignore[attr-defined]
     parts = []
@@ -696,7 +656,8 @@ def main() -> None:
           f"{sum(p.stat().st_size for p in db_files(db)) / 1e6:,.0f} MB")  # fmt: skip
     store = open_store(str(db))
     reset(store, meta)
-    print(f"machine: {machine()}")
+    load_before = os.getloadavg()
+    print(f"machine: {machine_line()}")
     print(f"rows: {table_counts(store)}")
     print(describe(meta, store), flush=True)
     rows, recompute_s = measure_recompute(store, args.repeats)
@@ -714,6 +675,7 @@ def main() -> None:
     print("|---|---|---|")
     for figure, value, comparison in rows:
         print(f"| {figure} | {value} | {comparison} |")
+    print(f"\nmachine: {machine_line(load_before)}")
     if profile:
         print("\nOne full recompute under cProfile (top 15 by own time):\n" + profile)
 
