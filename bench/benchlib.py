@@ -43,6 +43,8 @@ ROOT = HERE.parent
 SRC = ROOT / "src" / "paperfeed"
 # the store's schema: a cached store built under other migrations is not reused
 MIGRATIONS = SRC / "store" / "sqlite" / "migrations"
+# the code that writes the search indexes a cached store carries: a change rebuilds the cache
+INDEX_SOURCES = tuple(SRC / "search" / f for f in ("keyword.py", "vectors.py", "embed.py"))
 # what the synthetic corpus is made from: the generator and the real papers it learns from
 SYNTH_SOURCES = (
     HERE / "synth.py",

@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import SRC, cached_folder, load_module, machine_line, synth, timed
+from benchlib import INDEX_SOURCES, SRC, cached_folder, load_module, machine_line, synth, timed
 from synth import SEED_PAPERS
 
 from paperfeed.digest.compose import Composer, DigestPlan
@@ -139,7 +139,7 @@ def zipf(n: int, s: float = ZIPF_S) -> np.ndarray:
 
 # what the cached store is built from (the trending store's sources included, and the code that
 # writes the indexes and the ranking): a change to any of these builds a new one
-SOURCES = (Path(__file__), *TR.SOURCES, SRC / "search", SRC / "rank")
+SOURCES = (Path(__file__), *TR.SOURCES, *INDEX_SOURCES, SRC / "rank" / "trending.py")
 
 
 def index_dir(db: Path) -> Path:

@@ -50,7 +50,7 @@ HEADERS = "Accept-Encoding: gzip, deflate\r\nUser-Agent: paperfeed-bench-http\r\
 
 def build_db(n: int, model: str) -> Path:
     """The store + indexes for n papers, built once into a cache folder (index at DB-index)."""
-    from benchlib import MIGRATIONS, SRC, SYNTH_SOURCES, cached_folder
+    from benchlib import INDEX_SOURCES, MIGRATIONS, SRC, SYNTH_SOURCES, cached_folder
     from search_speed import build_store, load_embedder
 
     def build(folder: Path) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def build_db(n: int, model: str) -> Path:
         return {"papers": n, "model": embedder.name, **{k: round(v) for k, v in took.items()}}
 
     # what builds it: a change to any of these builds a new one
-    sources = (ROOT / "bench" / "search_speed.py", *SYNTH_SOURCES, MIGRATIONS, SRC / "search",
+    sources = (ROOT / "bench" / "search_speed.py", *SYNTH_SOURCES, MIGRATIONS, *INDEX_SOURCES,
                SRC / "ingest")  # fmt: skip
     folder, meta = cached_folder("http", {"n": n, "model": model}, sources, build)
     if meta["cached"]:
