@@ -424,7 +424,7 @@ class _CountingEmbedder:
 
 
 def test_prepare_embeds_the_searches_in_batches_and_plans_as_compose_alone(
-    seed_store: Store, engine: SearchEngine, embedder: Embedder, tmp_path: Path
+    seed_store: Store, engine: SearchEngine, embedder: Embedder
 ) -> None:
     topics = [("dataset distillation", "machine unlearning"),
               ("making a trained model forget specific training examples", '"data augmentation"'),
@@ -435,7 +435,8 @@ def test_prepare_embeds_the_searches_in_batches_and_plans_as_compose_alone(
     lazy = Composer(seed_store, engine, TODAY)
     expected = [lazy.compose(sub) for sub in subs]
     counting = _CountingEmbedder(embedder)
-    batched = SearchEngine(seed_store, tmp_path / "index", counting)
+    batched = SearchEngine(seed_store, engine.keyword.path.parent, counting)  # the same index:
+    # BM25 ties are ordered by where the index put the papers, which differs between builds
     composer = Composer(seed_store, batched, TODAY)
     composer.prepare(subs)
     assert counting.one == [] and len(counting.batches) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paperfeed.errors import QueryError
 from paperfeed.models import collapse_space
 from paperfeed.search.embed import Embedder, HashingEmbedder, from_blobs
 from paperfeed.search.engine import SearchEngine
@@ -133,12 +134,14 @@ def test_many_queries_at_once_give_what_each_gives_alone(
     assert many[-1] is many[0]  # one list per distinct search
     assert set(session.query_vectors) >= {"dataset distillation", "label noise"}
     assert engine.search_within(QUERIES[0], []) == []
+    with pytest.raises(QueryError, match="between 1 and"):
+        engine.search_within(QUERIES[0], seqs, k=0)
 
 
 def test_without_an_embedder_it_is_the_keyword_side(
-    store: Store, engine: SearchEngine, seqs: list[int], tmp_path: Path
+    store: Store, engine: SearchEngine, seqs: list[int]
 ) -> None:
-    keyword = SearchEngine(store, tmp_path / "keyword")
+    keyword = SearchEngine(store, engine.keyword.path.parent)  # one index: the same tie order
     for query in QUERIES:
         same(keyword.search_within(query, seqs),
              engine.search_within(query, seqs, keyword_only=True))  # fmt: skip

@@ -169,6 +169,8 @@ class SearchEngine:
                            k: int = DEPTH, keyword_only: bool = False,
                            min_cosine: float = QUERY_MIN_COSINE) -> list[Ranked]:  # fmt: skip
         """`search_within` for each query, in order, with the queries embedded in batches."""
+        if not 1 <= k <= MAX_LIMIT:
+            raise QueryError(f"The limit must be between 1 and {MAX_LIMIT}.")
         if not isinstance(papers, Within):
             papers = self.within(papers)
         return papers.session.search_many(queries, papers, k=k, keyword_only=keyword_only,
