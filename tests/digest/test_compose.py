@@ -8,7 +8,7 @@ with every paper announced on DAY; window and category tests use small stores of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from paperfeed.digest.compose import (
 from paperfeed.digest.render import Links, render_digest
 from paperfeed.models import Paper
 from paperfeed.rank import trending
-from paperfeed.search.embed import Embedder
+from paperfeed.search.embed import Embedder, Vectors
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.models import load_embedder
 from paperfeed.store import (
@@ -401,3 +401,47 @@ def test_shorten_cuts_at_a_word() -> None:
     assert shorten("short", 10) == "short"
     assert shorten("a title that is far too long for it", 20) == "a title that is far…"
     assert len(shorten("x" * 50, 20)) == 20
+
+
+class _CountingEmbedder:
+    """The real model, counting how queries reach it."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real, self.name, self.dim = real, real.name, real.dim
+        self.one: list[str] = []
+        self.batches: list[list[str]] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        return self.real.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        self.one.append(text)
+        return self.real.embed_query(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        self.batches.append(list(texts))
+        return self.real.embed_queries(texts)
+
+
+def test_prepare_embeds_the_searches_in_batches_and_plans_as_compose_alone(
+    seed_store: Store, engine: SearchEngine, embedder: Embedder
+) -> None:
+    topics = [("dataset distillation", "machine unlearning"),
+              ("making a trained model forget specific training examples", '"data augmentation"'),
+              ("label noise -survey", "  Dataset   Distillation ", "the"),
+              ("contrastive learning of sentence embeddings", "protein folding")]  # fmt: skip
+    subs = [subscribe(seed_store, f"prep{i}@example.org", topics=t, include_trending=i % 2 == 0,
+                      max_papers=8) for i, t in enumerate(topics)]  # fmt: skip
+    lazy = Composer(seed_store, engine, TODAY)
+    expected = [lazy.compose(sub) for sub in subs]
+    counting = _CountingEmbedder(embedder)
+    batched = SearchEngine(seed_store, engine.keyword.path.parent, counting)  # the same index:
+    # BM25 ties are ordered by where the index put the papers, which differs between builds
+    composer = Composer(seed_store, batched, TODAY)
+    composer.prepare(subs)
+    assert counting.one == [] and len(counting.batches) == 1
+    assert sorted(counting.batches[0]) == sorted(composer._query_vectors)
+    assert len(counting.batches[0]) == 9  # the distinct searches with words (case kept)
+    assert [composer.compose(sub) for sub in subs] == expected
+    assert counting.one == [] and len(counting.batches) == 1  # nothing embedded again
+    assert any(plan.items for plan in expected)

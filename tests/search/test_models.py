@@ -72,3 +72,22 @@ def test_a_local_model_folder_is_a_setting(tmp_path: Path, model: OnnxEmbedder) 
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"needs model\.onnx and tokenizer\.json"):
         load_embedder(str(tmp_path))
+
+
+def test_queries_embedded_in_batches_are_the_ones_embedded_one_at_a_time(
+    model: OnnxEmbedder,
+) -> None:
+    """More than one batch (QUERY_BATCH), of varied lengths, in their own order."""
+    from paperfeed.search.models import QUERY_BATCH
+
+    phrase = ("dataset distillation out-of-distribution detection making a trained model "
+              "forget specific training examples with noisy labels and $O(n^2)$ cost")  # fmt: skip
+    words = phrase.split(" ")
+    texts = [" ".join(words[i % 7 : i % 7 + 1 + (i * 5) % len(words)]) for i in range(70)]
+    texts += ["", "graphs " * 300, "Ünïcödé <b>&amp;</b>"]
+    assert len(texts) > QUERY_BATCH and len({len(t) for t in texts}) > 20
+    together = model.embed_queries(texts)
+    alone = np.stack([model.embed_query(t) for t in texts])
+    assert together.shape == (len(texts), 384) and together.dtype == np.float32
+    assert np.allclose(together, alone, atol=1e-5)
+    assert model.embed_queries([]).shape == (0, 384)

@@ -14,20 +14,22 @@ pool. What is per subscriber is a few small store reads (sent papers, the user's
 library) and merging cached lists. Not thread-safe: one Composer per thread.
 
 Saved searches are matched within the window's papers, never by a global top-k (a top-100 of a
-million papers holds almost none of today's): keyword side BM25 with every word required (a
-search for "dataset distillation" must not match every paper that says "dataset"), dense side
-the query embedding against the stored vectors of the window's papers, fused as hybrid search
-fuses them.
+million papers holds almost none of today's), by the search engine's `search_within`
+(search/within.py): keyword side BM25 with every word required (a search for "dataset
+distillation" must not match every paper that says "dataset"), dense side the query embedding
+against the stored vectors of the window's papers, fused as hybrid search fuses them. The
+composer itself builds no index queries.
 
 Thresholds, measured with all-MiniLM-L6-v2 on the 227 seed papers (a narrow corpus: all of it
 data-centric machine learning, so near misses score higher than in a day of all of arXiv):
 
-- `QUERY_MIN_COSINE` 0.50. Off-topic searches ("protein folding", "quantum error correction")
-  reach at most 0.34; paraphrased searches ("making a trained model forget specific training
-  examples") put their relevant papers at 0.50-0.60. For 19 keyword-style searches the papers
-  only the dense side adds were 30 at 0.40 (5 relevant), 6 at 0.45 (1 relevant), 1 at 0.50: below
-  0.50 it mostly adds neighbours (knowledge distillation for "dataset distillation"), and a digest
-  pays more for a wrong paper than a search page does.
+- `QUERY_MIN_COSINE` 0.50 (search/within.py's default). Off-topic searches ("protein
+  folding", "quantum error correction") reach at most 0.34; paraphrased searches ("making a
+  trained model forget specific training examples") put their relevant papers at 0.50-0.60.
+  For 19 keyword-style searches the papers only the dense side adds were 30 at 0.40 (5
+  relevant), 6 at 0.45 (1 relevant), 1 at 0.50: below 0.50 it mostly adds
+  neighbours (knowledge distillation for "dataset distillation"), and a digest pays more for a
+  wrong paper than a search page does.
 - `LIBRARY_MIN_COSINE` 0.65 between two papers. Pairs of seed papers on one topic (by title and
   abstract words) vs pairs on different topics: at 0.55 half of the pairs above it are on
   different topics, at 0.60 30 %, at 0.65 9 %, at 0.70 4 % (but only 4 % of same-topic pairs
@@ -50,15 +52,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tantivy
 
 from paperfeed.models import collapse_space
 from paperfeed.rank import trending as ranking
 from paperfeed.rank.recommend import Background
-from paperfeed.search.embed import Vectors, from_blobs
-from paperfeed.search.hybrid import convex_fusion
+from paperfeed.search.embed import Vectors
 from paperfeed.search.keyword import category_terms
-from paperfeed.search.query import Filters, ParsedQuery, matches, parse_query
+from paperfeed.search.within import QUERY_MIN_COSINE, Within, WithinSearch
 from paperfeed.store import Store, Subscriber, TrendingRow, User
 from paperfeed.users import foryou
 
@@ -66,14 +66,11 @@ if TYPE_CHECKING:
     from paperfeed.search.engine import SearchEngine
 
 SECTIONS = ("topics", "library", "trending")
-QUERY_MIN_COSINE = 0.50
 LIBRARY_MIN_COSINE = 0.65
 SEARCH_DEPTH = 100  # matches kept per saved search and window (each side, and fused)
 TRENDING_POOL = 50  # the top of the trending span digests draw from
 CATEGORY_SCORE_ROWS = 50_000  # trending rows read to rank a category's papers
 UNDATED_MAX = 1000  # a store of undated papers: the newest stored papers a digest considers
-DENSE_BATCH = 512  # searches per matrix product (512 x 21,000 scores: 43 MB)
-RUN_MIN = 64  # consecutive new papers searched as one range of row numbers
 MAX_WINDOW_DAYS = 14  # back from a long pause: the last two weeks, not everything since
 TITLE_CHARS = 90  # a library title in a why-line
 SPAN_WORDS = {"day": "today", "week": "this week", "month": "this month"}
@@ -208,11 +205,8 @@ class _Window:
     until: date | None
     days: Mapping[int, tuple[date | None, str | None]]
     seqs: list[int] = field(default_factory=list)
-    matrix: Vectors | None = None  # the stored vectors, rows in `matrix_seqs` order
-    matrix_seqs: np.ndarray | None = None
-    only: tantivy.Query | None = None  # the keyword index's clause for "one of these papers"
+    papers: Within | None = None  # the seqs prepared for the engine's search_within
     searches: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    dense: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # by query text
     by_category: dict[str, list[tuple[_Key, int]]] | None = None  # term -> (key, seq)
 
 
@@ -254,9 +248,8 @@ class Composer:
         self.newest = store.latest_day(today)
         self._windows: dict[tuple[date | None, date | int | None], _Window] = {}
         self._undated_seqs: list[int] | None = None  # undated store: the newest stored rows
-        self._query_vectors: dict[str, Vectors] = {}
+        self._within = WithinSearch(engine) if engine is not None else None
         self._whys: dict[str, str] = {}
-        self._searcher: tantivy.Searcher | None = None
         self._trending: list[Item] | None = None
         self._scores: dict[int, float] | None = None
         self._background: Background | None = None  # the recommender's, built once per pass
@@ -311,8 +304,8 @@ class Composer:
         """Work out up front what `compose` would on first use for these subscribers: each
         window's papers and vectors, each distinct saved search's matches, the category lists,
         the trending pool. Optional (compose does the same lazily), but it puts the shared cost
-        in one place, where it can be timed, and embeds the searches in one batch when the
-        embedder offers `embed_queries(texts)`."""
+        in one place, where it can be timed, and matches each window's searches in one batch
+        (the engine's search_within_many: the searches are embedded in batches)."""
         todo: dict[tuple[int, str], _Window] = {}  # each distinct (window, search) once
         for sub in subs:
             window = self._new_papers(sub)
@@ -322,25 +315,25 @@ class Composer:
                     window.by_category = self._category_index(window)
             if sub.prefs.include_trending:
                 self.trending_pool()
-        texts: dict[int, tuple[_Window, set[str]]] = {}  # window -> its searches' query texts
+        topics: dict[int, tuple[_Window, list[str]]] = {}  # window -> its searches
         for (key, topic), window in todo.items():
-            if self._matrix(window)[0] is not None:
-                text = _query_text(parse_query(collapse_space(topic)))
-                texts.setdefault(key, (window, set()))[1].add(text)
-        self._embed_queries(set().union(*(t for _, t in texts.values())))
-        for window, window_texts in texts.values():
-            self._dense_batch(window, sorted(t for t in window_texts if t))
-        for (_, topic), window in todo.items():
-            self.search(window, topic)
+            topics.setdefault(key, (window, []))[1].append(topic)
+        for window, window_topics in topics.values():
+            papers = self._papers(window)
+            if papers is None:
+                continue
+            fresh = [t for t in window_topics if t not in window.searches]
+            found = papers.session.search_many(
+                fresh, papers, k=SEARCH_DEPTH, min_cosine=QUERY_MIN_COSINE
+            )
+            for topic, ranked in zip(fresh, found, strict=True):
+                same = collapse_space(topic)  # one list per distinct search, as `search` keeps
+                window.searches[topic] = window.searches.setdefault(same, ranked)
 
-    def _embed_queries(self, texts: Iterable[str]) -> None:
-        embedder = self.engine.embedder if self.engine else None
-        todo = sorted(t for t in texts if t and t not in self._query_vectors)
-        if embedder is None or not todo:
-            return
-        many = getattr(embedder, "embed_queries", None)  # not in the protocol (yet)
-        vectors = many(todo) if callable(many) else [embedder.embed_query(t) for t in todo]
-        self._query_vectors.update(zip(todo, vectors, strict=True))
+    @property
+    def _query_vectors(self) -> dict[str, Vectors]:
+        """The saved searches' embeddings computed so far (by the text embedded)."""
+        return self._within.query_vectors if self._within is not None else {}
 
     def compose(self, sub: Subscriber) -> DigestPlan:
         """At most `max_papers` papers `sub` has not had, in sections: saved-search matches,
@@ -380,10 +373,8 @@ class Composer:
     def unembedded(self, window: _Window) -> int:
         """How many of the window's papers have no vector yet (0 without an embedder: then
         nothing is matched by meaning and nothing is waited for)."""
-        if self.engine is None or self.engine.embedder is None:
-            return 0
-        _, seqs = self._matrix(window)
-        return len(window.seqs) - (0 if seqs is None else len(seqs))
+        papers = self._papers(window)
+        return papers.unembedded() if papers is not None else 0
 
     # -- saved searches ---------------------------------------------------------------------
 
@@ -409,92 +400,28 @@ class Composer:
             return window.searches[topic]
         key = collapse_space(topic)
         if key not in window.searches:
-            parsed = parse_query(key)
-            keyword = self._keyword(window, parsed)
-            dense = self._dense(window, parsed)
-            if dense is None:
-                fused = convex_fusion([keyword], [1.0])
-            else:
-                assert self.engine is not None
-                weight = self.engine.dense_weight
-                fused = convex_fusion([keyword, dense], [1 - weight, weight])
-            window.searches[key] = fused[:SEARCH_DEPTH]
+            papers = self._papers(window)
+            window.searches[key] = (
+                papers.session.search(key, papers, k=SEARCH_DEPTH, min_cosine=QUERY_MIN_COSINE)
+                if papers is not None
+                else []
+            )
         window.searches[topic] = window.searches[key]
         return window.searches[key]
 
-    def _keyword(self, window: _Window, parsed: ParsedQuery) -> list[tuple[int, float]]:
-        """BM25 within the window, every word required (words become one-word phrases)."""
-        if self.engine is None or not (parsed.words or parsed.phrases) or not window.seqs:
-            return []
-        index = self.engine.keyword
-        strict = ParsedQuery(phrases=parsed.phrases + parsed.words, excluded=parsed.excluded)
-        query = index.build_query(strict, Filters())
-        if query is None:
-            return []
-        if window.only is None:
-            window.only = _seq_clause(index.index.schema, window.seqs)
-        must = tantivy.Occur.Must
-        query = tantivy.Query.boolean_query([(must, query), (must, window.only)])
-        searcher = self._keyword_searcher()
-        hits = searcher.search(query, limit=SEARCH_DEPTH, count=False).hits
-        return [(int(searcher.doc(address)["seq"][0]), float(score)) for score, address in hits]
-
-    def _keyword_searcher(self) -> tantivy.Searcher:
-        """Synced once per Composer: papers harvested just before this pass must be found."""
-        if self._searcher is None:
-            assert self.engine is not None
-            self.engine.sync()
-            self.engine.keyword.index.reload()
-            self._searcher = self.engine.keyword.index.searcher()
-        return self._searcher
-
-    def _dense(self, window: _Window, parsed: ParsedQuery) -> list[tuple[int, float]] | None:
-        """Window papers whose cosine with the search is at least QUERY_MIN_COSINE, best first;
-        None when there is no dense side (no embedder, no vectors)."""
-        matrix, seqs = self._matrix(window)
-        if matrix is None or seqs is None or not (parsed.words or parsed.phrases):
+    def _papers(self, window: _Window) -> Within | None:
+        """The window's papers prepared for the engine's search_within (None without one)."""
+        if self._within is None or not window.seqs:
             return None
-        text = _query_text(parsed)
-        if text not in window.dense:
-            self._dense_batch(window, [text])
-        found = window.dense[text]
-        if found and (parsed.phrases or parsed.excluded):  # as the engine's semantic side does
-            papers = self.store.get_papers_by_seq([s for s, _ in found])
-            found = [(s, v) for s, v in found if s in papers and matches(papers[s], Filters(),
-                                                                         parsed)]  # fmt: skip
-        return found
-
-    def _dense_batch(self, window: _Window, texts: Sequence[str]) -> None:
-        """The dense matches of many searches at once: one matrix product per DENSE_BATCH
-        searches reads the window's vectors once instead of once per search."""
-        matrix, seqs = self._matrix(window)
-        assert matrix is not None and seqs is not None
-        for start in range(0, len(texts), DENSE_BATCH):
-            chunk = texts[start : start + DENSE_BATCH]
-            sims = np.stack([self._query_vector(t) for t in chunk]) @ matrix.T
-            for text, row in zip(chunk, sims, strict=True):
-                best = _ranked(row, seqs, QUERY_MIN_COSINE)[:SEARCH_DEPTH]
-                window.dense[text] = [(int(seqs[i]), float(row[i])) for i in best]
-
-    def _query_vector(self, text: str) -> Vectors:
-        if text not in self._query_vectors:
-            assert self.engine is not None and self.engine.embedder is not None
-            self._query_vectors[text] = self.engine.embedder.embed_query(text)
-        return self._query_vectors[text]
+        if window.papers is None:
+            window.papers = self._within.papers(window.seqs)
+        return window.papers
 
     def _matrix(self, window: _Window) -> tuple[Vectors | None, np.ndarray | None]:
         """The window's stored vectors (loaded once); None without an embedder or vectors."""
-        embedder = self.engine.embedder if self.engine else None
-        if embedder is None:
-            return None, None
-        if window.matrix_seqs is None:
-            blobs = self.store.get_vectors(embedder.name, window.seqs)
-            have = [s for s in window.seqs if s in blobs]
-            window.matrix_seqs = np.array(have, dtype=np.int64)
-            window.matrix = from_blobs([blobs[s] for s in have], embedder.dim)
-        if not len(window.matrix_seqs):
-            return None, None
-        return window.matrix, window.matrix_seqs
+        papers = self._papers(window)
+        found = papers.vectors() if papers is not None else None
+        return found if found is not None else (None, None)
 
     # -- library ----------------------------------------------------------------------------
 
@@ -574,46 +501,6 @@ def _end_of(day: date) -> float:
 def _tagged(entries: Iterable[tuple[_Key, int]], rank: int) -> Iterator[tuple[_Key, int, int]]:
     for key, seq in entries:
         yield key, seq, rank
-
-
-def _seq_clause(schema: tantivy.Schema, seqs: Sequence[int]) -> tantivy.Query:
-    """A clause matching exactly the papers `seqs` (sorted), scoring nothing. New papers mostly
-    have consecutive row numbers: each run of RUN_MIN or more becomes a range, the rest one
-    term set (a term set of 21,000 rows costs ~5 ms per search, a range ~0.4 ms)."""
-    q, should = tantivy.Query, tantivy.Occur.Should
-    ranges, rest = [], []
-    for run in _runs(seqs):
-        if len(run) >= RUN_MIN:
-            ranges.append(q.range_query(schema, "seq", tantivy.FieldType.Integer, run[0], run[-1]))
-        else:
-            rest += run
-    clauses = [(should, r) for r in ranges]
-    if rest:
-        clauses.append((should, q.term_set_query(schema, "seq", rest)))
-    return q.const_score_query(q.boolean_query(clauses), 0.0)
-
-
-def _runs(seqs: Sequence[int]) -> Iterator[list[int]]:
-    """Sorted numbers in runs of consecutive ones."""
-    run: list[int] = []
-    for seq in seqs:
-        if run and seq != run[-1] + 1:
-            yield run
-            run = []
-        run.append(seq)
-    if run:
-        yield run
-
-
-def _query_text(parsed: ParsedQuery) -> str:
-    """What the dense side embeds, as the search engine's semantic side does."""
-    return " ".join(parsed.phrases + parsed.words)
-
-
-def _ranked(sims: np.ndarray, seqs: np.ndarray, threshold: float) -> list[int]:
-    """Row numbers whose similarity is at least `threshold`, highest first, then lower seq."""
-    keep = np.flatnonzero(sims >= threshold)
-    return [int(i) for i in keep[np.lexsort((seqs[keep], -sims[keep]))]]
 
 
 def _take(items: Iterable[Item], limit: int, taken: set[int], seen: _Seen) -> list[Item]:

@@ -39,6 +39,11 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> Vectors: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """`embed_query` of each text (the same vectors, within float rounding), in batches:
+        one row per text, in order."""
+        ...
+
 
 def paper_text(paper: Paper) -> str:
     """What we embed: title and abstract, as SPECTER-style models are trained on."""
@@ -186,3 +191,6 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> Vectors:
         out: Vectors = normalize(self._one(text)[None, :])[0]
         return out
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)

