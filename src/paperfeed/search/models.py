@@ -102,13 +102,18 @@ class OnnxEmbedder:
         return normalize(out)
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        return self._batched(texts, BATCH)
+
+    def _batched(self, texts: Sequence[str], batch: int) -> Vectors:
+        """Each text's vector, `batch` texts per run of the model, sorted by length so that
+        padding stays small (the same vectors as one text per run)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out = np.zeros((len(encoded), self.dim), dtype=np.float32)
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
             out[chunk] = self._run([encoded[i] for i in chunk])
         return out
 
@@ -119,15 +124,7 @@ class OnnxEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """`embed_query` of each text, QUERY_BATCH texts per run of the model (sorted by
         length, so padding stays small): a digest pass embeds thousands of saved searches."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        out = np.zeros((len(encoded), self.dim), dtype=np.float32)
-        for start in range(0, len(order), QUERY_BATCH):
-            chunk = order[start : start + QUERY_BATCH]
-            out[chunk] = self._run([encoded[i] for i in chunk])
-        return out
+        return self._batched(texts, QUERY_BATCH)
 
 
 def sha256_of(path: Path) -> str:
