@@ -29,10 +29,8 @@ from paperfeed.digest.sender import DigestSender
 from paperfeed.errors import InputError
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import Preferences, Store, Subscriber, open_store
-from tests import pg
 from tests.digest.test_sender import SECRET, START, TOPICS, Clock, add_day
 from tests.mail import SMTPCatcher, smtp_server
-from tests.store.conftest import BACKENDS, open_backend
 
 __all__ = ["smtp_server"]
 
@@ -105,16 +103,6 @@ def db(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The whole pipeline's tests run on both backends: a real PostgreSQL too."""
-    store, url = open_backend(request.param, tmp_path)
-    yield store
-    store.close()
-    if request.param == "postgres":
-        pg.drop_database(url)
-
-
 def make_sender(store: Store, smtp: SMTPCatcher, clock: Clock, tmp: Path, *,
                 allow: Outbound | None = None, **options: object) -> DigestSender:  # fmt: skip
     mailer = SMTPMailer(smtp.host, smtp.port, "none", "", "", "paperfeed <digest@example.org>",
@@ -148,17 +136,17 @@ def independent_check(secret: str, header: str, body: bytes) -> bool:
 
 
 def test_a_harvest_reaches_webhook_slack_and_discord_once(
-    any_db: Store, receiver: Receiver, smtp_server: SMTPCatcher, tmp_path: Path
+    backend: Store, receiver: Receiver, smtp_server: SMTPCatcher, tmp_path: Path
 ) -> None:
     clock = Clock()
-    hook = channel(any_db, "webhook", receiver.url("/hook"))
-    channel(any_db, "slack", receiver.url("/slack"))
-    channel(any_db, "discord", receiver.url("/discord"))
-    sender = make_sender(any_db, smtp_server, clock, tmp_path)
+    hook = channel(backend, "webhook", receiver.url("/hook"))
+    channel(backend, "slack", receiver.url("/slack"))
+    channel(backend, "discord", receiver.url("/discord"))
+    sender = make_sender(backend, smtp_server, clock, tmp_path)
     assert sender.run_pass().sent == 0  # nothing harvested yet: nothing matches
     assert receiver.got == []
     clock.advance(86400)
-    add_day(any_db, START + timedelta(days=1))  # the harvest brings matching papers
+    add_day(backend, START + timedelta(days=1))  # the harvest brings matching papers
     report = sender.run_pass()
     assert (report.planned, report.sent, report.errors) == (3, 3, [])
 
@@ -229,24 +217,24 @@ def test_discord_splits_by_ten_and_cannot_ping(db: Store) -> None:
 
 
 def test_a_failing_receiver_disables_the_channel_and_tells_its_owner(
-    any_db: Store, receiver: Receiver, smtp_server: SMTPCatcher, tmp_path: Path,
+    backend: Store, receiver: Receiver, smtp_server: SMTPCatcher, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     caplog.set_level(logging.DEBUG)
     clock = Clock()
-    hook = channel(any_db, "webhook", receiver.url("/hook?token=sekrit-path"))
+    hook = channel(backend, "webhook", receiver.url("/hook?token=sekrit-path"))
     receiver.always = (500, {})
-    sender = make_sender(any_db, smtp_server, clock, tmp_path, failure_limit=2)
+    sender = make_sender(backend, smtp_server, clock, tmp_path, failure_limit=2)
     for day in range(3):
-        add_day(any_db, START + timedelta(days=day))
+        add_day(backend, START + timedelta(days=day))
         for _ in range(24):
             sender.run_pass()
             clock.advance(3600)
-    got = any_db.get_subscriber(hook.id)
+    got = backend.get_subscriber(hook.id)
     assert got is not None and got.state == "suppressed" and got.failures == 2
     assert got.disabled_note and "2 failed deliveries in a row" in got.disabled_note
     assert "HTTP 500" in got.disabled_note and "Disabled on 2026-11-2" in got.disabled_note
-    states = [d.state for d in any_db.list_deliveries(hook.id)]
+    states = [d.state for d in backend.list_deliveries(hook.id)]
     assert states.count("expired") == 2 and "sent" not in states
     assert len(receiver.got) > 10  # retried with backoff, hourly at most
     attempts = len(receiver.got)
@@ -259,12 +247,12 @@ def test_a_failing_receiver_disables_the_channel_and_tells_its_owner(
     # secrets never logged: the signing secret, the URL's path and query
     assert hook.secret and hook.secret not in caplog.text and "sekrit" not in caplog.text
     # enabling it again resets the count; a success keeps it at 0
-    ch.enable(any_db, got)
+    ch.enable(backend, got)
     receiver.always = None
-    add_day(any_db, START + timedelta(days=3))
+    add_day(backend, START + timedelta(days=3))
     clock.advance(86400)
     assert sender.run_pass().sent == 1
-    again = any_db.get_subscriber(hook.id)
+    again = backend.get_subscriber(hook.id)
     assert again is not None and (again.state, again.failures, again.disabled_note) == (
         "confirmed", 0, None)  # fmt: skip
 
