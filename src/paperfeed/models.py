@@ -87,6 +87,16 @@ def collapse_space(text: str) -> str:
     return " ".join(_CONTROL.sub("", text).split())
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
 def title_hash_id(title: str) -> str:
     return "h" + hashlib.sha256(normalize_title(title).encode()).hexdigest()[:15]
 

@@ -37,13 +37,13 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from paperfeed.digest import subscriptions
-from paperfeed.digest.compose import DigestPlan, shorten
+from paperfeed.digest.compose import DigestPlan
 from paperfeed.digest.mailer import Mailer, MailError, Message, TemporaryMailError
 from paperfeed.digest.outbound import Outbound, OutboundFailed, OutboundRefused
 from paperfeed.digest.render import Links, clean, render_digest, subject
 from paperfeed.errors import InputError, NotFound, PaperfeedError
 from paperfeed.ingest.http import parse_retry_after
-from paperfeed.models import Paper
+from paperfeed.models import Paper, shorten
 from paperfeed.store import Delivery, Preferences, Store, Subscriber, SubscriberChange
 from paperfeed.tokens import sign
 

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from paperfeed.models import collapse_space
+from paperfeed.models import collapse_space, shorten
 from paperfeed.rank import trending as ranking
 from paperfeed.rank.recommend import Background
 from paperfeed.search.embed import Vectors
@@ -180,16 +180,6 @@ def trending_why(row: TrendingRow, signals: Mapping[str, float], span: str = "we
 def _count(value: float | None, noun: str) -> str:
     n = round(value or 0)
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if not text[limit - 1].isspace() and " " in cut[limit // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:.-") + "…"
 
 
 # -- the composer -------------------------------------------------------------------------------

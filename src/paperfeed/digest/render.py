@@ -20,8 +20,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from paperfeed.digest.compose import SECTIONS, DigestPlan, Item, shorten
-from paperfeed.models import Paper
+from paperfeed.digest.compose import SECTIONS, DigestPlan, Item
+from paperfeed.models import Paper, shorten
 from paperfeed.store import Subscriber
 
 HERE = Path(__file__).resolve().parent

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.errors import InputError
-from paperfeed.models import Paper, collapse_space
+from paperfeed.models import Paper, collapse_space, shorten
 from paperfeed.rank.recommend import Background, explain, fit
 from paperfeed.search.embed import from_blobs
 from paperfeed.search.keyword import category_terms
@@ -79,10 +79,11 @@ class Recommendation:
         if r.kind == "search":
             return f"Matches your saved search “{r.label}”"
         if r.kind == "tag":
-            return f"Like your papers tagged “{r.label}”, most of all “{_short(r.title or '')}”"
+            like = shorten(collapse_space(r.title or ""), TITLE_CHARS)
+            return f"Like your papers tagged “{r.label}”, most of all “{like}”"
         if r.kind == "category":
             return f"New in {r.label}, which you follow"
-        return f"Like “{_short(r.label)}” in your library"
+        return f"Like “{shorten(collapse_space(r.label), TITLE_CHARS)}” in your library"
 
     def as_json(self) -> dict[str, Any]:
         r = self.because
@@ -271,17 +272,6 @@ def _by_category(store: Store, seqs: Sequence[int], categories: Sequence[str], l
     picked.sort()
     return [Recommendation(-neg_seq, -neg_score, 0.0, Reason("category", category))
             for neg_score, neg_seq, category in picked[:limit]]  # fmt: skip
-
-
-def _short(title: str) -> str:
-    """At most TITLE_CHARS characters of a title, cut at a word with an ellipsis."""
-    text = collapse_space(title)
-    if len(text) <= TITLE_CHARS:
-        return text
-    cut = text[: TITLE_CHARS - 1]
-    if " " in cut[TITLE_CHARS // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:.-") + "…"
 
 
 def follow_categories(store: Store, user: User, text: str) -> list[str]:
