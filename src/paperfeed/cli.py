@@ -41,7 +41,14 @@ from paperfeed.pipeline import EMBED_LEASE, embed_leased
 from paperfeed.rank import trending
 from paperfeed.search.embed import export_embeddings, import_embeddings
 from paperfeed.search.engine import Hit, SearchEngine
-from paperfeed.search.query import MODES, Filters, SearchRequest
+from paperfeed.search.query import (
+    MODES,
+    Filters,
+    SearchRequest,
+    empty_message,
+    filter_words,
+    total_text,
+)
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
 from paperfeed.status import gather, source_json
 from paperfeed.store import Store, open_store, privacy_warning, sqlite_path
@@ -183,18 +190,25 @@ def run_search(settings: Settings, request: SearchRequest, as_json: bool) -> int
     store = services.open_db(settings, readonly=True)
     try:
         engine = _open_engine(settings, store, semantic=request.mode != "keyword")
-        hits = engine.search(request)
+        results = engine.results(request)
         if request.mode == "hybrid" and engine.vectors and engine.vectors.size == 0:
             _err("note: no paper is embedded yet, so these are keyword results; "
                  "run `paperfeed embed` for search by meaning.")  # fmt: skip
+        unfiltered = None
+        if not results.hits and not request.filters.is_empty and request.text.strip():
+            alone = engine.results(dataclasses.replace(request, filters=Filters(), offset=0))
+            unfiltered = (alone.total, alone.exact)
     finally:
         store.close()
+    hits = results.hits
     if as_json:
         _print_json([{**paper_json(h.paper), "score": round(h.score, 4)} for h in hits])
     elif hits:
         _print_hits(hits)
+        shown = f"{request.offset + 1}-{request.offset + len(hits)}"
+        _err(f"{shown} of {total_text(results.total, results.exact)}")
     else:
-        _err(f"No papers match {request.text!r}; try fewer or different words.")
+        _err(empty_message(request.text, filter_words(request.filters), unfiltered))
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from paperfeed.errors import DiskFull, IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search import owner_only_dir
 from paperfeed.search.embed import Embedder, Vectors, from_blobs
-from paperfeed.search.hybrid import convex_fusion, reciprocal_rank_fusion
+from paperfeed.search.hybrid import convex_fusion, cut_off, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.search.query import Filters, ParsedQuery, SearchRequest, matches, parse_query
 from paperfeed.search.vectors import VectorIndex, vector_index_dir
@@ -47,6 +47,27 @@ SYNC_WAIT_S = 2.0
 class Hit:
     paper: Paper
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """What the ranking stage found, before any paper is loaded: (seq, score) best first, down
+    to the depth searched, and how many results there are in all. `exact` is False when the
+    list stopped at the depth searched with more beyond it: `total` is then a lower bound."""
+
+    items: list[tuple[int, float]]
+    total: int
+    exact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """One page of a search and the size of the whole result ("N results", or "N or more"
+    when not `exact`)."""
+
+    hits: list[Hit]
+    total: int
+    exact: bool
 
 
 class SearchEngine:
@@ -115,20 +136,37 @@ class SearchEngine:
             )
 
     def search(self, request: SearchRequest) -> list[Hit]:
+        return self.results(request).hits
+
+    def results(self, request: SearchRequest) -> Results:
+        """One page of results (`request.offset`, `request.limit`) and how many there are."""
         self._check(request)
         self.sync(wait_s=SYNC_WAIT_S)
+        ranking = self.rank(request)
+        page = ranking.items[request.offset : request.offset + request.limit]
+        return Results(self._hits(page), ranking.total, ranking.exact)
+
+    def rank(self, request: SearchRequest) -> Ranking:
+        """The ranked row numbers for `request`, down to its last page (no paper loaded).
+        Keyword results are every paper matching a word (counted exactly); semantic and
+        hybrid results end where relevance ends (hybrid.cut_off)."""
         parsed = parse_query(request.text)
         depth = request.offset + request.limit
         if request.mode == "keyword" or not (parsed.words or parsed.phrases):
-            ranked = self.keyword.search(parsed, request.filters, request.limit, request.offset)
-            return self._hits(ranked)
-        semantic = self._semantic(parsed, request.filters, max(depth, CANDIDATES))
+            items, total = self.keyword.search_counted(parsed, request.filters, depth)
+            return Ranking(items, total, True)
+        want = max(depth, CANDIDATES)
+        semantic = self._semantic(parsed, request.filters, want)
         if request.mode == "semantic":
             if self.vectors is not None and self.vectors.size == 0:
                 raise QueryError("No paper is embedded yet; run `paperfeed embed` first.")
-            return self._hits(semantic[request.offset : depth])
-        keyword = self.keyword.search(parsed, request.filters, max(depth, CANDIDATES))
-        return self._hits(self.fuse(keyword, semantic)[request.offset : depth])
+            kept = cut_off(semantic, [], semantic)
+            return Ranking(kept, len(kept), len(kept) < len(semantic) or len(semantic) < want)
+        keyword = self.keyword.search(parsed, request.filters, want)
+        fused = self.fuse(keyword, semantic)
+        kept = cut_off(fused, keyword, semantic)
+        complete = len(keyword) < want and len(semantic) < want
+        return Ranking(kept, len(kept), len(kept) < len(fused) or complete)
 
     def fuse(
         self, keyword: list[tuple[int, float]], semantic: list[tuple[int, float]]

@@ -47,3 +47,14 @@ def convex_fusion(
             fused[item] = fused.get(item, 0.0) + weight * scaled
     order = {item: i for i, item in enumerate(dict.fromkeys(x for r in rankings for x, _ in r))}
     return sorted(fused.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def cut_off(
+    fused: Sequence[tuple[int, float]],
+    keyword: Sequence[tuple[int, float]],
+    semantic: Sequence[tuple[int, float]],
+) -> list[tuple[int, float]]:
+    """The head of `fused` (best first) that is still relevant, given the keyword and semantic
+    rankings it came from (each (item, score) best first; semantic scores are cosines).
+    Semantic search passes its own ranking as `fused` and nothing as `keyword`."""
+    return list(fused)

@@ -290,22 +290,35 @@ class KeywordIndex:
         self, parsed: ParsedQuery, filters: Filters, limit: int, offset: int = 0
     ) -> list[tuple[int, float]]:
         """(seq, score) best first. With no words at all, the newest papers come first."""
+        return self._search(parsed, filters, limit, offset, count=False)[0]
+
+    def search_counted(
+        self, parsed: ParsedQuery, filters: Filters, limit: int, offset: int = 0
+    ) -> tuple[list[tuple[int, float]], int]:
+        """`search`, and how many papers match in all."""
+        return self._search(parsed, filters, limit, offset, count=True)
+
+    def _search(
+        self, parsed: ParsedQuery, filters: Filters, limit: int, offset: int, *, count: bool
+    ) -> tuple[list[tuple[int, float]], int]:
         query = self.build_query(parsed, filters)
         if query is None:
-            return []
+            return [], 0
         searcher = self.index.searcher()
-        if parsed.words or parsed.phrases:
-            result = searcher.search(query, limit=limit, offset=offset, count=False)
+        scored = bool(parsed.words or parsed.phrases)
+        if scored:
+            result = searcher.search(query, limit=limit, offset=offset, count=count)
         else:
             result = searcher.search(
-                query, limit=limit, offset=offset, count=False, order_by_field="published"
+                query, limit=limit, offset=offset, count=count, order_by_field="published"
             )
         hits = []
         for key, address in result.hits:
             seq = searcher.doc(address)["seq"][0]
-            score = float(key) if parsed.words or parsed.phrases else 0.0
-            hits.append((int(seq), score))
-        return hits
+            hits.append((int(seq), float(key) if scored else 0.0))
+        # (the stub lacks SearchResult.count; tantivy sets it when asked with count=True)
+        total: int = getattr(result, "count", None) or 0
+        return hits, total if count else len(hits)
 
 
 def _day_start(d: date, plus_days: int = 0) -> datetime:

@@ -40,6 +40,41 @@ class Filters:
         return not (self.categories or self.author or self.since or self.until)
 
 
+def filter_words(filters: Filters) -> list[str]:
+    """Each filter in words, as a sentence names it: "in cs.LG", "since 2024-01-01"."""
+    words = [f"in {' '.join(filters.categories)}"] if filters.categories else []
+    words += [f"by {filters.author.strip()}"] if filters.author else []
+    words += [f"since {filters.since.isoformat()}"] if filters.since else []
+    return words + ([f"until {filters.until.isoformat()}"] if filters.until else [])
+
+
+def total_text(total: int | None, exact: bool) -> str:
+    """ "1 result", "1,234 results", "100 or more results"; empty when unknown."""
+    if total is None:
+        return ""
+    words = f"{total:,} result" + ("" if total == 1 else "s")
+    return words if exact else f"{total:,} or more results"
+
+
+def empty_message(query: str, filters: list[str], unfiltered: tuple[int, bool] | None) -> str:
+    """Why a search found nothing, in one sentence: the filters (in words, `filter_words`) that
+    removed everything, or the words themselves. `unfiltered`: how many papers the words alone
+    find and whether that count is exact (None: not asked)."""
+    where = "".join(f" {f}" for f in filters)
+    words = f" match “{query.strip()}”" if query.strip() else ""
+    if not filters:
+        return f"No papers match “{query.strip()}”; try fewer or different words."
+    if not words:
+        return f"No papers{where}; try removing a filter."
+    if unfiltered and unfiltered[0]:
+        count, exact = unfiltered
+        more = "" if exact else " or more"
+        found = "1 paper matches" if count == 1 and exact else f"{count:,}{more} papers match"
+        return f"No papers{where}{words}; without the filters, {found}."
+    return (f"No papers{where}{words}, and none match without the filters either; "
+            "try fewer or different words.")  # fmt: skip
+
+
 def _words(text: str) -> str:
     return " " + " ".join(_WORD.findall(text.lower())) + " "
 

@@ -42,6 +42,18 @@ SEARCH_RESULTS = {
     "type": "object",
     "properties": {
         "papers": {"type": "array", "items": {"type": "object"}},
+        "total": {
+            "type": ["integer", "null"],
+            "description": "How many results the search has in all (null with has_code, "
+            "which is checked page by page). Keyword results are every paper matching a "
+            "word; semantic and hybrid results end where relevance ends.",
+        },
+        "total_exact": {
+            "type": "boolean",
+            "description": "False when `total` is a lower bound: the search stopped at its "
+            "depth with more relevant papers beyond it.",
+        },
+        "total_text": {"type": "string", "description": "'12 results', '100 or more results'."},
         "empty_reason": {
             "type": ["object", "null"],
             "description": "On an empty first page: why. `filters` names the filters in force "

@@ -19,8 +19,8 @@ from paperfeed.errors import NotFound, QueryError
 from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
 from paperfeed.rank import trending
 from paperfeed.search import highlight
-from paperfeed.search.engine import Hit, SearchEngine
-from paperfeed.search.query import MODES, Filters, SearchRequest
+from paperfeed.search.engine import Hit, Results, SearchEngine
+from paperfeed.search.query import MODES, Filters, SearchRequest, empty_message, total_text
 from paperfeed.store import Listed
 from paperfeed.web import mathtext
 
@@ -76,9 +76,12 @@ def check_year(year: int, name: str, text: str) -> None:
                          f"not {text!r}.")  # fmt: skip
 
 
-def _next_page(page: int, shown: int, size: int = PAGE_SIZE) -> int | None:
-    """The next page's number when this one was full and paging may go on."""
-    return page + 1 if shown == size and page < MAX_PAGE else None
+def _next_page(page: int, shown: int, size: int = PAGE_SIZE, total: int | None = None
+               ) -> int | None:  # fmt: skip
+    """The next page's number when this one was full and paging may go on (not past `total`
+    results, when that is known)."""
+    more = shown == size and (total is None or page * size < total)
+    return page + 1 if more and page < MAX_PAGE else None
 
 
 def query_terms(text: str) -> list[str]:
@@ -111,8 +114,12 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
     has_code = flag_param(params, "has_code")
     request = SearchRequest(text=text, filters=filters, limit=limit, offset=(page - 1) * limit,
                             mode=mode)  # type: ignore[arg-type]  # fmt: skip
-    found = engine.search(request) if text.strip() or not filters.is_empty else []
+    searched = text.strip() or not filters.is_empty
+    results = engine.results(request) if searched else Results([], 0, True)
+    found = results.hits
     hits = [h for h in found if h.paper.code_url] if has_code else found
+    # has_code is checked on the page's papers only, so the size of the whole result is unknown
+    total = None if has_code else results.total
     terms = query_terms(text)
     shown = {
         "category": category,
@@ -127,16 +134,20 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
         "filters": shown,
         "page": page,
         "limit": limit,
-        "next_page": _next_page(page, len(hits), limit),
+        "next_page": _next_page(page, len(hits), limit, total if results.exact else None),
+        "total": total,
+        "total_exact": results.exact,
+        "total_text": total_text(total, results.exact) if searched else "",
         "papers": [_hit_json(h, terms) for h in hits],
         "empty_reason": None,
     }
     if not hits and page == 1 and (text.strip() or not filters.is_empty):
-        unfiltered = None
+        unfiltered: tuple[int, bool] | None = None
         if text.strip() and (has_code or not filters.is_empty):
-            unfiltered = len(found) if filters.is_empty else len(engine.search(
-                SearchRequest(text=text, limit=limit, mode=mode)))  # type: ignore[arg-type]  # fmt: skip
-        view["empty_reason"] = empty_reason(text, mode, shown, unfiltered, limit)
+            alone = results if filters.is_empty else engine.results(
+                SearchRequest(text=text, limit=limit, mode=mode))  # type: ignore[arg-type]  # fmt: skip
+            unfiltered = (alone.total, alone.exact)
+        view["empty_reason"] = empty_reason(text, mode, shown, unfiltered)
     return view
 
 
@@ -156,11 +167,11 @@ def _search_link(query: str, mode: str, shown: Mapping[str, Any], drop: str | No
 
 
 def empty_reason(
-    query: str, mode: str, shown: Mapping[str, Any], unfiltered: int | None, limit: int
+    query: str, mode: str, shown: Mapping[str, Any], unfiltered: tuple[int, bool] | None
 ) -> dict[str, Any]:
     """Why a first page is empty, in one sentence: the filters that removed everything (with a
     link to the same search without each of them), or the words themselves. `unfiltered` is
-    how many papers the words alone found on a first page of `limit` (None: not asked, as
+    how many papers the words alone find, and whether that count is exact (None: not asked, as
     when there are no filters, or no words)."""
     filters = [
         {"filter": name, "value": shown[name], "text": f"{word} {str(shown[name]).strip()}",
@@ -171,23 +182,11 @@ def empty_reason(
         without = _search_link(query, mode, shown, "has_code")
         filters.append({"filter": "has_code", "value": True, "text": "with code",
                         "search_without": without})  # fmt: skip
-    where = "".join(f" {f['text']}" for f in filters)
-    words = f" match “{query.strip()}”" if query.strip() else ""
-    if not filters:
-        message = f"No papers match “{query.strip()}”; try fewer or different words."
-    elif not words:
-        message = f"No papers{where}; try removing a filter."
-    elif unfiltered:
-        more = " or more" if unfiltered >= limit else ""
-        found = "1 paper matches" if unfiltered == 1 else f"{unfiltered}{more} papers match"
-        message = f"No papers{where}{words}; without the filters, {found}."
-    else:
-        message = (f"No papers{where}{words}, and none match without the filters either; "
-                   "try fewer or different words.")  # fmt: skip
+    message = empty_message(query, [str(f["text"]) for f in filters], unfiltered)
     return {
         "message": message,
         "filters": filters,
-        "without_filters": unfiltered,
+        "without_filters": unfiltered[0] if unfiltered else None,
         "search_without_filters": _search_link(query, mode, shown, "all") if filters else None,
     }
 
