@@ -100,6 +100,22 @@ def test_search_filters_and_no_results_message(capsys: pytest.CaptureFixture[str
     assert code == 1 and "limit" in err
 
 
+def test_search_says_how_many_and_which_filters_emptied_it(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    run(capsys, "--db", db, "ingest", str(SEED))
+    code, out, err = run(capsys, "--db", db, "search", "dropout", "--mode", "keyword",
+                         "--limit", "3")  # fmt: skip
+    assert code == 0 and out.count("\n     ") == 3
+    shown, _, total = err.strip().splitlines()[-1].partition(" of ")
+    assert shown == "1-3" and total.endswith(" results") and int(total.split()[0]) > 3
+    code, out, err = run(capsys, "--db", db, "search", "dropout", "--mode", "keyword",
+                         "--category", "math.AG", "--since", "2024-01-01")  # fmt: skip
+    assert code == 0 and out == ""
+    assert err.strip() == (f"No papers in math.AG since 2024-01-01 match “dropout”; "
+                           f"without the filters, {total.split()[0]} papers match.")  # fmt: skip
+
+
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
 def test_a_day_outside_the_supported_range_is_one_sentence(
     capsys: pytest.CaptureFixture[str], db: str, day: str

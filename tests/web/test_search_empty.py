@@ -4,6 +4,7 @@ or the words themselves. Page and JSON twin, over the real store and keyword ind
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -104,3 +105,34 @@ def test_a_question_on_the_page_marks_no_stop_words(client: TestClient) -> None:
     data = client.get("/search.json", params={"q": question, "mode": "keyword"}).json()
     assert data["papers"][0]["highlight"] == ["stop", "language", "model", "memorizing",
                                               "private", "data"]  # fmt: skip
+
+
+def _papers_with_word(word: str) -> int:
+    """How many of the fixture's papers contain `word` or its plural, counted from the papers."""
+    pattern = re.compile(rf"\b{word}s?\b", re.IGNORECASE)
+    papers = [json.loads(line) for line in SEED.read_text().splitlines() if line.strip()]
+    texts = [f"{p['title']} {p['abstract']}" for p in papers]
+    return sum(bool(pattern.search(t)) for t in [*texts, f"{HOSTILE.title} {HOSTILE.abstract}"])
+
+
+def test_keyword_results_say_how_many_and_stop_paging_there(client: TestClient) -> None:
+    data = client.get("/search.json", params={"q": "dropout", "mode": "keyword",
+                                              "limit": "3"}).json()  # fmt: skip
+    total = data["total"]
+    assert data["total_exact"] and total == _papers_with_word("dropout") > 3
+    assert data["total_text"] == f"{total} results"
+    assert f'id="result-count">{total} results<' in client.get(
+        "/search", params={"q": "dropout", "mode": "keyword", "limit": "3"}).text  # fmt: skip
+    last = -(-total // 3)
+    tail = client.get("/search.json", params={"q": "dropout", "mode": "keyword", "limit": "3",
+                                              "page": str(last)}).json()  # fmt: skip
+    assert 1 <= len(tail["papers"]) <= 3 and tail["next_page"] is None
+    if total % 3 == 0:  # a full last page still ends the paging
+        assert len(tail["papers"]) == 3
+    assert client.get("/search.json", params={"q": "zqxjvw"}).json()["total"] == 0
+
+
+def test_with_has_code_the_size_of_the_whole_result_is_not_claimed(client: TestClient) -> None:
+    data = client.get("/search.json", params={"q": "dropout", "mode": "keyword",
+                                              "has_code": "1"}).json()  # fmt: skip
+    assert data["total"] is None and data["total_text"] == ""
