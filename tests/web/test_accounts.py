@@ -127,11 +127,26 @@ def csrf_in(html: str) -> str:
     return found.group(1)
 
 
-def ask_link(c: TestClient, email: str, *, as_json: bool = False) -> httpx.Response:
-    """What the sign-in form does: open it, then post the address with the form's token."""
-    token = csrf_in(c.get("/signin").text)
+def ask_link(c: TestClient, email: str, *, as_json: bool = False, next_path: str | None = None
+             ) -> httpx.Response:  # fmt: skip
+    """What the sign-in form does: open it, then post the address with the form's token.
+    With `next_path`, the page is opened as `/signin?next=...` and `next_path` itself is posted
+    (as a forged form could; the page's own field is checked by `next_field`)."""
+    page = c.get("/signin", params={} if next_path is None else {"next": next_path}).text
+    form = {"email": email, "csrf_token": csrf_in(page)}
+    if next_path is not None:
+        form["next"] = next_path
     headers = {"Accept": "application/json"} if as_json else {}
-    return c.post("/signin", data={"email": email, "csrf_token": token}, headers=headers)
+    return c.post("/signin", data=form, headers=headers)
+
+
+def next_field(c: TestClient, next_path: str) -> str:
+    """The hidden `next` field of the sign-in form opened as `/signin?next=next_path`."""
+    found = re.search(
+        r'name="next" value="([^"]*)"', c.get(f"/signin?next={quote(next_path)}").text
+    )
+    assert found, "the sign-in form has no next field"
+    return html.unescape(found.group(1))
 
 
 def text_of(message: EmailMessage) -> str:
@@ -155,11 +170,11 @@ def mails_to(smtp: SMTPCatcher, email: str) -> list[EmailMessage]:
     return [m for m in smtp.messages if m["To"] == email]
 
 
-def use_link(c: TestClient, token: str, next_path: str = "") -> httpx.Response:
+def use_link(c: TestClient, token: str) -> httpx.Response:
     """What a reader does with the mailed link: open the page, press "Sign in"."""
     page = c.get("/signin/link", params={"token": token})
     assert page.status_code == 200
-    form = {"token": token, "csrf_token": csrf_in(page.text), "next": next_path}
+    form = {"token": token, "csrf_token": csrf_in(page.text)}
     return c.post("/signin/link", data=form, follow_redirects=False)
 
 
@@ -361,14 +376,44 @@ def test_sign_in_by_mailed_link(web: Web) -> None:
 
 @pytest.mark.parametrize(
     ("next_path", "lands_on"),
-    [(f"/paper/{PAPER}", f"/paper/{PAPER}"), ("https://evil.example/", "/library"),
-     ("//evil.example/x", "/library"), ("/\\evil.example", "/library"), ("", "/library")],
+    [(f"/paper/{PAPER}", f"/paper/{PAPER}"), ("/search?q=dropout&mode=hybrid",
+      "/search?q=dropout&mode=hybrid"), ("https://evil.example/", "/library"),
+     ("//evil.example/x", "/library"), ("/\\evil.example", "/library"),
+     ("/\t/evil.example", "/library"), ("/\n/evil.example", "/library"),
+     ("/x\x00y", "/library"), ("javascript:alert(1)", "/library"), ("", "/library")],
 )  # fmt: skip
-def test_the_link_only_leads_on_to_our_own_pages(web: Web, next_path: str, lands_on: str) -> None:
-    ask_link(web.client, "ann@example.org")
+def test_the_link_leads_back_where_sign_in_was_asked_but_only_to_our_pages(
+    web: Web, next_path: str, lands_on: str
+) -> None:
+    assert next_field(web.client, next_path) == lands_on
+    ask_link(web.client, "ann@example.org", next_path=next_path)
     [message] = web.smtp.wait_for(1)
-    answer = use_link(web.client, token_in(message), next_path)
+    assert "next" not in link_in(message)  # where to go is signed into the token
+    answer = use_link(web.client, token_in(message))
     assert answer.status_code == 303 and answer.headers["location"] == lands_on
+
+
+def test_a_next_field_posted_with_the_link_does_not_move_where_it_leads(web: Web) -> None:
+    ask_link(web.client, "ann@example.org", next_path=f"/paper/{PAPER}")
+    [message] = web.smtp.wait_for(1)
+    token = token_in(message)
+    page = web.client.get("/signin/link", params={"token": token})
+    form = {"token": token, "csrf_token": csrf_in(page.text), "next": "/account"}
+    answer = web.client.post("/signin/link", data=form, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
+
+
+def test_signing_in_from_a_paper_page_lands_back_on_the_paper(web: Web) -> None:
+    c = web.client
+    found = re.search(r'class="signin-to-act" href="([^"]+)"', c.get(f"/paper/{PAPER}").text)
+    assert found, "a signed-out paper page has no sign-in link"
+    signin = html.unescape(found.group(1))
+    assert signin == f"/signin?next=/paper/{PAPER}"
+    assert next_field(c, f"/paper/{PAPER}") == f"/paper/{PAPER}"
+    ask_link(c, "ann@example.org", next_path=f"/paper/{PAPER}")
+    [message] = web.smtp.wait_for(1)
+    answer = use_link(c, token_in(message))
+    assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
 
 
 def test_opening_the_link_does_not_sign_in_only_the_button_does(web: Web) -> None:

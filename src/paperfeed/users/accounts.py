@@ -39,6 +39,7 @@ class Session:
     user: User
     token: str  # goes in the cookie; the store has only its hash
     expires: datetime
+    next_path: str = ""  # where the link was asked from, as signed into it ("" if nowhere)
 
 
 def request_link(
@@ -50,9 +51,12 @@ def request_link(
     client: str,
     base_url: str,
     now: float,
+    next_path: str = "",
 ) -> bool:
     """Mail a sign-in link to `email`; False when a limit of its inbox held it back (the
-    caller must answer exactly as when it was sent)."""
+    caller must answer exactly as when it was sent). `next_path` (where the reader was going;
+    the web layer checks it is a path of ours) is signed into the link, so using the link
+    leads there."""
     email = normalize_email(email)
     if not store.hit_rate("signin-client:" + keyed_hash(secret, "client", client), now,
                           3600, LINKS_PER_CLIENT_HOUR):  # fmt: skip
@@ -63,7 +67,8 @@ def request_link(
     ):
         log.warning("sign-in link held back: the inbox's limit is reached")
         return False
-    token = sign(secret, "signin", {"m": email, "n": secrets.token_urlsafe(12)}, now + LINK_TTL_S)
+    fields = {"m": email, "n": secrets.token_urlsafe(12)} | ({"x": next_path} if next_path else {})
+    token = sign(secret, "signin", fields, now + LINK_TTL_S)
     mailer.send(_link_message(email, f"{base_url.rstrip('/')}/signin/link?token={token}"))
     return True
 
@@ -91,7 +96,8 @@ def complete_sign_in(store: Store, secret: bytes, token: str, now: float) -> Ses
     expires = moment + SESSION_TTL
     store.add_session(hash_token(session), user.id, moment, expires)
     log.info("signed in user=%d", user.id)
-    return Session(user, session, expires)
+    next_path = fields.get("x")
+    return Session(user, session, expires, next_path if isinstance(next_path, str) else "")
 
 
 def session_user(store: Store, token: str | None, now: float) -> User | None:

@@ -177,8 +177,19 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+MAX_NEXT_CHARS = 1000
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
-    """A redirect target only if it is a path on this site (never //host or a scheme)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """A redirect target only if it is a path on this site: never //host, /\\host or a
+    scheme, and no control characters (browsers drop tabs and newlines from URLs, so a slash,
+    a tab and "/host" would become "//host"); `default` otherwise."""
+    if (
+        not target
+        or len(target) > MAX_NEXT_CHARS
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(ch < " " or ch == "\x7f" for ch in target)
+    ):
         return default
     return target

@@ -67,9 +67,10 @@ def routes(site: Site) -> list[Route]:
             raise InputError("This server cannot send mail yet; its operator must set "
                              "PAPERFEED_SMTP_HOST or PAPERFEED_OUTBOX.")  # fmt: skip
         mailer = site.mailer
+        going = safe_next(str(form.get("next", "")), "")
         site.write(lambda s: accounts.request_link(
             s, mailer, site.guard.secret, email=email, client=visitor.ip,
-            base_url=site.base_url, now=site.now()))  # fmt: skip
+            base_url=site.base_url, now=site.now(), next_path=going))  # fmt: skip
         view = {"email": normalize_email(email)}
         if wants_json(request):
             return json_answer({"sent": True, "message": "Check your inbox for a sign-in link."})
@@ -82,7 +83,8 @@ def routes(site: Site) -> list[Route]:
         token = str(form.get("token", ""))
         session = site.write(lambda s: accounts.complete_sign_in(s, site.guard.secret, token,
                                                                  site.now()))  # fmt: skip
-        response = RedirectResponse(safe_next(str(form.get("next", "")), "/library"), 303)
+        # where the reader was going when they asked for the link: signed into it
+        response = RedirectResponse(safe_next(session.next_path, "/library"), 303)
         max_age = int(accounts.SESSION_TTL.total_seconds())
         site.guard.set_cookie(response, request, SESSION_COOKIE, session.token, max_age)
         return response
