@@ -40,4 +40,4 @@ lock: setup
 		--python-platform x86_64-manylinux_2_28 $(LOCK_FLAGS) -o requirements.lock
 
 clean:
-	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv demo.db demo.db-wal demo.db-shm demo.db-index demo.db-outbox .pytest_cache .mypy_cache .ruff_cache

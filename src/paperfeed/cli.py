@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from paperfeed import __version__, services
 from paperfeed.config import SETTINGS_ENV, Settings, load_settings, parse_proxies, redact
+from paperfeed.digest.outbox import read_outbox
 from paperfeed.digest.sender import DigestSender, PassReport
 from paperfeed.errors import DiskFull, InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
@@ -666,6 +667,19 @@ def _channel_command(settings: Settings, work: Callable[[Store], int]) -> int:
         store.close()
 
 
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    folder = settings.mail.outbox
+    if settings.mail.host:
+        _err(f"note: mail goes out through {settings.mail.host}; this is the local outbox "
+             f"{folder}, used only without an SMTP host.")  # fmt: skip
+    mails = read_outbox(folder, args.limit)
+    if not mails:
+        print(f"No mail in the outbox {folder} yet.")
+        return EXIT_NOTHING_NEW
+    print(("\n" + "-" * 72 + "\n").join(mail.render() for mail in mails))
+    return EXIT_OK
+
+
 def cmd_channels_add(settings: Settings, args: argparse.Namespace) -> int:
     from paperfeed.digest import channels, subscriptions
     from paperfeed.store import Preferences
@@ -1248,6 +1262,17 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Switch a disabled channel on again.")  # fmt: skip
     a.add_argument("id", type=int, help="the channel's number")
     a.set_defaults(func=cmd_channels_enable)
+
+    p = sub.add_parser(
+        "outbox",
+        help="print the latest mail of the local outbox, decoded",
+        description="Print the latest messages of the local Maildir outbox (where mail goes "
+        "when PAPERFEED_SMTP_HOST is not set, as in the demo): From, To, Subject, Date and the "
+        "text, decoded, so sign-in and confirmation links are whole and can be copied. The "
+        "newest is printed last.",
+    )
+    p.add_argument("--limit", type=int, default=3, help="how many messages (3)")
+    p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser(
         "status",

@@ -33,7 +33,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from paperfeed.digest.mailer import SMTPMailer
+from paperfeed.cli import main
+from paperfeed.digest.mailer import OutboxMailer, SMTPMailer
 from paperfeed.digest.sender import CLICK_TTL_S
 from paperfeed.ingest.files import import_file
 from paperfeed.models import Paper
@@ -1078,3 +1079,38 @@ def test_on_the_demo_corpus_votes_and_saves_reorder_trending_as_the_readme_says(
         assert act(client, token, saved, "save", undo="1").status_code == 303
         assert ranking(client)[0]["id"] == voted and trend(client, saved)["score"] == 0.0
     store.close()
+
+
+def test_without_smtp_the_page_says_where_mail_went_and_paperfeed_outbox_shows_the_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's set-up: no SMTP host, mail in the Maildir beside the database. The file holds
+    the link quoted-printable (cut over lines, `=3D`); `paperfeed outbox` prints it whole, and
+    that link signs in."""
+    db = tmp_path / "demo.db"
+    store = open_store(str(db))
+    import_file(store, SEED)
+    outbox = OutboxMailer(str(db) + "-outbox", sender=SENDER)
+    app = create_app(lambda: SearchEngine(store, str(db) + "-index"), mailer=outbox,
+                     base_url="http://testserver", clock=Clock(START),
+                     today=lambda: TODAY)  # fmt: skip
+    with TestClient(app) as c:
+        answer = ask_link(c, "ann@example.org", next_path="/library?kind=upvote")
+        assert answer.status_code == 200 and 'id="local-mail"' in answer.text
+        assert "<code>paperfeed outbox</code>" in answer.text
+        [raw] = (Path(str(db) + "-outbox") / "new").iterdir()
+        assert "=3D" in raw.read_text()  # what made copying from the file fail
+        assert main(["--db", str(db), "outbox", "--limit", "1"]) == 0
+        printed = capsys.readouterr().out
+        assert "To: ann@example.org" in printed
+        assert "Subject: Your paperfeed sign-in link" in printed
+        found = re.search(r"http://testserver/signin/link\?token=(\S+)", printed)
+        assert found, printed
+        answer = use_link(c, found.group(1))
+        assert answer.status_code == 303 and answer.headers["location"] == "/library?kind=upvote"
+    store.close()
+
+
+def test_with_smtp_the_page_does_not_mention_a_local_outbox(web: Web) -> None:
+    answer = ask_link(web.client, "ann@example.org")
+    assert answer.status_code == 200 and "local-mail" not in answer.text

@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from paperfeed import __version__, services
 from paperfeed.config import SETTINGS_ENV, Settings, load_settings
-from paperfeed.digest.mailer import Mailer, MailError
+from paperfeed.digest.mailer import Mailer, MailError, OutboxMailer
 from paperfeed.digest.outbound import Outbound
 from paperfeed.errors import (
     DiskFull,
@@ -164,6 +164,11 @@ class Site:
         self._engine: SearchEngine | None = None
         self._guard: Guard | None = None
         self.for_you = for_you.ForYou(self)
+
+    @property
+    def mail_stays_local(self) -> bool:
+        """No SMTP server is set: mail goes to the local outbox (`paperfeed outbox`)."""
+        return isinstance(self.mailer, OutboxMailer)
 
     def engine(self) -> SearchEngine:
         if self._engine is None:

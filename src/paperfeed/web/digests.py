@@ -90,7 +90,7 @@ def routes(site: Site) -> list[Route]:
                 site.wake_sender()
             if source == "api" or wants_json(request):
                 return json_answer({"subscribed": "pending", "message": CHECK_INBOX})
-            view = {"email": normalize_email(email)}
+            view = {"email": normalize_email(email), "mail_stays_local": site.mail_stays_local}
             return site.page(request, "subscribe_sent.html", view, visitor)
 
         return act

@@ -71,7 +71,7 @@ def routes(site: Site) -> list[Route]:
         site.write(lambda s: accounts.request_link(
             s, mailer, site.guard.secret, email=email, client=visitor.ip,
             base_url=site.base_url, now=site.now(), next_path=going))  # fmt: skip
-        view = {"email": normalize_email(email)}
+        view = {"email": normalize_email(email), "mail_stays_local": site.mail_stays_local}
         if wants_json(request):
             return json_answer({"sent": True, "message": "Check your inbox for a sign-in link."})
         return site.page(request, "signin_sent.html", view, visitor)
