@@ -96,6 +96,7 @@ def _templates() -> Environment:
         finalize=clean.finalize,
     )
     env.globals["version"] = __version__
+    env.globals["page_size"] = views.PAGE_SIZE
     env.filters["rich"] = views.rich_text
     env.filters["web_url"] = clean.web_url
     return env

@@ -68,6 +68,18 @@ _TEXTS = ("frequency", "weekday", "hour", "timezone", "topics", "categories", "m
 _BOXES = ("include_trending", "empty_notice")
 
 
+# A search's filters, as the search page's links carry them, and how a sentence names each.
+_SEARCH_FILTERS = (("category", "in {}"), ("author", "by {}"), ("since", "since {}"),
+                   ("until", "until {}"), ("has_code", "with code"))  # fmt: skip
+
+
+def _filters_not_kept(params: Mapping[str, str]) -> list[str]:
+    """The filters of the search a subscription comes from: a digest follows a search's words
+    only (its papers are the new ones, so dates do not apply either), and the form says so."""
+    return [words.format(params[name].strip()) for name, words in _SEARCH_FILTERS
+            if params.get(name, "").strip()]  # fmt: skip
+
+
 def routes(site: Site) -> list[Route]:
     """The digest routes, bound to `site`."""
 
@@ -77,8 +89,10 @@ def routes(site: Site) -> list[Route]:
     # -- subscribe ------------------------------------------------------------------------
 
     def subscribe_form(request: Request, visitor: Visitor) -> dict[str, Any]:
-        topic = request.query_params.get("q", "").strip()[: subscriptions.MAX_TOPIC_CHARS]
-        return {"email": visitor.user.email if visitor.user else "", "topic": topic}
+        params = request.query_params
+        topic = params.get("q", "").strip()[: subscriptions.MAX_TOPIC_CHARS]
+        return {"email": visitor.user.email if visitor.user else "", "topic": topic,
+                "not_kept": _filters_not_kept(params) if topic else []}  # fmt: skip
 
     def ask(source: str) -> Act:
         def act(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
