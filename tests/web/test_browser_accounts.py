@@ -128,10 +128,12 @@ def chromium() -> Iterator[ChromiumThread]:
 
 
 def in_a_watched_page(browser: Browser, server: Server,
-                      flow: Callable[[Page, BrowserContext], None]) -> None:  # fmt: skip
-    """Runs `flow` in a fresh context's page, then fails on any console error (CSP violations
-    included), script error, dialog or failed request the page saw."""
-    context = browser.new_context(base_url=server.base, accept_downloads=True)
+                      flow: Callable[[Page, BrowserContext], None],
+                      **options: Any) -> None:  # fmt: skip
+    """Runs `flow` in a fresh context's page (more context `options`: a time zone, javascript
+    off), then fails on any console error (CSP violations included), script error, dialog or
+    failed request the page saw."""
+    context = browser.new_context(base_url=server.base, accept_downloads=True, **options)
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(CSP_WATCH)
     page = context.new_page()

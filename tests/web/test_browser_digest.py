@@ -3,12 +3,13 @@ process: subscribe in the home page's box, receive the confirmation that the rea
 over SMTP to a real server (aiosmtpd), open its link and press Confirm, set the preferences,
 unsubscribe with the button; and follow a search by email. No console errors, CSP violations
 or failed requests on the way. Screenshots go to artifacts/screenshots/ (digest-preferences,
-digest-unsubscribed)."""
+digest-confirmed, digest-unsubscribed)."""
 
 from __future__ import annotations
 
 import re
 from email.message import EmailMessage
+from functools import partial
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -64,7 +65,8 @@ def test_subscribe_confirm_choose_and_unsubscribe_in_a_browser(
     chromium: ChromiumThread, server: Server
 ) -> None:
     assert chromium.browser is not None
-    chromium.run(in_a_watched_page, chromium.browser, server,
+    in_tokyo = partial(in_a_watched_page, timezone_id="Asia/Tokyo")  # the browser's zone
+    chromium.run(in_tokyo, chromium.browser, server,
                  lambda page, context: digest_session(page, context, server))  # fmt: skip
 
 
@@ -87,12 +89,24 @@ def digest_session(page: Page, context: BrowserContext, server: Server) -> None:
     with page.expect_navigation():
         page.locator("#confirm-subscription").click()
     expect(page).to_have_url(re.compile(r"/preferences\?token="))
+    expect(page.locator("#confirmed")).to_have_text(
+        f"You're confirmed: the digest will come to {READER}. Choose below how often and what "
+        "it holds."
+    )
     expect(page.locator("main")).to_contain_text(f"The digest goes to {READER}")
+    expect(page.locator("#schedule")).to_have_text("Daily at 07:00 (UTC)")
     assert subscriber(server).state == "confirmed"
+    # nobody chose a time zone yet: the browser's fills the field (saved only by Save)
+    expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
+    expect(page.locator("#timezone-note")).to_contain_text("in place of UTC")
+    assert subscriber(server).prefs.timezone == "UTC"
+    # daily: no day of the week to choose; weekly: there is
+    expect(page.get_by_label("Day of the week")).to_be_hidden()
+    shoot(page, "digest-confirmed")
 
     # preferences
     page.get_by_label("How often").select_option("weekly")
-    page.get_by_label("Weekly on").select_option(label="Friday")
+    page.get_by_label("Day of the week").select_option(label="Friday")
     page.locator("#hour").fill("18")
     page.get_by_label("Time zone").fill("Europe/Berlin")
     page.get_by_label("Searches to follow").fill("graph neural networks\nunlearning")
@@ -103,6 +117,9 @@ def digest_session(page: Page, context: BrowserContext, server: Server) -> None:
         page.locator("#save-preferences").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     expect(page.get_by_label("How often")).to_have_value("weekly")
+    expect(page.locator("#schedule")).to_have_text("Weekly on Friday at 18:00 (Europe/Berlin)")
+    expect(page.locator("#confirmed")).to_have_count(0)
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Berlin")  # what was saved
     shoot(page, "digest-preferences")
     assert subscriber(server).prefs == Preferences(
         frequency="weekly", weekday=4, hour=18, timezone="Europe/Berlin",

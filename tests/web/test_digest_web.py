@@ -465,6 +465,52 @@ def test_the_preferences_form_saves_what_it_shows(web: Web) -> None:
     assert saved["preferences"]["frequency"] == "paused" and saved["preferences"]["hour"] == 18
 
 
+def test_confirming_lands_on_a_page_that_says_so_and_offers_the_browsers_time_zone(
+    web: Web,
+) -> None:
+    assert subscribe(web.client, ANN).status_code == 200
+    answer = press_confirm(web.client, confirm_token(web))
+    assert answer.status_code == 303 and answer.headers["location"].endswith("&confirmed=1")
+    page = web.client.get(answer.headers["location"]).text
+    said = re.search(r'id="confirmed">(.*?)</p>', page)
+    assert said and html.unescape(said.group(1)).startswith(f"You're confirmed: the digest will "
+                                                            f"come to {ANN}.")  # fmt: skip
+    assert '<span id="schedule">Daily at 07:00 (UTC)</span>' in page
+    assert "Weekly on" not in page and "(weekly digests only)" in page
+    # the field says UTC (what the page does without JavaScript); the script may fill it in
+    assert 'name="timezone" value="UTC"' in page and "data-browser-zone" in page
+    assert '<script src="/static/preferences.js" defer></script>' in page
+    assert web.client.get("/static/preferences.js").status_code == 200
+    # later visits: no message, and the time zone is what was saved
+    token = preferences_token(web, subscriber(web))
+    later = web.client.get("/preferences", params={"token": token}).text
+    assert 'id="confirmed"' not in later and "data-browser-zone" not in later
+    # a forged "confirmed=1" on a pending address's page says nothing
+    assert subscribe(web.client, "bob@example.org").status_code == 200
+    bob = preferences_token(web, subscriber(web, "bob@example.org"))
+    pending = web.client.get("/preferences", params={"token": bob, "confirmed": "1"}).text
+    assert 'id="confirmed"' not in pending and "data-browser-zone" not in pending
+
+
+@pytest.mark.parametrize(
+    ("prefs", "said"),
+    [({"frequency": "daily", "hour": "6", "timezone": "Asia/Tokyo"}, "Daily at 06:00 (Asia/Tokyo)"),
+     ({"frequency": "weekly", "weekday": "2", "hour": "18", "timezone": "UTC"},
+      "Weekly on Wednesday at 18:00 (UTC)"),
+     ({"frequency": "paused"}, "Paused: nothing is sent for now")],
+)  # fmt: skip
+def test_the_page_says_when_the_digest_goes_out(web: Web, prefs: dict[str, str], said: str) -> None:
+    token = preferences_token(web, confirmed(web))
+    answer = web.client.post("/preferences", data=prefs_form(web, web.client, token, **prefs))
+    assert answer.status_code == 200 and f'<span id="schedule">{said}</span>' in answer.text
+    assert (
+        f'<span id="schedule">{said}</span>'
+        in web.client.get("/preferences", params={"token": token, "confirmed": "1"}).text
+    )
+    if prefs["frequency"] == "daily":
+        assert "Weekly on" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("changes", "sentence"),
     [({"hour": "25"}, "The hour must be between 0 and 23."),

@@ -122,7 +122,7 @@ def routes(site: Site) -> list[Route]:
         link = _preferences_link(secret(), sub, now)
         if wants_json(request):
             return json_answer({"subscribed": "confirmed", "preferences": site.base_url + link})
-        return RedirectResponse(link, 303)
+        return RedirectResponse(link + "&confirmed=1", 303)  # the page says so, once
 
     # -- preferences ----------------------------------------------------------------------------
 
@@ -132,14 +132,17 @@ def routes(site: Site) -> list[Route]:
                 "is_active": sub.state in ACTIVE, "fields": _fields(sub.prefs),
                 "unsubscribe": "/u/" + unsubscribe, "saved": False, "error": None,
                 "frequencies": subscriptions.FREQUENCIES, "weekdays": subscriptions.WEEKDAYS,
-                "zones": ZONES, "max_papers": subscriptions.MAX_PAPERS}  # fmt: skip
+                "zones": ZONES, "max_papers": subscriptions.MAX_PAPERS,
+                "schedule": _schedule(sub.prefs), "just_confirmed": False}  # fmt: skip
 
     def preferences_page(request: Request, visitor: Visitor) -> dict[str, Any]:
         token = request.query_params.get("token", "")
         store = site.engine().store
-        return preferences_view(
-            subscriptions.from_preferences_token(store, secret(), token, site.now()), token
-        )
+        sub = subscriptions.from_preferences_token(store, secret(), token, site.now())
+        # Straight from the confirm button: say so, and (preferences.js) offer the browser's
+        # time zone in place of the default UTC, since nobody has chosen one yet.
+        just_confirmed = request.query_params.get("confirmed") == "1" and sub.state == "confirmed"
+        return {**preferences_view(sub, token), "just_confirmed": just_confirmed}
 
     def save(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
         token, now = _text(form, "token"), site.now()
@@ -254,6 +257,16 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise InputError(f"{name} must be text.")
     return value.strip()
+
+
+def _schedule(prefs: Preferences) -> str:
+    """When the digest goes out, as the page says it: "Daily at 07:00 (Europe/Paris)"."""
+    when = f"at {prefs.hour:02d}:00 ({prefs.timezone})"
+    if prefs.frequency == "daily":
+        return f"Daily {when}"
+    if prefs.frequency == "weekly":
+        return f"Weekly on {subscriptions.WEEKDAYS[prefs.weekday]} {when}"
+    return "Paused: nothing is sent for now"
 
 
 def _fields(prefs: Preferences) -> dict[str, Any]:
