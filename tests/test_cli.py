@@ -265,3 +265,13 @@ def test_the_maximum_line_size_is_a_setting(
     code, _, err = run(capsys, "--db", db, "ingest", str(path))
     assert (code, err) == (1, "error: PAPERFEED_MAX_LINE_BYTES='lots' is not a whole number "
                               "of bytes, such as 16777216.\n")  # fmt: skip
+
+
+def test_help_says_what_paperfeed_does_now(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0
+    assert "(soon)" not in out and "by keywords" not in out
+    assert "mail digests" in out and "search papers by words and by meaning" in out
+    assert "outbox print the latest mail of the local outbox, decoded" in out

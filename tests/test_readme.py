@@ -43,3 +43,11 @@ def test_a_readme_example_runs_on_the_demo(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.strip() not in ("", "[]"), err
+
+
+def test_the_readme_does_not_call_the_working_subscribe_box_disabled() -> None:
+    """The home page's box subscribes (tests/web/test_digest_web.py shows it); the README said
+    it was "shown disabled until digests exist"."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    sentences = [s for s in re.split(r"(?<=\.) ", text) if "subscribe box" in s]
+    assert sentences and not [s for s in sentences if "disabled" in s], sentences

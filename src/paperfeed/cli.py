@@ -1000,7 +1000,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperfeed",
-        description="Self-hosted research-paper discovery: harvest, search and (soon) digests.",
+        description="Self-hosted research-paper discovery: harvest arXiv and Hugging Face "
+        "papers, search them by words and by meaning, rank what is trending, keep a library, and "
+        "mail digests; `paperfeed serve` (or `demo`) runs the web UI and JSON API.",
     )
     parser.add_argument("--version", action="version", version=f"paperfeed {__version__}")
     parser.add_argument(
@@ -1029,7 +1031,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "search",
-        help="search papers by keywords",
+        help="search papers by words and by meaning (hybrid; --mode keyword|semantic)",
         description='Search by words and by meaning. Use "quoted phrases" for exact phrases '
         "and -word to exclude a word; put -- before a query that starts with '-' "
         "(paperfeed search -- -word topic).",
