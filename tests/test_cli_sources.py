@@ -194,3 +194,52 @@ def test_a_harvest_killed_mid_run_and_restarted_ends_with_the_same_papers(
     restarted = subprocess.run([*cli, "harvest"], env=env, capture_output=True, text=True)
     assert restarted.returncode == 0, restarted.stderr
     assert stored_papers(db) == expected
+
+
+def test_a_failing_harvest_gives_one_account_that_agrees_with_its_error(
+    capsys: pytest.CaptureFixture[str], db: str, replay: Replay
+) -> None:
+    """Not a terminal (cron, a pipe): no progress lines, one account at the end."""
+    replay.add("/oai", sticky=Reply(503, b"down", {"Retry-After": "0"}))
+    run(capsys, "--db", db, "sources", "add", "arxiv", "--set", "cs.LG")
+    code, _, err = run(capsys, "--db", db, "harvest")
+    assert code == 1 and "harvesting..." not in err and "trying again" not in err
+    account, error = err.strip().splitlines()
+    assert account.startswith("arxiv-cs.LG: 0 new, 0 updated, 0 unchanged; "
+                              "5 requests (1 page, 4 of them retries) in ")  # fmt: skip
+    assert error.startswith("  arxiv-cs.LG: error: ") and "failed 5 times (last: HTTP 503)" in error
+    assert len(replay.requests) == 5
+
+
+def test_a_harvest_on_a_terminal_shows_each_retry_as_it_happens(db: str, replay: Replay) -> None:
+    """stderr a real terminal (a pty): the source, then each failed request and the wait."""
+    import pty
+
+    replay.add("/oai", Reply(503, b"down", {"Retry-After": "0"}),
+               Reply(503, b"down", {"Retry-After": "0"}), sticky=Reply(200, oai_error(
+                   "noRecordsMatch", "none")))  # fmt: skip
+    assert main(["--db", db, "sources", "add", "arxiv", "--set", "cs.LG"]) == 0
+    leader, follower = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "paperfeed", "--db", db, "harvest"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=follower) as process:  # fmt: skip
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the other end closed: the command is done
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.wait(60) == 4  # nothing new
+    os.close(leader)
+    lines = shown.decode().replace("\r\n", "\n").strip().splitlines()
+    assert lines[:3] == [
+        "arxiv-cs.LG: harvesting...",
+        "  arxiv-cs.LG: request 1 of 5 failed (HTTP 503); trying again in 0 s",
+        "  arxiv-cs.LG: request 2 of 5 failed (HTTP 503); trying again in 0 s",
+    ], lines
+    assert lines[3].startswith("arxiv-cs.LG: 0 new, 0 updated, 0 unchanged; 3 requests (1 page, "
+                               "2 of them retries) in ")  # fmt: skip

@@ -35,6 +35,7 @@ from paperfeed.digest.sender import DigestSender, PassReport
 from paperfeed.errors import DiskFull, InputError, NotFound, PaperfeedError, QueryError
 from paperfeed.ingest.files import ImportReport, file_size, import_file
 from paperfeed.ingest.harvest import HarvestReport, fetch_arxiv_ids, harvest_source
+from paperfeed.ingest.http import Retry
 from paperfeed.ingest.sources import KINDS, OAI_FORMATS, SourceOptions, describe, new_source
 from paperfeed.logs import FORMATS, setup_logging
 from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
@@ -457,12 +458,13 @@ def cmd_sources_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report_harvest(report: HarvestReport) -> None:
+    """One account of a run: what it stored, the HTTP requests it took (retries among them)
+    and how long, then its error, if any, and when it is tried next."""
     if report.busy:
         _err(f"{report.source}: skipped, another process is harvesting it")
         return
     _err(f"{report.source}: {report.added} new, {report.updated} updated, "
-         f"{report.unchanged} unchanged ({report.requests} "
-         f"request{'' if report.requests == 1 else 's'})"
+         f"{report.unchanged} unchanged; {_requests_text(report)} in {report.took_s:.0f} s"
          + (f", {len(report.skipped)} records skipped" if report.skipped else ""))  # fmt: skip
     for line in report.skipped[:MAX_LINE_ERRORS_SHOWN]:
         _err(f"  {report.source}: skipped {line}")
@@ -472,9 +474,38 @@ def _report_harvest(report: HarvestReport) -> None:
         _err(f"  {report.source}: error: {report.error} (next try {_when(report.next_run_at)})")
 
 
+def _requests_text(report: HarvestReport) -> str:
+    """'3 requests', or '5 requests (1 page, tried 5 times)' when some were retries."""
+    sent, pages = report.sent, report.requests
+    text = f"{sent} request{'' if sent == 1 else 's'}"
+    if sent > pages:
+        text += f" ({pages} page{'' if pages == 1 else 's'}, {sent - pages} of them retries)"
+    return text
+
+
+class _HarvestProgress:
+    """Progress of `paperfeed harvest` on a terminal (stderr only when it is one): which source
+    runs, and each failed request before its retry, so a dead network is not silent for a
+    minute and more."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.source = ""
+
+    def start(self, name: str) -> None:
+        self.source = name
+        print(f"{name}: harvesting...", file=self.stream, flush=True)
+
+    def retry(self, retry: Retry) -> None:
+        print(f"  {self.source}: request {retry.attempt} of {retry.max_attempts} failed "
+              f"({retry.error}); trying again in {retry.wait_s:.0f} s",
+              file=self.stream, flush=True)  # fmt: skip
+
+
 def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
     store = services.open_db(settings)
-    fetchers = services.fetchers(settings)
+    progress = _HarvestProgress(sys.stderr) if sys.stderr.isatty() else None
+    fetchers = services.fetchers(settings, on_retry=progress.retry if progress else None)
     try:
         if args.names:
             names = list(args.names)
@@ -488,6 +519,8 @@ def cmd_harvest(settings: Settings, args: argparse.Namespace) -> int:
             )
         reports = []
         for name in names:
+            if progress is not None:
+                progress.start(name)
             report = harvest_source(store, fetchers, name, owner=services.owner(settings),
                                     lease_s=settings.lease_s)  # fmt: skip
             _report_harvest(report)

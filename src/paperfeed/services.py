@@ -19,6 +19,7 @@ from paperfeed.digest.mailer import Mailer, mailer_from_settings
 from paperfeed.digest.outbound import Outbound
 from paperfeed.digest.sender import DigestSender
 from paperfeed.ingest.harvest import Fetchers, endpoints_from
+from paperfeed.ingest.http import OnRetry
 from paperfeed.owners import Lease, default_owner
 from paperfeed.pipeline import EMBED_LEASE, EMBED_LEASE_S, Pipeline, process_embedder
 from paperfeed.search.embed import Embedder
@@ -67,9 +68,10 @@ def outbound(settings: Settings) -> Outbound:
     return Outbound.from_settings(settings.outbound_allow)
 
 
-def fetchers(settings: Settings) -> Fetchers:
-    """HTTP clients for the sources, spaced as the settings say; close them when done."""
-    return Fetchers(endpoints_from(settings))
+def fetchers(settings: Settings, on_retry: OnRetry | None = None) -> Fetchers:
+    """HTTP clients for the sources, spaced as the settings say; close them when done.
+    `on_retry` hears of each failed request before it is tried again (progress)."""
+    return Fetchers(endpoints_from(settings), on_retry=on_retry)
 
 
 def digest_sender(settings: Settings, store: Store, mailer: Mailer, *,

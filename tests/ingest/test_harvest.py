@@ -21,6 +21,7 @@ from paperfeed.ingest.harvest import (
     harvest_source,
     retry_delay_s,
 )
+from paperfeed.ingest.http import Retry
 from paperfeed.ingest.scheduler import SourceScheduler
 from paperfeed.ingest.sources import SourceOptions, new_source
 from paperfeed.store import SourceRow, SQLiteStore
@@ -483,3 +484,35 @@ def test_a_scheduler_that_found_a_source_leased_looks_again_when_the_lease_runs_
     assert seen and 0.9 <= seen[0] - started < 10
     assert setup.count_papers() == len(oai_fixture_ids())
     setup.close()
+
+
+def test_a_run_without_network_counts_every_request_and_reports_each_retry(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    """Port 9 on 127.0.0.1 refuses: 1 page asked for, 5 requests sent, 4 retries announced
+    (with their backoff) before each wait, and the report agrees with the error's "5 times"."""
+    closed = Endpoints(arxiv_oai="http://127.0.0.1:9/oai", arxiv_api="http://127.0.0.1:9/api",
+                       arxiv_rss="http://127.0.0.1:9", hf="http://127.0.0.1:9",
+                       min_interval_s=0.0)  # fmt: skip
+    heard: list[Retry] = []
+    fetchers = Fetchers(closed, clock, on_retry=heard.append)
+    add(store, clock, "arxiv", set="cs.LG")
+    report = harvest_source(store, fetchers, "arxiv-cs.LG")
+    fetchers.close()
+    assert report.error and "failed 5 times" in report.error
+    assert (report.requests, report.sent) == (1, 5)
+    assert [(r.attempt, r.max_attempts, r.wait_s) for r in heard] == [
+        (1, 5, 5.0), (2, 5, 10.0), (3, 5, 20.0), (4, 5, 40.0)]  # fmt: skip
+    assert all(r.url == "http://127.0.0.1:9/oai" and "ConnectError" in r.error for r in heard)
+    assert report.took_s == 75.0  # the waits, on the injected clock
+
+
+def test_retries_that_succeed_are_counted_too(
+    store: SQLiteStore, fetchers: Fetchers, clock: FakeClock, replay: Replay
+) -> None:
+    replay.add("/rss/cs.CL", Reply(503, b"busy", {"Retry-After": "1"}))
+    replay.add("/rss/cs.CL", Reply(200, LISTING_RSS.read_bytes()))
+    add(store, clock, "arxiv-listing", categories=("cs.CL",))
+    report = harvest_source(store, fetchers, "arxiv-listing-cs.CL")
+    assert report.error is None and report.added > 0
+    assert (report.requests, report.sent) == (1, 2)

@@ -15,7 +15,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from paperfeed.config import Settings
@@ -24,13 +25,21 @@ from paperfeed.ingest.arxiv_atom import AtomPage, parse_arxiv_atom
 from paperfeed.ingest.arxiv_listing import parse_arxiv_listing
 from paperfeed.ingest.arxiv_oai import OaiError, parse_oai_page
 from paperfeed.ingest.hf_daily import daily_records, parse_daily_page
-from paperfeed.ingest.http import Clock, FetchError, FetchPolicy, PoliteClient, SystemClock
+from paperfeed.ingest.http import (
+    Clock,
+    FetchError,
+    FetchPolicy,
+    OnRetry,
+    PoliteClient,
+    SystemClock,
+)
 from paperfeed.ingest.sources import DEFAULT_LOOKBACK_DAYS
 from paperfeed.models import Paper
 from paperfeed.owners import dead_local_owner, default_owner, node_of
 from paperfeed.store import Announcement, Signal, SourceRow, Store, UpsertResult
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ARXIV_MIN_INTERVAL_S = 3.0  # arXiv's published rule: at most one request every 3 seconds
 OTHER_MIN_INTERVAL_S = 1.0
@@ -68,10 +77,17 @@ def endpoints_from(settings: Settings) -> Endpoints:
 class Fetchers:
     """One polite client per host, shared by every source a process harvests."""
 
-    def __init__(self, endpoints: Endpoints, clock: Clock | None = None) -> None:
+    def __init__(self, endpoints: Endpoints, clock: Clock | None = None,
+                 on_retry: OnRetry | None = None) -> None:  # fmt: skip
         self.endpoints = endpoints
         self.clock = clock or SystemClock()
+        self.on_retry = on_retry  # told of each failed request before its retry (progress)
         self._clients: dict[str, PoliteClient] = {}
+
+    @property
+    def sent(self) -> int:
+        """HTTP requests sent so far by every client, retries included."""
+        return sum(client.sent for client in self._clients.values())
 
     def interval_for(self, url: str) -> float:
         host = urlsplit(url).hostname or ""
@@ -85,7 +101,8 @@ class Fetchers:
         client = self._clients.get(host)
         if client is None:
             policy = FetchPolicy(min_interval_s=self.interval_for(url))
-            client = self._clients[host] = PoliteClient(policy=policy, clock=self.clock)
+            client = self._clients[host] = PoliteClient(policy=policy, clock=self.clock,
+                                                        on_retry=self.on_retry)  # fmt: skip
         return client.get(url, params).body
 
     def get_arxiv_api(self, params: Mapping[str, str]) -> AtomPage:
@@ -111,7 +128,9 @@ class HarvestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    requests: int = 0
+    requests: int = 0  # pages asked for
+    sent: int = 0  # HTTP requests sent for them: one each, plus every retry
+    took_s: float = 0.0
     deleted: int = 0  # records arXiv says were withdrawn from the list (kept here)
     announcements: int = 0
     signals: int = 0
@@ -130,6 +149,16 @@ class HarvestReport:
 
 class _LeaseLost(PaperfeedError):
     pass
+
+
+def _counted(report: HarvestReport, fetchers: Fetchers, ask: Callable[[], _T]) -> _T:
+    """One page asked for, and the HTTP requests that took (retries too), failed or not."""
+    report.requests += 1
+    before = fetchers.sent
+    try:
+        return ask()
+    finally:
+        report.sent += fetchers.sent - before
 
 
 def _utc(seconds: float) -> datetime:
@@ -170,12 +199,10 @@ class _Run:
         return self.now().date() - timedelta(days=DEFAULT_LOOKBACK_DAYS)
 
     def fetch(self, url: str, params: Mapping[str, str] | None = None) -> bytes:
-        self.report.requests += 1
-        return self.fetchers.get(url, params)
+        return _counted(self.report, self.fetchers, lambda: self.fetchers.get(url, params))
 
     def fetch_api(self, params: Mapping[str, str]) -> AtomPage:
-        self.report.requests += 1
-        return self.fetchers.get_arxiv_api(params)
+        return _counted(self.report, self.fetchers, lambda: self.fetchers.get_arxiv_api(params))
 
     def commit(
         self,
@@ -377,6 +404,7 @@ def harvest_source(
         log.exception("harvest failed source=%s", name)
         report.error = f"internal error ({type(e).__name__}: {e}); see the log."
     finished = _utc(clock.now())
+    report.took_s = (finished - started).total_seconds()
     if report.error is None:
         next_run = started + timedelta(seconds=source.interval_s)
     else:
@@ -394,11 +422,12 @@ def fetch_arxiv_ids(store: Store, fetchers: Fetchers, ids: Sequence[str]) -> Har
     """Look papers up by arXiv id through the API (`id_list`, 100 per request) and store
     them. Raises FetchError / ArxivApiError: the caller named these ids."""
     report = HarvestReport("arxiv-api id_list")
+    started = fetchers.clock.now()
     for i in range(0, len(ids), API_PAGE_SIZE):
         chunk = ids[i : i + API_PAGE_SIZE]
         params = {"id_list": ",".join(chunk), "max_results": str(len(chunk))}
-        report.requests += 1
-        page = fetchers.get_arxiv_api(params)
+        page = _counted(report, fetchers, partial(fetchers.get_arxiv_api, params))
         report.count(store.upsert_papers(page.papers))
         report.skipped.extend(page.skipped)
+    report.took_s = fetchers.clock.now() - started
     return report

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -70,6 +70,20 @@ class FetchError(PaperfeedError):
 
 
 @dataclass(frozen=True, slots=True)
+class Retry:
+    """A request that failed and is about to be tried again: for progress on a terminal."""
+
+    url: str
+    attempt: int  # the attempt that failed, from 1
+    max_attempts: int
+    error: str
+    wait_s: float
+
+
+OnRetry = Callable[[Retry], None]
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
     url: str
     status: int
@@ -97,9 +111,12 @@ class PoliteClient:
         *,
         policy: FetchPolicy | None = None,
         clock: Clock | None = None,
+        on_retry: OnRetry | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self.clock = clock or SystemClock()
+        self.on_retry = on_retry
+        self.sent = 0  # HTTP requests sent, retries included
         self.client = client or httpx.Client(
             headers={"User-Agent": USER_AGENT},
             timeout=self.policy.timeout_s,
@@ -124,6 +141,7 @@ class PoliteClient:
         last_error = "no attempt made"
         for attempt in range(1, self.policy.max_attempts + 1):
             self._wait_turn()
+            self.sent += 1
             try:
                 response = self.client.get(url, params=params)
                 body = response.content  # reading it all surfaces cut-off bodies here
@@ -148,6 +166,8 @@ class PoliteClient:
                 wait = asked if asked is not None else self._backoff(attempt)
             if attempt < self.policy.max_attempts:
                 log.info("retrying url=%s after=%s wait_s=%.1f", url, last_error, wait)
+                if self.on_retry is not None:
+                    self.on_retry(Retry(url, attempt, self.policy.max_attempts, last_error, wait))
                 self.clock.sleep(wait)
         raise FetchError(
             f"{url} failed {self.policy.max_attempts} times (last: {last_error}).",
