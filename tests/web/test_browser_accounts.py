@@ -279,3 +279,29 @@ def reader_session(page: Page, context: BrowserContext, server: Server) -> None:
     assert not [c for c in context.cookies() if c["name"] == "pf_session"]
     page.goto("/library")
     expect(page).to_have_url(server.base + "/signin?next=/library")
+
+
+def test_signing_in_from_a_paper_comes_back_to_it(chromium: ChromiumThread, server: Server
+                                                  ) -> None:  # fmt: skip
+    assert chromium.browser is not None
+    chromium.run(in_a_watched_page, chromium.browser, server,
+                 lambda page, context: back_to_the_paper(page, server))  # fmt: skip
+
+
+def back_to_the_paper(page: Page, server: Server) -> None:
+    reader = "returning-reader@example.org"
+    page.goto(f"/paper/{PAPER}")
+    with page.expect_navigation():
+        page.locator("a.signin-to-act").first.click()
+    expect(page).to_have_url(f"{server.base}/signin?next=/paper/{PAPER}")
+    page.locator("#email").fill(reader)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mail me a sign-in link").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    page.goto(mailed_link(server.smtp, reader))
+    with page.expect_navigation():
+        page.locator("#confirm-signin").click()
+    expect(page).to_have_url(f"{server.base}/paper/{PAPER}")  # where sign-in was asked from
+    expect(page.locator("header a.who")).to_have_text(reader)
+    expect(page.locator("article.paper.full form[data-kind=save] button")).to_be_visible()
+    shoot(page, "signin-back-on-paper")
