@@ -1108,6 +1108,9 @@ def test_without_smtp_the_page_says_where_mail_went_and_paperfeed_outbox_shows_t
         assert found, printed
         answer = use_link(c, found.group(1))
         assert answer.status_code == 303 and answer.headers["location"] == "/library?kind=upvote"
+        form = {"email": "bob@example.org", "csrf_token": csrf_in(c.get("/subscribe").text)}
+        subscribed = c.post("/subscribe", data=form)  # the digest's "check your inbox" too
+        assert subscribed.status_code == 200 and 'id="local-mail"' in subscribed.text
     store.close()
 
 
