@@ -365,6 +365,13 @@ def create_app(
 
         return endpoint
 
+    async def search_api(request: Request) -> Response:
+        answer, cached = await site.run(
+            lambda: hf_api.search_answer(site.engine(), request.query_params)
+        )
+        headers = {**SECURITY_HEADERS, "X-Search-Cache": "hit" if cached else "miss"}
+        return JSONResponse(answer, headers=headers)
+
     def daily_papers(request: Request) -> Any:
         return hf_api.daily_papers(site.engine(), request.query_params, site.today())
 
@@ -424,9 +431,7 @@ def create_app(
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
         *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
-        Route(
-            "/api/papers/search", api(lambda r: hf_api.search_papers(site.engine(), r.query_params))
-        ),
+        Route("/api/papers/search", search_api),
         Route(
             "/api/papers/{ref:path}",
             api(lambda r: hf_api.paper_info(site.engine(), r.path_params["ref"])),
