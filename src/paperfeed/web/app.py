@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -75,11 +77,27 @@ T = TypeVar("T")
 HERE = Path(__file__).parent
 
 
+# What a character clean.text drops looks like in orjson's output: C0 controls but tab and
+# newline are escaped (\b \f \r \u00XX: the escape's backslash preceded by an even number of
+# backslashes, so that LaTeX's \\beta is no match), DEL and U+FFFE/U+FFFF are written as they are.
+_DROPPED = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\(?:[bfr]|u00[01][0-9a-fA-F]|u007[fF])|\x7f|\xef\xbf[\xbe\xbf]"
+)
+
+
+def dump_json(content: Any) -> bytes:
+    """clean.dump_json(content), fast: a body is serialised once and checked for what cleaning
+    would drop (rare); only then is every string of `content` cleaned and serialised again. The
+    walk over every string costs ~50x the serialisation on a search answer."""
+    body = orjson.dumps(content)
+    return body if _DROPPED.search(body) is None else clean.dump_json(content)
+
+
 class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return clean.dump_json(content)
+        return dump_json(content)
 
 
 def error_json(status: int, message: str) -> dict[str, Any]:
@@ -450,7 +468,9 @@ def create_app(
             Middleware(SecurityHeaders),
             Middleware(Observe, access_log=access_log, metrics=metrics),
             Middleware(BodyLimit, error_page=on_error, larger=people.BODY_BYTES),
-            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
+            # level 1: a 20-paper search answer (26 KB) in 0.5 ms instead of 1.3 ms at level 5,
+            # 9 % larger (7.2 KB, not 6.6 KB); bodies under 1,000 bytes go as they are
+            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=1),
             Middleware(ConditionalGet),
         ],
         exception_handlers={PaperfeedError: on_error, HTTPException: on_error, Exception: on_error},
