@@ -333,6 +333,7 @@ async def _open_loop(
     idle: list[_Conn] = []
     lat: list[float] = []
     counts = {"ok": 0, "errors": 0, "timeouts": 0, "hits": 0, "late_sends": 0}
+    kinds: dict[str, int] = {}  # what the errors were
     marks: list[tuple[float, float, float, float]] = []
 
     def now_mark() -> None:
@@ -350,12 +351,16 @@ async def _open_loop(
                 conn.writer.close()  # (a late answer may still come on it: never reuse it)
             if record:
                 counts["timeouts" if isinstance(e, TimeoutError) else "errors"] += 1
+                if not isinstance(e, TimeoutError):
+                    kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
             return
         done = time.perf_counter()
         idle.append(conn)
         if record:
             lat.append(done - scheduled)
             counts["ok" if code == 200 else "errors"] += 1
+            if code != 200:
+                kinds[f"HTTP {code}"] = kinds.get(f"HTTP {code}", 0) + 1
             counts["hits"] += hit and code == 200
 
     start = time.perf_counter() + 0.2
@@ -382,11 +387,14 @@ async def _open_loop(
     return {
         "offered": recorded / duration,
         "achieved": counts["ok"] / duration,
-        "p50": float(np.percentile(ms, 50)) if len(ms) else float("nan"),
-        "p95": float(np.percentile(ms, 95)) if len(ms) else float("nan"),
-        "p99": float(np.percentile(ms, 99)) if len(ms) else float("nan"),
+        # (no interpolation: a failed request's infinity stays infinity)
+        **{
+            f"p{q}": float(np.percentile(ms, q, method="higher")) if len(ms) else float("nan")
+            for q in (50, 95, 99)
+        },
         **counts,
         "requests": recorded,
+        "error_kinds": kinds,
         "hit_rate": counts["hits"] / max(counts["ok"], 1),
         "gen_cpu_pct": (marks[1][1] - marks[0][1]) / window * 100,
         "server_cpu_pct": (marks[1][2] - marks[0][2]) / window * 100,
@@ -538,7 +546,7 @@ def measure(
                 r = run_open_loop(port, targets, rate, args, proc.pid, seed=i)
                 print(f"        achieved {r['achieved']:.1f} req/s, p50 {r['p50']:.1f} ms, "
                       f"p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, hits {r['hit_rate']:.0%}, "
-                      f"errors {r['errors']}, timeouts {r['timeouts']}, "
+                      f"errors {r['errors']} {r['error_kinds'] or ''}, timeouts {r['timeouts']}, "
                       f"server CPU {r['server_cpu_pct']:.0f}%, other CPU {r['other_cpu_pct']:.0f}%",
                       file=sys.stderr, flush=True)  # fmt: skip
                 opened[rate] = r
