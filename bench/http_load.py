@@ -290,9 +290,13 @@ def run_load(
 # -- the open-loop generator (runs in its own process) --------------------------------------
 
 
+IDLE_S = 2.0  # a connection idle longer is not reused: uvicorn closes idle ones after 5 s
+
+
 class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.used = time.perf_counter()
 
 
 async def _request(port: int, conn: _Conn, target: str) -> tuple[int, bool]:
@@ -342,6 +346,9 @@ async def _open_loop(
 
     async def one(scheduled: float, target: str, record: bool) -> None:
         conn = idle.pop() if idle else None
+        while conn is not None and time.perf_counter() - conn.used > IDLE_S:
+            conn.writer.close()
+            conn = idle.pop() if idle else None
         try:
             if conn is None:
                 conn = _Conn(*await asyncio.open_connection("127.0.0.1", port))
@@ -354,7 +361,7 @@ async def _open_loop(
                 if not isinstance(e, TimeoutError):
                     kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
             return
-        done = time.perf_counter()
+        done = conn.used = time.perf_counter()
         idle.append(conn)
         if record:
             lat.append(done - scheduled)
