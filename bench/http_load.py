@@ -10,6 +10,16 @@ fixed rare / mid / common / question set of bench/synth.py (hybrid mode, the def
 `Accept-Encoding: gzip` as browsers and HTTP libraries send it. `--profile` then times each
 stage of one request in-process (query embedding, keyword, vector, fetch, rendering).
 
+The open loop (`--rates`, default 50 100 200 300 400 req/s) then drives /api/papers/search with
+Poisson arrivals at each fixed rate, whatever the server's speed, and counts latency from each
+request's scheduled send time (no coordinated omission; a failed or timed-out request counts
+as infinitely slow). Searches are drawn from `--distinct` 3,000 different ones (the shapes of
+the fixed set: common and rare words, topic pairs, bigrams, questions) with a Zipf law of
+exponent `--zipf` 1.0: the popularity of web search queries follows a power law of exponent
+near 1 (lower exponents mean fewer repeats and fewer cache hits: try 0.8). The cache hit rate
+is counted from the X-Search-Cache header. `--cache both` (default) measures a server with the
+search cache and one with PAPERFEED_SEARCH_CACHE=0, so the tables show what the cache buys.
+
 The load generator is a minimal asyncio HTTP/1.1 client (raw sockets, no httpx) because it
 competes with the server for the same cores; its cost is shown by loading /healthz too and by
 its CPU use per request. Server CPU is read from /proc for the server's process tree.
@@ -17,7 +27,8 @@ its CPU use per request. Server CPU is read from /proc for the server's process 
 (Named http_load.py, not http.py: `python bench/X.py` puts bench/ first on sys.path, where a
 file named http.py would shadow the standard library's `http` package for every bench script.)
 
-    .venv/bin/python bench/http_load.py [--n 1000000] [--workers 1 2] [--clients 32] [--duration 20]
+    cd bench && python http_load.py [--n 1000000] [--workers 1 2] [--clients 32] [--duration 20]
+        [--rates 50 100 200 300 400] [--zipf 1.0] [--cache both|on|off] [--no-closed] [--profile]
 """
 
 from __future__ import annotations
