@@ -45,6 +45,9 @@
 - PAPERFEED_LOG_FORMAT: text (default) or json log lines
 - PAPERFEED_ACCESS_LOG=1: `paperfeed serve` logs every request
 - PAPERFEED_METRICS=1: `paperfeed serve` answers /metrics for Prometheus
+- PAPERFEED_SEARCH_CACHE: how many query embeddings and how many rankings each server process
+  keeps for repeated searches (default 4096 of each, at most ~64 MB and ~50 MB; see
+  search/cache.py); 0 turns the cache off. A cached ranking is dropped when the store changes
 
 What `paperfeed serve` decides from its flags (host, port, scheduler, log level) are settings
 too: the server's worker processes get the whole `Settings` as one value, `to_json` in
@@ -108,6 +111,7 @@ class Settings:
     scheduler: bool = True  # the background pipeline runs in the server
     access_log: bool = False
     metrics: bool = False
+    search_cache: int = 4096  # entries of each search cache (search/cache.py); 0: off
 
     def __post_init__(self) -> None:
         if not self.node:
@@ -192,6 +196,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, db: str | None = None
         or _DEFAULTS.log_format,
         access_log=_flag(env.get("PAPERFEED_ACCESS_LOG"), "PAPERFEED_ACCESS_LOG"),
         metrics=_flag(env.get("PAPERFEED_METRICS"), "PAPERFEED_METRICS"),
+        search_cache=_count(
+            env.get("PAPERFEED_SEARCH_CACHE"), "PAPERFEED_SEARCH_CACHE", _DEFAULTS.search_cache
+        ),
     )
 
 
@@ -261,6 +268,14 @@ def _bytes(text: str | None, name: str) -> int | None:
         return None
     if not text.strip().isdigit() or int(text) == 0:
         raise InputError(f"{name}={text!r} is not a whole number of bytes, such as 16777216.")
+    return int(text)
+
+
+def _count(text: str | None, name: str, default: int) -> int:
+    if text is None or text.strip() == "":
+        return default
+    if not text.strip().isdigit():
+        raise InputError(f"{name}={text!r} is not a whole number, such as 4096 (0: off).")
     return int(text)
 
 

@@ -22,8 +22,9 @@ from paperfeed.ingest.harvest import Fetchers, endpoints_from
 from paperfeed.ingest.http import OnRetry
 from paperfeed.owners import Lease, default_owner
 from paperfeed.pipeline import EMBED_LEASE, EMBED_LEASE_S, Pipeline, process_embedder
+from paperfeed.search.cache import SearchCache
 from paperfeed.search.embed import Embedder
-from paperfeed.search.engine import SearchEngine
+from paperfeed.search.engine import Ranking, SearchEngine
 from paperfeed.store import Store, open_store
 
 
@@ -45,7 +46,8 @@ def search_engine(settings: Settings, store: Store, embedder: Embedder | None = 
                   ) -> SearchEngine:  # fmt: skip
     """The engine over `store` with this node's indexes (`settings.index_dir`); keyword search
     only without an embedder."""
-    return SearchEngine(store, settings.index_dir, embedder)
+    cache = SearchCache[Ranking](settings.search_cache) if settings.search_cache else None
+    return SearchEngine(store, settings.index_dir, embedder, cache=cache)
 
 
 def owner(settings: Settings) -> str:

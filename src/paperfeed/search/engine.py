@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.errors import DiskFull, IndexBusy, NotFound, QueryError
 from paperfeed.models import Paper
 from paperfeed.search import owner_only_dir
+from paperfeed.search.cache import SearchCache
 from paperfeed.search.embed import Embedder, Vectors, from_blobs
 from paperfeed.search.hybrid import convex_fusion, cut_off, reciprocal_rank_fusion
 from paperfeed.search.keyword import KeywordIndex
@@ -68,6 +69,7 @@ class Results:
     hits: list[Hit]
     total: int
     exact: bool
+    cached: bool = False  # the ranking came from the engine's cache (search/cache.py)
 
 
 class SearchEngine:
@@ -79,11 +81,18 @@ class SearchEngine:
         *,
         fusion: str = "convex",
         dense_weight: float = DENSE_WEIGHT,
+        cache: SearchCache[Ranking] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.fusion, self.dense_weight = fusion, dense_weight
+        self.cache = cache  # query embeddings and rankings (search/cache.py); None: none
         self._lock = threading.Lock()  # one sync at a time; no vector search during one
+        # The store's change numbers (papers, vectors) the indexes last caught up with, and the
+        # index version: bumped by every sync that found them changed, part of a cached
+        # ranking's key (so a ranking made before a paper came is never served after it).
+        self._synced: tuple[int, int] | None = None
+        self.version = 0
         owner_only_dir(Path(index_dir) / "vectors")
         self.keyword = KeywordIndex(Path(index_dir) / "keyword")
         self.vectors = (
@@ -97,21 +106,42 @@ class SearchEngine:
         """Catch the indexes up with the store; another process (or thread) doing it is not an
         error: after waiting up to `wait_s` for it, searches meanwhile see what is already
         indexed."""
+        changes = self._changes()
+        if changes == self._synced and self._indexes_there():
+            return 0  # the usual case, checked before every search: two indexed max() lookups
         if not self._lock.acquire(timeout=wait_s if wait_s > 0 else -1, blocking=wait_s > 0):
             return 0
         try:
-            done = 0
+            done, complete = 0, True
             try:
                 done = self.keyword.sync(self.store, on_progress)
             except (IndexBusy, DiskFull) as e:
                 log.warning("%s Searching what is already indexed.", e)
+                complete = False
             try:
                 done += self.vectors.sync(self.store) if self.vectors else 0
             except DiskFull as e:
                 log.warning("%s", e)
+                complete = False
+            # another process may have indexed the changes: search what it committed, now
+            self.keyword.index.reload()
+            self.version += 1
+            if complete:  # (else the next search tries again)
+                self._synced = changes
             return done
         finally:
             self._lock.release()
+
+    def _changes(self) -> tuple[int, int]:
+        """The store's last paper change and last vector change of this engine's model."""
+        vectors = self.store.last_vector_change(self.embedder.name) if self.embedder else 0
+        return self.store.last_change(), vectors
+
+    def _indexes_there(self) -> bool:
+        """The index folders were not deleted under us (they are derived data: a sync builds
+        them again)."""
+        keyword = (self.keyword.path / "meta.json").is_file()
+        return keyword and (self.vectors is None or self.vectors.path.is_dir())
 
     def _nearest(
         self, query: Vectors, k: int, exclude: int | None = None
@@ -142,9 +172,22 @@ class SearchEngine:
         """One page of results (`request.offset`, `request.limit`) and how many there are."""
         self._check(request)
         self.sync(wait_s=SYNC_WAIT_S)
-        ranking = self.rank(request)
+        key = self._ranking_key(request)  # (the version before ranking: see sync)
+        ranking = self.cache.rankings.get(key) if self.cache else None
+        cached = ranking is not None
+        if ranking is None:
+            ranking = self.rank(request)
+            if self.cache:
+                self.cache.rankings.put(key, ranking)
         page = ranking.items[request.offset : request.offset + request.limit]
-        return Results(self._hits(page), ranking.total, ranking.exact)
+        return Results(self._hits(page), ranking.total, ranking.exact, cached)
+
+    def _ranking_key(self, request: SearchRequest) -> Hashable:
+        """Everything `rank(request)` depends on: the request but its offset and limit (only
+        their sum, the depth), the fusion settings and the index version."""
+        depth = request.offset + request.limit
+        return (request.text, request.filters, request.mode, depth, self.fusion,
+                self.dense_weight, self.version)  # fmt: skip
 
     def rank(self, request: SearchRequest) -> Ranking:
         """The ranked row numbers for `request`, down to its last page (no paper loaded).
@@ -178,7 +221,7 @@ class SearchEngine:
     def _semantic(self, parsed: ParsedQuery, filters: Filters, k: int) -> list[tuple[int, float]]:
         assert self.embedder and self.vectors
         text = " ".join(parsed.phrases + parsed.words)
-        query = self.embedder.embed_query(text)
+        query = self._embed_query(text)
         constrained = not filters.is_empty or parsed.phrases or parsed.excluded
         found = self._nearest(query, max(k, FILTERED_CANDIDATES) if constrained else k)
         if not constrained:
@@ -186,6 +229,18 @@ class SearchEngine:
         papers = self.store.get_papers_by_seq([s for s, _ in found])
         kept = [(s, v) for s, v in found if s in papers and matches(papers[s], filters, parsed)]
         return kept[:k]
+
+    def _embed_query(self, text: str) -> Vectors:
+        """The query's embedding, from the cache when this text was embedded lately."""
+        assert self.embedder
+        key = (self.embedder.name, text)
+        found = self.cache.embeddings.get(key) if self.cache else None
+        if found is None:
+            found = self.embedder.embed_query(text)
+            if self.cache:
+                found.setflags(write=False)  # shared between searches: nobody may change it
+                self.cache.embeddings.put(key, found)
+        return found
 
     def within(self, seqs: Sequence[int]) -> Within:
         """The papers `seqs` prepared for `search_within` (several calls on one set of papers

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -75,11 +77,48 @@ T = TypeVar("T")
 HERE = Path(__file__).parent
 
 
+# What a character clean.text drops looks like in orjson's output: C0 controls but tab and
+# newline are escaped (\b \f \r \u00XX: an escape when the run of backslashes before the
+# letter is odd, so that LaTeX's \\beta, serialised as \\\\beta, is none); DEL and U+FFFE/U+FFFF
+# are written as they are.
+_CONTROL_CODE = re.compile(rb"00[01][0-9a-fA-F]|007[fF]")
+_BACKSLASH, _U = ord("\\"), ord("u")
+
+
+def needs_cleaning(body: bytes) -> bool:
+    """Whether the JSON `body` (orjson's) holds a character clean.text drops. (bytes.find, not
+    a regular expression: re scans a 26 KB answer in ~1 ms, find in microseconds.)"""
+    if b"\x7f" in body:
+        return True
+    if b"\xef\xbf" in body and (b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body):
+        return True
+    start = body.find(b"\\")
+    while start != -1:
+        end = start
+        while body[end] == _BACKSLASH:
+            end += 1
+        if (end - start) % 2:  # the last backslash escapes body[end]
+            if body[end] in b"bfr":
+                return True
+            if body[end] == _U and _CONTROL_CODE.fullmatch(body, end + 1, end + 5):
+                return True  # \u0000-\u001f, \u007f
+        start = body.find(b"\\", end)
+    return False
+
+
+def dump_json(content: Any) -> bytes:
+    """clean.dump_json(content), fast: a body is serialised once and checked for what cleaning
+    would drop (rare); only then is every string of `content` cleaned and serialised again. The
+    walk over every string cost ~1.7 ms on a 20-paper search answer, orjson ~0.01 ms."""
+    body = orjson.dumps(content)
+    return clean.dump_json(content) if needs_cleaning(body) else body
+
+
 class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return clean.dump_json(content)
+        return dump_json(content)
 
 
 def error_json(status: int, message: str) -> dict[str, Any]:
@@ -371,6 +410,13 @@ def create_app(
 
         return endpoint
 
+    async def search_api(request: Request) -> Response:
+        answer, cached = await site.run(
+            lambda: hf_api.search_answer(site.engine(), request.query_params)
+        )
+        headers = {**SECURITY_HEADERS, "X-Search-Cache": "hit" if cached else "miss"}
+        return JSONResponse(answer, headers=headers)
+
     def daily_papers(request: Request) -> Any:
         return hf_api.daily_papers(site.engine(), request.query_params, site.today())
 
@@ -430,9 +476,7 @@ def create_app(
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
         *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
-        Route(
-            "/api/papers/search", api(lambda r: hf_api.search_papers(site.engine(), r.query_params))
-        ),
+        Route("/api/papers/search", search_api),
         Route(
             "/api/papers/{ref:path}",
             api(lambda r: hf_api.paper_info(site.engine(), r.path_params["ref"])),
@@ -451,7 +495,9 @@ def create_app(
             Middleware(SecurityHeaders),
             Middleware(Observe, access_log=access_log, metrics=metrics),
             Middleware(BodyLimit, error_page=on_error, larger=people.BODY_BYTES),
-            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=5),
+            # level 1: a 20-paper search answer (26 KB) in 0.5 ms instead of 1.3 ms at level 5,
+            # 9 % larger (7.2 KB, not 6.6 KB); bodies under 1,000 bytes go as they are
+            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=1),
             Middleware(ConditionalGet),
         ],
         exception_handlers={PaperfeedError: on_error, HTTPException: on_error, Exception: on_error},

@@ -82,14 +82,23 @@ def paper_info(engine: SearchEngine, ref: str) -> dict[str, Any]:
 
 def search_papers(engine: SearchEngine, params: Mapping[str, str]) -> list[dict[str, Any]]:
     """GET /api/papers/search?q=&limit= : hybrid search (keyword where there is no model)."""
+    return search_answer(engine, params)[0]
+
+
+def search_answer(
+    engine: SearchEngine, params: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], bool]:
+    """`search_papers`, and whether its ranking came from the engine's cache (the server says
+    so in X-Search-Cache: what a load test counts its hit rate by)."""
     text = params.get("q", "")
     if len(text) > MAX_QUERY:
         raise QueryError(f"The query is longer than {MAX_QUERY} characters; shorten it.")
     limit = int_param(params, "limit", 20, 1, MAX_LIMIT)
     mode: Mode = "hybrid" if engine.embedder else "keyword"
-    hits = engine.search(SearchRequest(text=text, limit=limit, mode=mode))
-    signals = engine.store.latest_signals([h.paper.id for h in hits])
-    return [hf_item(h.paper, signals.get(h.paper.id, {}), None) for h in hits]
+    found = engine.results(SearchRequest(text=text, limit=limit, mode=mode))
+    signals = engine.store.latest_signals([h.paper.id for h in found.hits])
+    items = [hf_item(h.paper, signals.get(h.paper.id, {}), None) for h in found.hits]
+    return items, found.cached
 
 
 def _period(params: Mapping[str, str], engine: SearchEngine, today: date) -> tuple[date, date]:
