@@ -1,7 +1,11 @@
-"""Fusing ranked lists: reciprocal rank fusion (Cormack et al., 2009).
+"""Fusing ranked lists, and where the fused list ends. Pure functions.
 
-RRF uses ranks, not scores, so BM25's unbounded scores and cosine similarities need no
-calibration, and a paper found by only one side still gets that side's share. Pure functions.
+- `convex_fusion`: min-max scaled weighted sum of scores, what hybrid search uses (the measured
+  choice is explained in search/engine.py beside DENSE_WEIGHT).
+- `reciprocal_rank_fusion` (Cormack et al., 2009): ranks, not scores, so BM25's unbounded scores
+  and cosine similarities need no calibration; a paper found by one side keeps that side's share.
+- `cut_off`: the fused papers that are still relevant (a cosine floor, or a strong BM25 score),
+  so that semantic and hybrid results end instead of running through the whole collection.
 """
 
 from __future__ import annotations
