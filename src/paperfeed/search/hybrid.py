@@ -1,7 +1,11 @@
-"""Fusing ranked lists: reciprocal rank fusion (Cormack et al., 2009).
+"""Fusing ranked lists, and where the fused list ends. Pure functions.
 
-RRF uses ranks, not scores, so BM25's unbounded scores and cosine similarities need no
-calibration, and a paper found by only one side still gets that side's share. Pure functions.
+- `convex_fusion`: min-max scaled weighted sum of scores, what hybrid search uses (the measured
+  choice is explained in search/engine.py beside DENSE_WEIGHT).
+- `reciprocal_rank_fusion` (Cormack et al., 2009): ranks, not scores, so BM25's unbounded scores
+  and cosine similarities need no calibration; a paper found by one side keeps that side's share.
+- `cut_off`: the fused papers that are still relevant (a cosine floor, or a strong BM25 score),
+  so that semantic and hybrid results end instead of running through the whole collection.
 """
 
 from __future__ import annotations
@@ -53,8 +57,31 @@ def cut_off(
     fused: Sequence[tuple[int, float]],
     keyword: Sequence[tuple[int, float]],
     semantic: Sequence[tuple[int, float]],
+    *,
+    min_cosine: float,
+    keyword_share: float,
 ) -> list[tuple[int, float]]:
-    """The head of `fused` (best first) that is still relevant, given the keyword and semantic
-    rankings it came from (each (item, score) best first; semantic scores are cosines).
-    Semantic search passes its own ranking as `fused` and nothing as `keyword`."""
-    return list(fused)
+    """The items of `fused` (best first) that are still relevant, in its order, given the
+    keyword and semantic rankings it came from (each (item, score) best first; semantic scores
+    are cosines): those at least `min_cosine` from the query, and those whose BM25 score is at
+    least `keyword_share` of the best one's (so the item keyword search ranks first is always
+    kept). Semantic search passes its own ranking as `fused` and nothing as `keyword`.
+
+    An item the semantic side did not return lies below that side's last cosine: below the
+    floor when that last cosine is, and kept (it cannot be judged) when it is not. With no
+    semantic ranking at all nothing can be judged, and everything is kept."""
+    if not semantic:
+        return list(fused)
+    cosine = dict(semantic)
+    unseen_below = semantic[-1][1] < min_cosine  # what the semantic side did not reach
+    strong: set[int] = set()
+    if keyword:
+        best = keyword[0][1]
+        strong = {item for item, score in keyword if score >= keyword_share * best}
+        strong.add(keyword[0][0])
+    kept = []
+    for item, score in fused:
+        c = cosine.get(item)
+        if item in strong or (c >= min_cosine if c is not None else not unseen_below):
+            kept.append((item, score))
+    return kept
