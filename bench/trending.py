@@ -370,7 +370,7 @@ def pct(xs: Sequence[float], q: float) -> float:
     return float(np.percentile(xs, q))
 
 
-def seconds(runs: Sequence[float]) -> str:
+def spread_s(runs: Sequence[float]) -> str:
     """e.g. "1.23 (1.20-1.31, n=3)": the median of the runs, then their min-max."""
     st = Stats(list(runs))
     return f"{st.median:.2f} ({st.min:.2f}-{st.max:.2f}, n={len(st.runs)})"
@@ -444,7 +444,7 @@ def measure_recompute(store: Store, repeats: int) -> tuple[list[Row], float]:
     each = ", ".join(f"{t:.2f}" for t in times)
     verdict = "meets" if median <= TARGET_S else "MISSES"
     rows: list[Row] = [
-        ("full recompute, median (min-max) (s)", seconds(times),
+        ("full recompute, median (min-max) (s)", spread_s(times),
          f"target <= {TARGET_S:.0f} s: {verdict}; runs: {each} s"),
         ("  papers ranked (day / week / month: every paper of the window)",
          " / ".join(f"{counts[s]:,}" for s in trending.WINDOWS), ""),
@@ -480,7 +480,7 @@ def measure_signals(store: Store, repeats: int) -> list[Row]:
                 s, _ = timed(lambda: conn.execute(sql.format(only=""), args).fetchall())  # noqa: B023
                 parts.append(f"{table} {s:.2f}")
             split = "SQL: " + ", ".join(parts) + " s; "
-        rows.append((f"  decayed sum of {name}, alone (s)", seconds(runs),
+        rows.append((f"  decayed sum of {name}, alone (s)", spread_s(runs),
                      f"{split}{len(sums):,} papers"))  # fmt: skip
     return rows
 
