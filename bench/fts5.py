@@ -97,5 +97,9 @@ class Fts5:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def count(self) -> int:
+        """Papers in the table."""
+        return int(self.conn.execute("SELECT count(*) FROM fts_docsize").fetchone()[0])
+
     def close(self) -> None:
         self.conn.close()

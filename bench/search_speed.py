@@ -238,12 +238,15 @@ def peers(db: str, index_dir: str, fts_db: str, repeats: int = REPEATS) -> dict[
                     out[part].append(parts[part])
             else:
                 out[name] += rounds
+    # FTS5's rowid is the line number; it is the paper's seq when every line made a new paper
+    # (the import numbers new papers in file order): then the top tens can be compared.
     overlap = []
-    for q in queries:  # rowid (line number) = seq: the import numbers new papers in order
-        ours = {h.paper.id for h in engine.search(request(q))}
-        theirs = {p.id for p in store.get_papers_by_seq(fts.search(content[q])).values()}
-        overlap.append(len(ours & theirs) / max(len(ours), 1))
-    out["top-10 overlap"] = float(np.mean(overlap))
+    if store.count_papers() == fts.count():
+        for q in queries:
+            ours = {h.paper.id for h in engine.search(request(q))}
+            theirs = {p.id for p in store.get_papers_by_seq(fts.search(content[q])).values()}
+            overlap.append(len(ours & theirs) / max(len(ours), 1))
+    out["top-10 overlap"] = float(np.mean(overlap)) if overlap else float("nan")
     fts.close()
     store.close()
     return out
