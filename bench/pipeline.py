@@ -178,7 +178,9 @@ def main() -> int:
         ("papers embedded per pass (at most)", f"{PASS_PAPERS}", "PASS_PAPERS"),
         ("seconds per full pass, alone", f"{max(per_pass):.1f}", "bounds how late a stop or "
          "a newer paper waits"),
-        ("backlog drained, alone", f"{alone.rate(n)} papers/s",
+        ("backlog drained, alone",
+         f"{n / alone.median:.1f} ({n / alone.max:.1f}-{n / alone.min:.1f}, "
+         f"n={len(alone.runs)}) papers/s",
          f"{n} papers in {alone_s:.0f} s (median)"),
         ("backlog drained, while searches run", f"{n / both_s:.1f} papers/s",
          f"{n} papers in {both_s:.0f} s; {during / both_s:.1f} searches/s meanwhile"),
