@@ -8,23 +8,25 @@ measured too.
 Each figure is the median of --repeats runs (each into a fresh database), with the slowest and
 fastest run beside it, as papers per wall-clock second and per CPU-second of this process (every
 thread): on a machine whose cores other processes use, wall time stretches while CPU time does
-not, so the second says what the code costs and the first what this machine gave it. The import
+not as much, so the second says more nearly what the code costs and the first what this
+machine gave it. The import
 is split into its two phases: reading and parsing the lines (the same parser, nothing stored),
 and the rest (merging with what is stored and writing it: import minus parse).
 
 When 20,000/s holds (measured at 200k synthetic papers on this 2-core AMD EPYC, Python 3.11,
 SQLite 3.40): the import is one Python thread, about 73 microseconds of CPU per paper: parsing
-~31 (32,000 papers per CPU-second) and merging with the store and writing ~40 (25,000 per
-CPU-second; SQLite itself about half of that). Each phase alone is above 20,000/s; the two in
+~31 (32,000 papers per CPU-second) and merging with the store and writing ~40 (25,000 per CPU-
+second; SQLite itself about half of that). Each phase alone is above 20,000/s; the two in
 sequence give 13,500-15,000 papers per CPU-second, which is also the wall rate on a quiet
 machine (14.4-14.8 s for 200k, 13.3-13.5 CPU-s, load under 2) and about half that when other
-processes share the two cores (6,400/s at load 10, CPU-s unchanged). So 20,000/s needs an
-otherwise idle core about 1.4x faster per thread than this one; it does not hold here. Batch
-size changes nothing (5,000 to 50,000: 14.4-14.6 s); a reader thread was tried and reverted
-(61e318d: both phases are Python under one GIL).
-The foundation's code (d53939b) on the same corpus and machine did 16,000/s at load 2 (12.1
-CPU-s): the code does more per paper since (control characters stripped from every text, ids
-checked, Hugging Face entries told apart, matching across sources).
+processes share the two cores (6,400-7,200/s at load 5-14; on this VM the CPU-seconds grow too
+under such load, 14.6-19 s, so neither figure is load-proof: compare quiet runs). So 20,000/s
+needs an otherwise idle core about 1.4x faster per thread than this one; it does not hold here.
+Batch size changes nothing (5,000 to 50,000: 14.4-14.6 s); a reader thread was tried and
+reverted (61e318d: both phases are Python under one GIL). The foundation's code (d53939b) on the
+same corpus and machine did 16,000/s at load 2 (12.1 CPU-s): the code does more per paper since
+(e.g. control characters stripped from every text and ids checked, 4ef72b3; Hugging Face entries
+recognised, 650c02d).
 
     .venv/bin/python bench/import.py [--n 200000] [--seed 0] [--repeats 3]
 """
