@@ -101,9 +101,9 @@ def measure(path: Path, repeats: int) -> tuple[int, dict[str, Runs], dict[str, f
 def table(n: int, steps: dict[str, Runs], sizes: dict[str, float]) -> dict[str, str]:
     """papers/s per step: wall (median, then slowest-fastest), and per CPU-second."""
     parse, imp = steps["parse"], steps["import"]
-    write = Runs()  # merge + SQLite: the import minus parsing, run by run
-    write.wall = [i - p for i, p in zip(imp.wall, parse.wall, strict=True)]
-    write.cpu = [i - p for i, p in zip(imp.cpu, parse.cpu, strict=True)]
+    write = Runs()  # merge + SQLite: the import minus parsing, run by run; CPU time only (a
+    # difference of two wall times taken apart is noise on a shared machine, even negative)
+    write.cpu = [max(i - p, 1e-9) for i, p in zip(imp.cpu, parse.cpu, strict=True)]
     both = Runs()
     both.wall = [i + x for i, x in zip(imp.wall, steps["index"].wall, strict=True)]
     both.cpu = [i + x for i, x in zip(imp.cpu, steps["index"].cpu, strict=True)]
@@ -117,7 +117,8 @@ def table(n: int, steps: dict[str, Runs], sizes: dict[str, float]) -> dict[str, 
     }
     out = {}
     for label, runs in rows.items():
-        out[f"{label} (papers/s wall)"] = Stats(runs.wall).rate(n)
+        if runs.wall:
+            out[f"{label} (papers/s wall)"] = Stats(runs.wall).rate(n)
         out[f"{label} (papers per CPU-s)"] = Stats(runs.cpu).rate(n)
     out["import: wall s / CPU s"] = f"{Stats(imp.wall).s()} / {Stats(imp.cpu).s()}"
     out.update({k: f"{v:,.0f}" for k, v in sizes.items()})
