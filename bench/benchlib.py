@@ -287,6 +287,18 @@ class Stats:
         spread = f"{self.min * 1e3:,.2f}-{self.max * 1e3:,.2f}"
         return f"{self.median * 1e3:,.2f} ms ({spread}, n={len(self.runs)})"
 
+    def s(self) -> str:
+        """e.g. "12.3 s (11.9-13.0, n=3)": the median, then min-max over n runs."""
+        return f"{self.median:,.1f} s ({self.min:,.1f}-{self.max:,.1f}, n={len(self.runs)})"
+
+    def rate(self, count: float) -> str:
+        """`count` per second, e.g. "14,200 (13,800-14,600, n=3)": at the median run, then at
+        the slowest and the fastest."""
+        return (
+            f"{count / self.median:,.0f} ({count / self.max:,.0f}-{count / self.min:,.0f}, "
+            f"n={len(self.runs)})"
+        )
+
 
 def repeat(fn: Callable[[], Any], n: int) -> Stats:
     """Time n calls of fn (after none: warm it up first if that matters)."""
@@ -340,3 +352,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
+
+
+def timed_cpu(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds, result) of one call; CPU is this process's, every thread
+    (user + system), so a wall time much above it means the call waited: for the disk, or for
+    the cores, which other processes had."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - start, time.process_time() - cpu, out

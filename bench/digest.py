@@ -48,7 +48,12 @@ shuffled real phrases, so these are speed figures, not quality. The query embedd
 real model's, computed by the composer itself.
 
     .venv/bin/python bench/digest.py [--papers 1000000 --events 10000000 --subscribers 100000]
-        [--quick] [--rebuild]
+        [--quick] [--rebuild] [--repeats 3]
+
+Spread: the composer's set-up runs --repeats times (a fresh Composer each; the breakdown is the
+last run's), its median and min-max shown; composing, rendering and the SMTP batch are each one
+pass, split into --repeats rounds of subscribers (or messages), each round's rate beside the
+whole's: median (min-max over rounds). The machine's load average is printed with the table.
 
 The first run builds the stores (bench/trending.py's, then this one's: ~2.5 min at 1M papers on
 2 cores, most of it the keyword index); later runs take ~90 s (--quick: ~20 s).
@@ -73,7 +78,16 @@ from typing import Any
 
 import numpy as np
 import orjson
-from benchlib import INDEX_SOURCES, SRC, cached_folder, load_module, machine_line, synth, timed
+from benchlib import (
+    INDEX_SOURCES,
+    SRC,
+    Stats,
+    cached_folder,
+    load_module,
+    machine_line,
+    synth,
+    timed,
+)
 from synth import SEED_PAPERS
 
 from paperfeed.digest.compose import Composer, DigestPlan
@@ -355,6 +369,14 @@ def ms(s: float) -> str:
     return f"{s * 1000:,.2f} ms"
 
 
+def round_rates(times: Sequence[float], rounds: int) -> str:
+    """Items per second over consecutive rounds of the per-item `times`: the rate at the
+    median round, then the slowest-fastest round (the rate of the whole is shown beside)."""
+    parts = [part for part in np.array_split(np.asarray(times, dtype=float), rounds) if len(part)]
+    per_item = Stats([float(part.sum()) / len(part) for part in parts])
+    return per_item.rate(1)
+
+
 @contextmanager
 def embed_timer(embedder: Any) -> Iterator[dict[str, float]]:
     """Seconds in, calls of and texts given to `embed_queries` (what Composer.prepare calls)."""
@@ -406,12 +428,18 @@ class Run:
     messages: list[tuple[str, str, str, str]] = field(default_factory=list)  # to, subj, text, html
 
 
-def measure_setup(composer: Composer, store: Store, embedder: Embedder,
+def measure_setup(composers: Sequence[Composer], store: Store, embedder: Embedder,
                   subs: list[Subscriber]) -> tuple[list[Row], float]:  # fmt: skip
+    """Composer.prepare of each fresh composer in turn: the median and min-max of their times,
+    and where the last one's time went."""
     names = ("list_day_of", "get_vectors", "get_papers_by_seq", "list_trending",
              "latest_signals_by_seq")  # fmt: skip
-    with TR.store_timers(store, names) as spent, embed_timer(embedder) as embedded:
-        seconds, _ = timed(lambda: composer.prepare(subs))
+    runs = []
+    for composer in composers:
+        with TR.store_timers(store, names) as spent, embed_timer(embedder) as embedded:
+            seconds, _ = timed(lambda: composer.prepare(subs))  # noqa: B023
+        runs.append(seconds)
+    setup = Stats(runs)
     windows = composer._windows  # the composer's own cache: what prepare worked out
     papers = sum(len(w.seqs) for w in windows.values())
     searches = sum(len({id(m) for m in w.searches.values()}) for w in windows.values())
@@ -423,8 +451,10 @@ def measure_setup(composer: Composer, store: Store, embedder: Embedder,
     texts = sorted(composer._query_vectors)
     one_s, _ = timed(lambda: [embedder.embed_query(t) for t in texts])
     rows: list[Row] = [
-        ("composer set-up (Composer.prepare), total (s)", f"{seconds:.2f}",
-         f"{len(windows)} windows, {papers:,} new papers in all; {topics:,} distinct saved "
+        ("composer set-up (Composer.prepare), total (s)",
+         f"{setup.median:.2f} ({setup.min:.2f}-{setup.max:.2f}, n={len(runs)})",
+         f"breakdown: the last run, {seconds:.2f} s; {len(windows)} windows, {papers:,} new "
+         f"papers in all; {topics:,} distinct saved "
          f"searches, {searches:,} (window, search) pairs matched"),
         ("  new papers per window (store.list_day_of) (s)", f"{spent['list_day_of']:.2f}", sizes),
         ("  their vectors (store.get_vectors) (s)", f"{spent['get_vectors']:.2f}",
@@ -442,10 +472,10 @@ def measure_setup(composer: Composer, store: Store, embedder: Embedder,
         ("  BM25 within windows, cosine, fusion (Python + tantivy) (s)", f"{rest:.2f}",
          f"{rest / max(searches, 1) * 1000:.2f} ms per (window, search) pair"),
     ]  # fmt: skip
-    return rows, seconds
+    return rows, setup.median
 
 
-def measure_compose(composer: Composer, store: Store, subs: list[Subscriber]
+def measure_compose(composer: Composer, store: Store, subs: list[Subscriber], rounds: int
                     ) -> tuple[list[Row], list[DigestPlan], float]:  # fmt: skip
     readers = {s.id for s in subs if s.email.startswith("reader")}
     times: list[float] = []
@@ -466,7 +496,8 @@ def measure_compose(composer: Composer, store: Store, subs: list[Subscriber]
     share = ", ".join(f"{k} {v:,} ({v / max(sum(items), 1):.1%})" for k, v in sections.items())
     rows: list[Row] = [
         ("compose, warm (digests/s)", f"{len(subs) / seconds:,.0f}",
-         f"{len(subs):,} digests in {seconds:.1f} s; target >= {TARGET_PER_S:,.0f}/s"),
+         f"{len(subs):,} digests in {seconds:.1f} s; by round of subscribers "
+         f"{round_rates(times, rounds)}; target >= {TARGET_PER_S:,.0f}/s"),
         ("  per digest p50 / p99", f"{ms(pct(others, 50))} / {ms(pct(others, 99))}",
          f"{len(others):,} subscribers without a library"),
         ("  per digest with a library p50 / p99", f"{ms(pct(library, 50))} / "
@@ -481,8 +512,8 @@ def measure_compose(composer: Composer, store: Store, subs: list[Subscriber]
     return rows, plans, seconds
 
 
-def measure_render(store: Store, subs: list[Subscriber], plans: list[DigestPlan], run: Run
-                   ) -> tuple[list[Row], float]:  # fmt: skip
+def measure_render(store: Store, subs: list[Subscriber], plans: list[DigestPlan], run: Run,
+                   rounds: int) -> tuple[list[Row], float]:  # fmt: skip
     secret = store.get_secret("bench")
     at = NOW_TS
 
@@ -503,23 +534,24 @@ def measure_render(store: Store, subs: list[Subscriber], plans: list[DigestPlan]
     seconds = time.perf_counter() - start
     rows: list[Row] = [
         ("render: papers loaded + subject, text, HTML (digests/s)", f"{len(subs) / seconds:,.0f}",
-         f"p50 {ms(pct(times, 50))}, p99 {ms(pct(times, 99))}; "
+         f"by round {round_rates(times, rounds)}; p50 {ms(pct(times, 50))}, "
+         f"p99 {ms(pct(times, 99))}; "
          f"{np.mean(sizes) / 1000:.1f} kB text + HTML per digest"),
     ]  # fmt: skip
     return rows, seconds
 
 
-def measure(store: Store, engine: SearchEngine, embedder: Embedder) -> Run:
+def measure(store: Store, engine: SearchEngine, embedder: Embedder, repeats: int = 3) -> Run:
     run = Run()
     read_s, subs = timed(lambda: list(store.iter_subscribers("confirmed")))
     run.rows.append(("read subscribers (store.iter_subscribers) (s)", f"{read_s:.2f}",
                      f"{len(subs):,} confirmed"))  # fmt: skip
-    composer = Composer(store, engine, TODAY)
-    rows, setup_s = measure_setup(composer, store, embedder, subs)
+    composers = [Composer(store, engine, TODAY) for _ in range(max(repeats, 1))]
+    rows, setup_s = measure_setup(composers, store, embedder, subs)
     run.rows += rows
-    rows, plans, compose_s = measure_compose(composer, store, subs)
+    rows, plans, compose_s = measure_compose(composers[-1], store, subs, repeats)
     run.rows += rows
-    rows, render_s = measure_render(store, subs, plans, run)
+    rows, render_s = measure_render(store, subs, plans, run, repeats)
     run.rows += rows
     n = len(subs)
     composed = n / (setup_s + compose_s)
@@ -542,7 +574,7 @@ def print_table(rows: Sequence[Row]) -> None:
         print(f"| {figure} | {value} | {comparison} |")
 
 
-def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
+def measure_send(messages: list[tuple[str, str, str, str]], rounds: int = 3) -> list[Row]:
     """SMTP send rates against a local aiosmtpd server that accepts everything."""
     from aiosmtpd.controller import Controller
 
@@ -566,8 +598,8 @@ def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
     try:
         mailer = SMTPMailer("127.0.0.1", port, "none", "", "", "paperfeed <digest@example.org>")
         batch = [Message(to, subject, text, html) for to, subject, text, html in messages]
-        seconds, _ = timed(lambda: [mailer.send(m) for m in batch])
-        raw = len(batch) / seconds
+        times = [timed(lambda: mailer.send(m))[0] for m in batch]  # noqa: B023
+        raw = len(batch) / sum(times)
         with tempfile.TemporaryDirectory() as tmp:
             store = open_store(f"{tmp}/send.db")
             import_file(store, SEED_PAPERS)
@@ -589,7 +621,8 @@ def measure_send(messages: list[tuple[str, str, str, str]]) -> list[Row]:
         controller.stop()
     return [
         (f"SMTP send, SMTPMailer alone ({len(batch):,} digests, 1 connection each) (msg/s)",
-         f"{raw:,.0f}", "local aiosmtpd; the default PAPERFEED_MAIL_RATE caps at 10/s"),
+         f"{raw:,.0f}", f"by round {round_rates(times, rounds)}; local aiosmtpd; the default "
+         "PAPERFEED_MAIL_RATE caps at 10/s"),
         (f"whole sender pass: plan + send {report.sent:,} digests to 1,000 subscribers (msg/s)",
          f"{sent / seconds_all:,.0f}", f"{seconds_all:.2f} s incl. composing on 227 papers"),
     ]  # fmt: skip
@@ -606,6 +639,12 @@ def main() -> None:
         help="a smoke run: 100,000 papers, 1,000,000 events, 10,000 subscribers",
     )
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="set-up runs, and rounds of compose, render and send (default 3)",
+    )
     args = ap.parse_args()  # fmt: skip
     if args.quick:
         args.papers, args.events, args.subscribers = 100_000, 1_000_000, 10_000
@@ -623,9 +662,9 @@ def main() -> None:
     print(f"{meta['papers']:,} papers, {meta['subscribers']:,} subscribers, saved-search pool "
           f"{meta['pool']:,} (Zipf s = {ZIPF_S}), {meta['vectors']:,} synthetic vectors; "
           f"today {TODAY}, newest day {store.latest_day(TODAY)}", flush=True)  # fmt: skip
-    run = measure(store, engine, embedder)
+    run = measure(store, engine, embedder, args.repeats)
     store.close()
-    run.rows += measure_send(run.messages)
+    run.rows += measure_send(run.messages, args.repeats)
     print_table(run.rows)
     print(f"\nmachine: {machine_line(load_before)}")
 

@@ -1,7 +1,7 @@
 """The server's embedding stage on this machine: how fast it drains a backlog of new papers, alone
 and while searches run, and what it costs the searches.
 
-    python bench/pipeline.py [--papers 600] [--clients 2] [--rate 10]
+    python bench/pipeline.py [--papers 600] [--clients 2] [--rate 10] [--repeats 3]
 
 Runs paperfeed.pipeline.EmbedStage as `paperfeed serve` does (its own thread and store
 connection, lower CPU priority, one ONNX thread, passes of PASS_PAPERS papers) over a fresh
@@ -11,12 +11,16 @@ store of synthetic papers (bench/synth.py), with the real model:
    searches a second in all (a busy server; 0 for as many as the threads can do);
 3. both: a fresh backlog drained while the same search threads search the store being embedded
    (as a server's readers would during a harvest).
-Prints one table: figure, value, and what it compares with.
+Prints one table: figure, value, and what it compares with. Spread: the backlog is drained alone
+--repeats times (a fresh store each), the median rate and the min-max shown; the searches'
+latencies are split into --repeats consecutive rounds, each round's own p50 / p95 range beside
+the whole's; the drain while searching runs once. The load average before and after is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -113,6 +117,16 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
 
 
+def pct_rounds(values: list[float], q: int, rounds: int) -> str:
+    """The q-th percentile (ms) of all `values`, then its min-max over `rounds` consecutive
+    rounds of them."""
+    size = max(len(values) // max(rounds, 1), 1)
+    parts = [values[i : i + size] for i in range(0, size * rounds, size)]
+    each = [pct(part, q) for part in parts if len(part) > 1]
+    spread = f" ({min(each):.1f}-{max(each):.1f})" if each else ""
+    return f"{pct(values, q):.1f}{spread}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--papers", type=int, default=600)
@@ -120,13 +134,24 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10.0,
                         help="searches a second in all (0: as fast as they go)")  # fmt: skip
     parser.add_argument("--search-s", type=float, default=20.0, help="searches alone: seconds")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="drains alone, and rounds the latencies are split into (default 3)",
+    )
     args = parser.parse_args()
     corpus = benchlib.corpus(args.papers)
     folder = Path(tempfile.mkdtemp(prefix="paperfeed-bench-pipeline-"))
 
-    alone_db = fresh_store(folder, "alone", corpus)
-    alone_passes: list[EmbedPass] = []
-    alone_s = drain(alone_db, alone_passes)
+    load_before = os.getloadavg()
+    alone_runs: list[float] = []
+    for k in range(max(args.repeats, 1)):
+        alone_db = fresh_store(folder, f"alone{k}", corpus)
+        alone_passes: list[EmbedPass] = []
+        alone_runs.append(drain(alone_db, alone_passes))
+    alone = benchlib.Stats(alone_runs)
+    alone_s = alone.median
 
     stop, idle_lat = threading.Event(), []
     timer = threading.Timer(args.search_s, stop.set)
@@ -153,13 +178,18 @@ def main() -> int:
         ("papers embedded per pass (at most)", f"{PASS_PAPERS}", "PASS_PAPERS"),
         ("seconds per full pass, alone", f"{max(per_pass):.1f}", "bounds how late a stop or "
          "a newer paper waits"),
-        ("backlog drained, alone", f"{n / alone_s:.1f} papers/s", f"{n} papers in {alone_s:.0f} s"),
+        ("backlog drained, alone",
+         f"{n / alone.median:.1f} ({n / alone.max:.1f}-{n / alone.min:.1f}, "
+         f"n={len(alone.runs)}) papers/s",
+         f"{n} papers in {alone_s:.0f} s (median)"),
         ("backlog drained, while searches run", f"{n / both_s:.1f} papers/s",
          f"{n} papers in {both_s:.0f} s; {during / both_s:.1f} searches/s meanwhile"),
-        ("hybrid search p50 / p95, no embedding", f"{pct(idle_lat, 50):.1f} / "
-         f"{pct(idle_lat, 95):.1f} ms", f"{args.clients} client threads, {len(idle_lat)} searches"),
-        ("hybrid search p50 / p95, while embedding", f"{pct(busy_lat, 50):.1f} / "
-         f"{pct(busy_lat, 95):.1f} ms", f"{args.clients} client threads, {len(busy_lat)} searches"),
+        ("hybrid search p50 / p95, no embedding", f"{pct_rounds(idle_lat, 50, args.repeats)} / "
+         f"{pct_rounds(idle_lat, 95, args.repeats)} ms",
+         f"{args.clients} client threads, {len(idle_lat)} searches"),
+        ("hybrid search p50 / p95, while embedding",
+         f"{pct_rounds(busy_lat, 50, args.repeats)} / {pct_rounds(busy_lat, 95, args.repeats)} ms",
+         f"{args.clients} client threads, {len(busy_lat)} searches"),
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     load = f"{args.rate:g} searches/s" if args.rate else "searches as fast as they go"
@@ -167,6 +197,7 @@ def main() -> int:
           f"{load}")  # fmt: skip
     for row in [("figure", "value", "compared with"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"machine: {benchlib.machine_line(load_before)}")
     return 0
 
 

@@ -5,9 +5,10 @@ machine, and keep the ranking current between full recomputes with incremental u
 builds (once; cached in the temp folder, `--rebuild` to redo) a store of N papers and E events
 through the real migrations, then measures side by side and prints one table:
 
-- `trending.recompute(store, now, today)`, run 3 times (median and each), with where its time
-  goes: each store call timed inside the real recompute, and each signal's decayed sum timed on
-  its own, split into its three SQL statements (events, reactions, signals) and the Python rest;
+- `trending.recompute(store, now, today)`, run --repeats times (median and min-max), with where
+  its time goes: each store call timed inside the real recompute, and each signal's decayed sum
+  timed on its own, split into its three SQL statements (events, reactions, signals) and the
+  Python rest;
 - incremental updates: one upvote through `library.react` and one counted view through
   `library.record_view` (each re-scores the paper's trending rows in the same transaction), and
   a batch of 1,000 mixed actions, against "a full recompute per action";
@@ -42,6 +43,11 @@ indexes are still exactly the migration's.
 The measured actions run after `now` and are deleted again at the end (and at the start of each
 run, should one have been cut short), so the cached database stays as built.
 
+Spread: every timing is a median with its min-max over --repeats runs (default 3): the
+recompute and each signal's decayed sum are run that many times; the page reads and the actions
+are split into that many rounds (the same calls in all), each round's own p50 (or throughput)
+beside the whole's. The machine's load average before and after is printed with the table.
+
     .venv/bin/python bench/trending.py [--papers 1000000 --events 10000000] [--quick]
         [--rebuild] [--repeats 3] [--profile]
 """
@@ -63,7 +69,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import MIGRATIONS, SYNTH_SOURCES, cached_folder, corpus, machine_line, timed
+from benchlib import (
+    MIGRATIONS,
+    SYNTH_SOURCES,
+    Stats,
+    cached_folder,
+    corpus,
+    machine_line,
+    timed,
+)
 
 from paperfeed.ingest.files import iter_records
 from paperfeed.ingest.hf_daily import HF_DAILY_SOURCE
@@ -356,8 +370,22 @@ def pct(xs: Sequence[float], q: float) -> float:
     return float(np.percentile(xs, q))
 
 
-def ms(s: float) -> str:
-    return f"{s * 1000:,.1f} ms"
+def spread_s(runs: Sequence[float]) -> str:
+    """e.g. "1.23 (1.20-1.31, n=3)": the median of the runs, then their min-max."""
+    st = Stats(list(runs))
+    return f"{st.median:.2f} ({st.min:.2f}-{st.max:.2f}, n={len(st.runs)})"
+
+
+def rounds_pct(rounds: Sequence[Sequence[float]], q: float) -> str:
+    """The q-th percentile over all rounds, then its min-max over the rounds one by one, in ms."""
+    whole = pct([t for r in rounds for t in r], q)
+    each = [pct(r, q) for r in rounds if r]
+    return f"{whole * 1000:,.1f} ({min(each) * 1000:,.1f}-{max(each) * 1000:,.1f})"
+
+
+def split_rounds(values: Sequence[float], count: int) -> list[list[float]]:
+    """`values` in `count` consecutive rounds of (nearly) equal size."""
+    return [list(part) for part in np.array_split(np.asarray(values, dtype=float), count)]
 
 
 @contextmanager
@@ -416,7 +444,7 @@ def measure_recompute(store: Store, repeats: int) -> tuple[list[Row], float]:
     each = ", ".join(f"{t:.2f}" for t in times)
     verdict = "meets" if median <= TARGET_S else "MISSES"
     rows: list[Row] = [
-        ("full recompute, median (s)", f"{median:.2f}",
+        ("full recompute, median (min-max) (s)", spread_s(times),
          f"target <= {TARGET_S:.0f} s: {verdict}; runs: {each} s"),
         ("  papers ranked (day / week / month: every paper of the window)",
          " / ".join(f"{counts[s]:,}" for s in trending.WINDOWS), ""),
@@ -432,13 +460,17 @@ def measure_recompute(store: Store, repeats: int) -> tuple[list[Row], float]:
     return rows, median
 
 
-def measure_signals(store: Store) -> list[Row]:
-    """Each signal's decayed sum alone, split into its SQL statements and the Python rest."""
+def measure_signals(store: Store, repeats: int) -> list[Row]:
+    """Each signal's decayed sum alone (`repeats` runs), split into its SQL statements (one run
+    each) and the Python rest."""
     conn = store.conn  # type: ignore[attr-defined]
     sql_of = getattr(sqlite_store, "_decayed_sql", None)  # private: None if it moves
     rows: list[Row] = []
     for name, rule in rules().items():
-        total, sums = timed(lambda: store.decayed_sums(NOW_TS, {name: rule}))  # noqa: B023
+        runs = []
+        for _ in range(repeats):
+            took, sums = timed(lambda: store.decayed_sums(NOW_TS, {name: rule}))  # noqa: B023
+            runs.append(took)
         split = ""
         if sql_of is not None:
             parts = []
@@ -448,28 +480,31 @@ def measure_signals(store: Store) -> list[Row]:
                 s, _ = timed(lambda: conn.execute(sql.format(only=""), args).fetchall())  # noqa: B023
                 parts.append(f"{table} {s:.2f}")
             split = "SQL: " + ", ".join(parts) + " s; "
-        rows.append((f"  decayed sum of {name}, alone (s)", f"{total:.2f}",
+        rows.append((f"  decayed sum of {name}, alone (s)", spread_s(runs),
                      f"{split}{len(sums):,} papers"))  # fmt: skip
     return rows
 
 
-def measure_pages(store: Store) -> list[Row]:
+def measure_pages(store: Store, repeats: int) -> list[Row]:
     rows: list[Row] = []
     for label, span, offset in (("week, first page", "week", 0),
                                 ("week, deep page (offset 980)", "week", 980),
                                 ("month, first page", "month", 0)):  # fmt: skip
         for _ in range(3):
             trending.list_page(store, span, limit=20, offset=offset)
-        times = []
+        rounds: list[list[float]] = []
         with store_timers(store, ("list_trending", "list_days")) as spent:
-            for _ in range(PAGE_CALLS):
-                start = time.perf_counter()
-                trending.list_page(store, span, limit=20, offset=offset)
-                times.append(time.perf_counter() - start)
-        value = f"{ms(pct(times, 50))} / {ms(pct(times, 95))}"
-        where = ", ".join(f"{v / sum(times):.0%} in store.{k}" for k, v in spent.items())
+            for _ in range(repeats):
+                rounds.append([])
+                for _ in range(PAGE_CALLS):
+                    start = time.perf_counter()
+                    trending.list_page(store, span, limit=20, offset=offset)
+                    rounds[-1].append(time.perf_counter() - start)
+        value = f"{rounds_pct(rounds, 50)} / {rounds_pct(rounds, 95)} ms"
+        total = sum(map(sum, rounds))
+        where = ", ".join(f"{v / total:.0%} in store.{k}" for k, v in spent.items())
         rows.append((f"list_page {label}, p50 / p95", value,
-                     f"{PAGE_CALLS} calls, limit 20; {where}"))  # fmt: skip
+                     f"{repeats} rounds of {PAGE_CALLS} calls, limit 20; {where}"))  # fmt: skip
     return rows
 
 
@@ -533,25 +568,34 @@ class Actions:
         return time.perf_counter() - start
 
 
-def measure_actions(store: Store, recompute_s: float) -> list[Row]:
+def measure_actions(store: Store, recompute_s: float, repeats: int) -> list[Row]:
+    """The single actions and the mixed batch, each split into `repeats` rounds."""
     actions = Actions(store)
     rows: list[Row] = []
     per_action = f"a full recompute per action ({recompute_s * 1000:,.0f} ms)"
     for label, kind in (("one upvote (library.react)", "upvote"),
                         ("one counted view (library.record_view)", "view")):  # fmt: skip
         times = [actions.run(kind) for _ in range(SINGLE_ACTIONS)]
-        p50, p95 = pct(times, 50), pct(times, 95)
-        rows.append((f"{label}, p50 / p95", f"{ms(p50)} / {ms(p95)}",
+        rounds = split_rounds(times, repeats)
+        p50 = pct(times, 50)
+        rows.append((f"{label}, p50 / p95",
+                     f"{rounds_pct(rounds, 50)} / {rounds_pct(rounds, 95)} ms",
                      f"p50 {recompute_s / p50:,.0f}x faster than {per_action}"))  # fmt: skip
     plan = np.random.default_rng(2).choice(
         list(BATCH_MIX), size=BATCH_ACTIONS, p=list(BATCH_MIX.values())
     )
-    wall, times = timed(lambda: [actions.run(str(kind)) for kind in plan])
+    walls, batch = [], []
+    for part in np.array_split(plan, repeats):
+        wall, times = timed(lambda: [actions.run(str(kind)) for kind in part])  # noqa: B023
+        walls.append(wall / max(len(part), 1))
+        batch.append(times)
+    wall = float(np.median(walls)) * BATCH_ACTIONS
     mix = ", ".join(f"{share:.0%} {kind}" for kind, share in BATCH_MIX.items())
+    rate = Stats(walls).rate(1)
     rows += [
         (f"{BATCH_ACTIONS:,} mixed actions, per action p50 / p95",
-         f"{ms(pct(times, 50))} / {ms(pct(times, 95))}", mix),
-        (f"{BATCH_ACTIONS:,} mixed actions, throughput", f"{BATCH_ACTIONS / wall:,.0f} actions/s",
+         f"{rounds_pct(batch, 50)} / {rounds_pct(batch, 95)} ms", mix),
+        (f"{BATCH_ACTIONS:,} mixed actions, throughput", f"{rate} actions/s",
          f"{BATCH_ACTIONS / wall * recompute_s:,.0f}x a full recompute per action "
          f"({1 / recompute_s:.2f} actions/s)"),
     ]  # fmt: skip
@@ -644,7 +688,10 @@ def main() -> None:
         "--quick", action="store_true", help="a smoke run: 50,000 papers, 500,000 events"
     )
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
-    ap.add_argument("--repeats", type=int, default=3, help="full recomputes timed")
+    ap.add_argument(
+        "--repeats", type=int, default=3,
+        help="runs (recompute, decayed sums) or rounds (pages, actions) timed",
+    )  # fmt: skip
     ap.add_argument("--profile", action="store_true", help="also print a recompute's profile")
     args = ap.parse_args()
     if args.quick:
@@ -661,10 +708,10 @@ def main() -> None:
     print(f"rows: {table_counts(store)}")
     print(describe(meta, store), flush=True)
     rows, recompute_s = measure_recompute(store, args.repeats)
-    rows += measure_signals(store)
-    rows += measure_pages(store)
+    rows += measure_signals(store, args.repeats)
+    rows += measure_pages(store, args.repeats)
     before, top_before = week_table(store), top20(store)
-    rows += measure_actions(store, recompute_s)
+    rows += measure_actions(store, recompute_s, args.repeats)
     rows += check_agreement(store, before, top_before)
     profile = profile_recompute(store) if args.profile or recompute_s > TARGET_S else ""
     print(f"rows after the run: {table_counts(store)}")

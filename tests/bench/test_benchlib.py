@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -197,3 +198,16 @@ def test_peak_rss_is_the_process_own_not_its_parents() -> None:
                          capture_output=True, text=True, check=True)  # fmt: skip
     own, ru = map(float, out.stdout.split())
     assert own < 100 and ru > 250, (own, ru)
+
+
+def test_rates_and_seconds_show_the_median_and_the_spread() -> None:
+    stats = benchlib.Stats([2.0, 4.0, 5.0])
+    assert stats.rate(1000) == "250 (200-500, n=3)"  # per second: median, slowest-fastest
+    assert stats.s() == "4.0 s (2.0-5.0, n=3)"
+
+
+def test_timed_cpu_tells_waiting_from_working() -> None:
+    wall, cpu, out = benchlib.timed_cpu(lambda: time.sleep(0.2) or "slept")
+    assert out == "slept" and wall >= 0.2 and cpu < 0.1
+    wall, cpu, _ = benchlib.timed_cpu(lambda: sum(i * i for i in range(2_000_000)))
+    assert cpu > 0.02 and wall >= cpu * 0.5  # busy: the CPU time is most of the wall time
