@@ -1,10 +1,11 @@
 """HTTP load: requests/s and p50/p95/p99 latency of the search page and search APIs under load.
 
 Builds (once; cached, see benchlib.cached_folder) a store of N synthetic papers with the keyword
-index and a vector index of clustered vectors stored for the real model (as bench/search_speed.py
-does), then starts a real `paperfeed serve --no-scheduler --workers W` and, from a separate
-process, drives it over loopback with C concurrent clients in a closed loop (each client sends
-its next request when the previous answer is complete, over one keep-alive connection).
+index and a vector index of clustered vectors stored for the real model (bench/stores.py, as
+bench/search_speed.py does), then starts a real `paperfeed serve --no-scheduler --workers W`
+and, from a separate process, drives it over loopback with C concurrent clients in a closed loop
+(each client sends its next request when the previous answer is complete, over one keep-alive
+connection).
 Every endpoint gets a warm-up, then a fixed measured duration; the queries cycle through the
 fixed rare / mid / common / question set of bench/synth.py (hybrid mode, the default), with
 `Accept-Encoding: gzip` as browsers and HTTP libraries send it. `--profile` then times each
@@ -63,7 +64,7 @@ HEADERS = "Accept-Encoding: gzip, deflate\r\nUser-Agent: paperfeed-bench-http\r\
 def build_db(n: int, model: str) -> Path:
     """The store + indexes for n papers, built once into a cache folder (index at DB-index)."""
     from benchlib import INDEX_SOURCES, MIGRATIONS, SRC, SYNTH_SOURCES, cached_folder
-    from search_speed import build_store, load_embedder
+    from stores import build_store, load_embedder
 
     def build(folder: Path) -> dict[str, Any]:
         embedder = load_embedder(model)
@@ -80,7 +81,7 @@ def build_db(n: int, model: str) -> Path:
     # a file import runs: a change to harvesting does not cost a 20-minute rebuild)
     imports = [SRC / "ingest" / f"{m}.py" for m in ("files", "records", "codelinks", "dates",
                                                    "hf_daily")]  # fmt: skip
-    sources = (ROOT / "bench" / "search_speed.py", *SYNTH_SOURCES, MIGRATIONS, *INDEX_SOURCES,
+    sources = (ROOT / "bench" / "stores.py", *SYNTH_SOURCES, MIGRATIONS, *INDEX_SOURCES,
                *imports)  # fmt: skip
     folder, meta = cached_folder("http", {"n": n, "model": model}, sources, build)
     if meta["cached"]:
