@@ -55,7 +55,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
 from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
-from paperfeed.web import channels, clean, digests, feeds, hf_api, people, views
+from paperfeed.web import browse, channels, clean, digests, feeds, hf_api, people, views
 from paperfeed.web import foryou as for_you
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import (
@@ -359,6 +359,13 @@ def create_app(
     def paper(request: Request) -> dict[str, Any]:
         return views.paper_view(site.engine(), request.path_params["ref"])
 
+    def author(request: Request) -> dict[str, Any]:
+        return browse.author_view(site.engine(), request.path_params["name"], request.query_params)
+
+    def category(request: Request) -> dict[str, Any]:
+        return browse.category_view(site.engine(), request.path_params["category"],
+                                    request.query_params)  # fmt: skip
+
     def count_view(request: Request, view: dict[str, Any], visitor: Visitor) -> None:
         if people.is_human_view(request) and not site.engine().store.readonly:
             site.write_in_passing(lambda s: library.record_view(
@@ -430,6 +437,8 @@ def create_app(
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
         *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
+        *twin("/author/{name:path}", "author.html", author, browse.author_title),
+        *twin("/category/{category:path}", "category.html", category, browse.category_title),
         Route(
             "/api/papers/search", api(lambda r: hf_api.search_papers(site.engine(), r.query_params))
         ),
