@@ -227,10 +227,32 @@ class Site:
 
     def page(self, request: Request, template: str, view: dict[str, Any], visitor: Visitor,
              status: int = 200) -> Response:  # fmt: skip
+        self.counted(view)
         html = self.env.get_template(template).render(view=view, request=request, me=visitor)
         headers = {**SECURITY_HEADERS, "Vary": "Cookie"}
         response = HTMLResponse(html, status_code=status, headers=headers)
         return self.guard.finish(response, request, visitor)
+
+    def counted(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Give every paper of a view its counts: our readers' upvotes and saves, and the
+        upvotes and comments Hugging Face reported (one query each a page, not a card)."""
+        papers = [p for p in _paper_dicts(view) if "counts" not in p]
+        if not papers:
+            return view
+        store = self.engine().store
+        ids = list({p["id"] for p in papers})
+        ours = store.count_reactions(ids)
+        unsignalled = list({p["id"] for p in papers if p.get("signals") is None})
+        signals = store.latest_signals(unsignalled) if unsignalled else {}
+        for p in papers:
+            theirs = p.get("signals") or signals.get(p["id"], {})
+            p["counts"] = {
+                "upvotes": ours.get(p["id"], {}).get("upvote", 0),
+                "saves": ours.get(p["id"], {}).get("save", 0),
+                "hf_upvotes": int(theirs["hf_upvotes"]) if "hf_upvotes" in theirs else None,
+                "hf_comments": int(theirs.get("hf_comments", 0)),
+            }
+        return view
 
     def mine(self, view: dict[str, Any], user: User | None) -> dict[str, Any]:
         """Mark the papers of a view with what this reader did to them (upvote, save, hide)."""
@@ -250,7 +272,8 @@ def _paper_dicts(view: Any) -> Any:
         if "id" in view and "title" in view:
             yield view
         for key, value in view.items():
-            if key in ("papers", "related", "paper", "trending", "today", "newest"):
+            if key in ("papers", "related", "paper", "trending", "today", "newest", "for_you",
+                       "sections", "recommended"):  # fmt: skip
                 yield from _paper_dicts(value)
     elif isinstance(view, list):
         for value in view:
@@ -312,7 +335,7 @@ def create_app(
             return await site.run(render_html, request)
 
         def build_json(request: Request) -> dict[str, Any]:
-            return site.mine(build(request), site.visitor(request).user)
+            return site.mine(site.counted(build(request)), site.visitor(request).user)
 
         async def as_json(request: Request) -> Response:
             view = await site.run(build_json, request)

@@ -218,7 +218,8 @@ def trending_view(engine: SearchEngine, params: Mapping[str, str], today: date) 
     state = engine.store.get_trending_state(window)
     ranked = trending.list_page(engine.store, window, limit=PAGE_SIZE,
                                 offset=(page - 1) * PAGE_SIZE)  # fmt: skip
-    papers = [trending.ranked_json(x) for x in ranked]
+    first = (page - 1) * PAGE_SIZE + 1
+    papers = [{**trending.ranked_json(x), "rank": first + i} for i, x in enumerate(ranked)]
     return {
         "window": window,
         "since": state.since.isoformat() if state and state.since else None,
