@@ -146,6 +146,7 @@ class Site:
                  wake_sender: Callable[[], None] | None = None,
                  outbound: Outbound | None = None) -> None:  # fmt: skip
         self.env = _templates()
+        self.env.globals["base_url"] = base_url.rstrip("/")
         self.outbound = outbound or Outbound()  # where webhook channels may post
         self.open_engine = open_engine
         self.mailer = mailer
@@ -382,6 +383,12 @@ def create_app(
     def paper(request: Request) -> dict[str, Any]:
         return views.paper_view(site.engine(), request.path_params["ref"])
 
+    async def paper_bib(request: Request) -> Response:
+        """One paper's BibTeX as text (the library's export format: users/bibtex.py)."""
+        text = await site.run(views.paper_bibtex, site.engine(), request.path_params["ref"])
+        return Response(text, media_type="text/plain; charset=utf-8",
+                        headers=SECURITY_HEADERS)  # fmt: skip
+
     def author(request: Request) -> dict[str, Any]:
         return browse.author_view(site.engine(), request.path_params["name"], request.query_params)
 
@@ -459,6 +466,7 @@ def create_app(
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
+        Route("/paper/{ref:path}.bib", paper_bib),
         *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
         *twin("/author/{name:path}", "author.html", author, browse.author_title),
         *twin("/category/{category:path}", "category.html", category, browse.category_title),
