@@ -158,6 +158,24 @@ def test_one_reaction_of_each_kind_per_user_and_paper(backend: Store) -> None:
     assert backend.get_reactions(bob.id, [s1, s2]) == {s1: {"upvote"}}
 
 
+def test_reactions_are_counted_over_accounts_by_paper_id(backend: Store) -> None:
+    s1, s2, _ = add_papers(backend, 1, 2, 3)
+    users = [backend.get_or_add_user(f"u{n}@example.org", T0) for n in range(3)]
+    for user in users:
+        backend.set_reaction(user.id, s1, "upvote", True, AT)
+    backend.set_reaction(users[0].id, s1, "save", True, AT)
+    backend.set_reaction(users[1].id, s2, "save", True, AT)
+    backend.set_reaction(users[2].id, s2, "hide", True, AT)  # not counted: private
+    ids = ["2410.00001", "2410.00002", "2410.00003", "2410.99999"]
+    assert backend.count_reactions(ids) == {
+        "2410.00001": {"upvote": 3, "save": 1},
+        "2410.00002": {"save": 1},
+    }
+    backend.set_reaction(users[0].id, s1, "upvote", False, AT + 1)
+    assert backend.count_reactions(["2410.00001"]) == {"2410.00001": {"upvote": 2, "save": 1}}
+    assert backend.count_reactions([]) == {}
+
+
 def test_the_library_lists_the_most_recent_first_and_filters_by_tag(backend: Store) -> None:
     s1, s2, s3 = add_papers(backend, 1, 2, 3)
     ada = backend.get_or_add_user("ada@example.org", T0)

@@ -591,3 +591,10 @@ def test_any_export_imports_back_to_its_ids(papers: list[Paper]) -> None:
     assert refs(out) == list(dict.fromkeys(p.id for p in papers))
     assert parse_import(out).problems == []
     assert len(parse_bibtex(out)) == len(papers)
+
+
+def test_only_web_addresses_become_the_url_field() -> None:
+    odd = Paper(id="x", arxiv_id="2401.00002", title="T", url="javascript:alert(1)")
+    assert "url = {https://arxiv.org/abs/2401.00002}" in format_bibtex([odd])
+    none = Paper(id="y", title="T", url="data:text/html,hi")
+    assert "url =" not in format_bibtex([none])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from paperfeed.ingest.hf_daily import parse_daily_page
 from paperfeed.models import Paper
@@ -128,3 +129,39 @@ def live_server(served_db: Path) -> Iterator[str]:
     """A real `paperfeed serve` on the served database; yields its base URL."""
     with serving(served_db) as base:
         yield base
+
+
+# -- Chromium: one Playwright and one browser for the session, shared by the browser tests ----
+# (a second Playwright sync instance on the main thread fails: "Sync API inside the asyncio loop")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    p = sync_playwright().start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make setup`, which installs Debian's chromium package "
+            "(the browser tests never download a browser)",
+            pytrace=False,
+        )
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield b
+    b.close()

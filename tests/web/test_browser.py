@@ -6,51 +6,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.conftest import REPO_ROOT
-from tests.web.conftest import HOSTILE
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, HOSTILE
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS"]  # (imported from here by other browser tests)
+
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 LEAKAGE = "Dropout is NOT All You Need to Prevent Gradient Leakage"
 QUESTION = "how can I protect training data from gradient inversion attacks in federated learning"
 PAPER_PATH = re.compile(r"/paper/[^/?#]+$")
 TIMEOUT_MS = 5_000
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    p = sync_playwright().start()
-    yield p
-    p.stop()
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: run `make setup`, which installs Debian's chromium package "
-            "(the browser tests never download a browser)",
-            pytrace=False,
-        )
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield b
-    b.close()
 
 
 @pytest.fixture

@@ -279,6 +279,11 @@ class AccountStore(Protocol):
 
     def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]: ...
 
+    def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """How many accounts upvoted and saved each of these papers (by their own `id`), in
+        one query a page: {id: {"upvote": n, "save": n}}, papers with neither left out."""
+        ...
+
     def list_reactions(self, user_id: int, *, tag: str | None = None
                        ) -> dict[int, dict[str, float]]:  # fmt: skip
         """Every paper the user reacted to (with `tag`: every paper they tagged so), with when

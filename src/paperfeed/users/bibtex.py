@@ -81,7 +81,9 @@ def _format_entry(paper: Paper, key: str) -> str:
 def _entry_fields(paper: Paper) -> list[tuple[str, str]]:
     parsed = parse_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None
     arxiv_id = parsed[0] if parsed else ""
-    url = (paper.url or "").strip() or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "")
+    url = (paper.url or "").strip()
+    url = url if url.lower().startswith(("https://", "http://")) else ""  # no javascript: links
+    url = url or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "")
     url = url or (f"https://doi.org/{paper.doi}" if paper.doi else "")
     title = _safe_text(paper.title)
     fields = [

@@ -57,7 +57,7 @@ from paperfeed.search.engine import SearchEngine
 from paperfeed.status import gather
 from paperfeed.store import Store, User
 from paperfeed.users import accounts, library
-from paperfeed.web import channels, clean, digests, feeds, hf_api, people, views
+from paperfeed.web import browse, channels, clean, digests, feeds, hf_api, people, views
 from paperfeed.web import foryou as for_you
 from paperfeed.web.caching import ConditionalGet
 from paperfeed.web.guard import (
@@ -185,6 +185,7 @@ class Site:
                  wake_sender: Callable[[], None] | None = None,
                  outbound: Outbound | None = None) -> None:  # fmt: skip
         self.env = _templates()
+        self.env.globals["base_url"] = base_url.rstrip("/")
         self.outbound = outbound or Outbound()  # where webhook channels may post
         self.open_engine = open_engine
         self.mailer = mailer
@@ -266,10 +267,32 @@ class Site:
 
     def page(self, request: Request, template: str, view: dict[str, Any], visitor: Visitor,
              status: int = 200) -> Response:  # fmt: skip
+        self.counted(view)
         html = self.env.get_template(template).render(view=view, request=request, me=visitor)
         headers = {**SECURITY_HEADERS, "Vary": "Cookie"}
         response = HTMLResponse(html, status_code=status, headers=headers)
         return self.guard.finish(response, request, visitor)
+
+    def counted(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Give every paper of a view its counts: our readers' upvotes and saves, and the
+        upvotes and comments Hugging Face reported (one query each a page, not a card)."""
+        papers = [p for p in _paper_dicts(view) if "counts" not in p]
+        if not papers:
+            return view
+        store = self.engine().store
+        ids = list({p["id"] for p in papers})
+        ours = store.count_reactions(ids)
+        unsignalled = list({p["id"] for p in papers if p.get("signals") is None})
+        signals = store.latest_signals(unsignalled) if unsignalled else {}
+        for p in papers:
+            theirs = p.get("signals") or signals.get(p["id"], {})
+            p["counts"] = {
+                "upvotes": ours.get(p["id"], {}).get("upvote", 0),
+                "saves": ours.get(p["id"], {}).get("save", 0),
+                "hf_upvotes": int(theirs["hf_upvotes"]) if "hf_upvotes" in theirs else None,
+                "hf_comments": int(theirs.get("hf_comments", 0)),
+            }
+        return view
 
     def mine(self, view: dict[str, Any], user: User | None) -> dict[str, Any]:
         """Mark the papers of a view with what this reader did to them (upvote, save, hide)."""
@@ -289,7 +312,8 @@ def _paper_dicts(view: Any) -> Any:
         if "id" in view and "title" in view:
             yield view
         for key, value in view.items():
-            if key in ("papers", "related", "paper", "trending", "today", "newest"):
+            if key in ("papers", "related", "paper", "trending", "today", "newest", "for_you",
+                       "sections", "recommended"):  # fmt: skip
                 yield from _paper_dicts(value)
     elif isinstance(view, list):
         for value in view:
@@ -351,7 +375,7 @@ def create_app(
             return await site.run(render_html, request)
 
         def build_json(request: Request) -> dict[str, Any]:
-            return site.mine(build(request), site.visitor(request).user)
+            return site.mine(site.counted(build(request)), site.visitor(request).user)
 
         async def as_json(request: Request) -> Response:
             view = await site.run(build_json, request)
@@ -397,6 +421,19 @@ def create_app(
 
     def paper(request: Request) -> dict[str, Any]:
         return views.paper_view(site.engine(), request.path_params["ref"])
+
+    async def paper_bib(request: Request) -> Response:
+        """One paper's BibTeX as text (the library's export format: users/bibtex.py)."""
+        text = await site.run(views.paper_bibtex, site.engine(), request.path_params["ref"])
+        return Response(text, media_type="text/plain; charset=utf-8",
+                        headers=SECURITY_HEADERS)  # fmt: skip
+
+    def author(request: Request) -> dict[str, Any]:
+        return browse.author_view(site.engine(), request.path_params["name"], request.query_params)
+
+    def category(request: Request) -> dict[str, Any]:
+        return browse.category_view(site.engine(), request.path_params["category"],
+                                    request.query_params)  # fmt: skip
 
     def count_view(request: Request, view: dict[str, Any], visitor: Visitor) -> None:
         if people.is_human_view(request) and not site.engine().store.readonly:
@@ -475,7 +512,10 @@ def create_app(
         *twin("/trending", "trending.html", trending, views.trending_title),
         *twin("/today", "day.html", day, views.day_title),
         *twin("/search", "search.html", search, views.search_title),
+        Route("/paper/{ref:path}.bib", paper_bib),
         *twin("/paper/{ref:path}", "paper.html", paper, after=count_view),
+        *twin("/author/{name:path}", "author.html", author, browse.author_title),
+        *twin("/category/{category:path}", "category.html", category, browse.category_title),
         Route("/api/papers/search", search_api),
         Route(
             "/api/papers/{ref:path}",

@@ -6,7 +6,7 @@ short enough to keep beside the routes (tests/web check that every JSON route is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from paperfeed import __version__
 from paperfeed.models import FIRST_DAY, LAST_DAY
@@ -189,6 +189,27 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): {"$ref": "#/components/responses/Error"} for status in statuses}
 
 
+def _browse(path: str, name: str, pattern: str, summary: str) -> dict[str, Any]:
+    """An author's or a category's page: its JSON twin and its feed."""
+    schema = {"type": "string", "pattern": pattern, "maxLength": 200}
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema},
+        _param("page", "Page number.", "integer", minimum=1, maximum=50, default=1),
+    ]
+    fields = {
+        **cast(dict[str, Any], LISTING["properties"]),
+        name: {"type": "string"},
+        "total": {"type": "integer"},
+    }
+    listing: dict[str, Any] = {"type": "object", "properties": fields}
+    return {
+        f"{path}.json": {"get": {"summary": summary, "parameters": parameters,
+                                 "responses": _ok("Papers", listing)}},
+        f"{path}.atom": {"get": {"summary": summary + " as an Atom feed (.rss: RSS 2.0)",
+                                 "parameters": parameters, "responses": _feed("Atom feed")}},
+    }  # fmt: skip
+
+
 def _page(summary: str, *parameters: dict[str, Any]) -> dict[str, Any]:
     """The HTML page a browser opens at the same address (a link in a mail, a form): a refused
     link answers a page that says why, or the one JSON error shape when JSON is asked for."""
@@ -353,6 +374,19 @@ def openapi() -> dict[str, Any]:
                     },
                 }
             },
+            **_browse(
+                "/author/{name}",
+                "name",
+                r"\w",
+                "An author's papers, newest first (one author's name has every word of `name`), "
+                "and `co_authors` with how many papers each wrote with them",
+            ),
+            **_browse(
+                "/category/{category}",
+                "category",
+                r"^[A-Za-z][A-Za-z0-9.-]{0,39}$",
+                "A category's papers (cs.LG, or a whole archive: cs), newest first",
+            ),
             "/library.json": {
                 "get": {
                     "summary": "The signed-in reader's library (session cookie); .bib and .csv "

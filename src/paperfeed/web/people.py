@@ -150,7 +150,7 @@ def routes(site: Site) -> list[Route]:
         return endpoint
 
     async def library_json(request: Request) -> Response:
-        view = await site.run(lambda: library_view(request, site.visitor(request)))
+        view = await site.run(lambda: site.counted(library_view(request, site.visitor(request))))
         return json_answer(view)
 
     async def do_import(request: Request) -> Response:

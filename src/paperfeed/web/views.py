@@ -11,18 +11,20 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 
 from paperfeed.errors import NotFound, QueryError
-from paperfeed.models import FIRST_DAY, LAST_DAY, paper_json
+from paperfeed.models import FIRST_DAY, LAST_DAY, Paper, paper_json, parse_arxiv_id
 from paperfeed.rank import trending
 from paperfeed.search import highlight
 from paperfeed.search.engine import Hit, Results, SearchEngine
 from paperfeed.search.query import MODES, Filters, SearchRequest, empty_message, total_text
 from paperfeed.store import Listed
+from paperfeed.users.bibtex import format_bibtex
 from paperfeed.web import mathtext
+from paperfeed.web.clean import web_url
 
 PAGE_SIZE = 20
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # (fromisoformat takes 20240131 and 2024-W05-3)
@@ -218,7 +220,8 @@ def trending_view(engine: SearchEngine, params: Mapping[str, str], today: date) 
     state = engine.store.get_trending_state(window)
     ranked = trending.list_page(engine.store, window, limit=PAGE_SIZE,
                                 offset=(page - 1) * PAGE_SIZE)  # fmt: skip
-    papers = [trending.ranked_json(x) for x in ranked]
+    first = (page - 1) * PAGE_SIZE + 1
+    papers = [{**trending.ranked_json(x), "rank": first + i} for i, x in enumerate(ranked)]
     return {
         "window": window,
         "since": state.since.isoformat() if state and state.since else None,
@@ -276,7 +279,30 @@ def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
             related = [_hit_json(h, []) for h in engine.related(paper.id, 8)]
         except (NotFound, QueryError):
             related = []  # not embedded yet
-    return {"paper": paper_json(paper), "related": related}
+    return {"paper": paper_json(paper), "related": related, "bibtex": format_bibtex([paper]),
+            "links": paper_links(paper)}  # fmt: skip
+
+
+def paper_bibtex(engine: SearchEngine, ref: str) -> str:
+    paper = engine.store.get_paper(ref)
+    if paper is None:
+        raise NotFound(f"No paper with id {ref!r}.")
+    return format_bibtex([paper])
+
+
+def paper_links(paper: Paper) -> list[dict[str, str]]:
+    """Where else to read a paper, each only when known: arXiv (or the source's own abstract
+    page), the PDF, the code and the DOI. Pages show only http(s) ones (clean.web_url)."""
+    parsed = parse_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None
+    arxiv = parsed[0] if parsed else None
+    links = [
+        ("arXiv", f"https://arxiv.org/abs/{arxiv}" if arxiv else None),
+        ("abstract page", paper.url if not arxiv else None),
+        ("PDF", paper.pdf_url or (f"https://arxiv.org/pdf/{arxiv}" if arxiv else None)),
+        ("code", paper.code_url),
+        ("DOI", f"https://doi.org/{quote(paper.doi, safe='/')}" if paper.doi else None),
+    ]
+    return [{"label": label, "url": url} for label, url in links if url and web_url(url)]
 
 
 def search_title(view: dict[str, Any]) -> str:

@@ -177,6 +177,18 @@ class PeopleMethods(PostgresBase):
             found.setdefault(seq, set()).add(kind)
         return found
 
+    def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT p.id, r.kind, count(*) FROM papers p JOIN reactions r ON r.seq = p.seq "
+                "WHERE p.id = ANY(%s) AND r.kind IN ('upvote', 'save') GROUP BY p.id, r.kind",
+                (list(ids),),
+            ).fetchall()
+        for ref, kind, n in rows:
+            found.setdefault(ref, {})[kind] = int(n)
+        return found
+
     def list_reactions(self, user_id: int, *, tag: str | None = None
                        ) -> dict[int, dict[str, float]]:  # fmt: skip
         tagged = " AND seq IN (SELECT seq FROM tags WHERE user_id = %(user)s AND tag = %(tag)s)"
