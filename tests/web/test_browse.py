@@ -70,6 +70,7 @@ def test_author_feed(client: TestClient) -> None:
     feed = feedparser.parse(client.get("/author/Ann%20Lee.atom").content)
     assert not feed.bozo and feed.feed.title == "paperfeed: papers by Ann Lee"
     assert feed.entries[0].link.endswith("/paper/2402.00003")
+    assert feed.feed.link.endswith("/author/Ann%20Lee")  # the page it follows, not the route
 
 
 def test_hostile_author_names_are_escaped_and_encoded(client: TestClient) -> None:
@@ -87,6 +88,10 @@ def test_empty_or_odd_names_say_so(client: TestClient) -> None:
     assert empty.status_code == 400 and "name" in empty.json()["error"]["message"]
     assert client.get("/author/Nobody%20Here.json").json()["total"] == 0
     assert "No paper by an author of this name." in client.get("/author/Nobody").text
+    control = client.get("/author/Ann%19Lee.json")  # what the OpenAPI schema refuses, refused
+    assert control.status_code == 400 and "control" in control.json()["error"]["message"]
+    signs = client.get("/author/%21%21%21.json")  # valid, and nobody's name: an empty page
+    assert signs.status_code == 200 and signs.json()["papers"] == []
 
 
 def test_category_page_feed_and_twin(client: TestClient) -> None:

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 import orjson
@@ -391,8 +392,10 @@ def create_app(
                 ) -> Response:
                     view = await site.run(build, request)
                     query = "?" + request.url.query if request.url.query else ""
-                    feed = feeds.Feed(title(view), site.base_url + request.url.path + query,
-                                      site.base_url + path + query, site.base_url,
+                    here = quote(request.url.path)  # (decoded: /author/Ann Lee)
+                    page = here.removesuffix("." + kind)  # (not the route's path)
+                    feed = feeds.Feed(title(view), site.base_url + here + query,
+                                      site.base_url + page + query, site.base_url,
                                       view["papers"], started)  # fmt: skip
                     modified = format_datetime(feeds.feed_updated(feed), usegmt=True)
                     headers = {**SECURITY_HEADERS, "Last-Modified": modified}

@@ -27,6 +27,12 @@ _CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9.-]{0,39}")
 _WORD = re.compile(r"\w+")
 
 
+# What an author's name in a link may be, the same rule for the server and its OpenAPI schema
+# (an ECMA and a Python regex alike): up to MAX_NAME characters, no control character, one
+# that is not a space. A name with no letter or digit is a valid name of nobody: an empty page.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\ufeff\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+
+
 def _words(name: str) -> list[str]:
     return _WORD.findall(name.casefold())
 
@@ -41,13 +47,13 @@ def is_same_author(wanted: str, name: str) -> bool:
 def author_view(engine: SearchEngine, name: str, params: Mapping[str, str]) -> dict[str, Any]:
     """One author's papers, newest first, a page at a time, and the co-authors of all of them
     (up to MAX_LIMIT papers) with how many papers each wrote with this author."""
+    if len(name) > MAX_NAME or not re.fullmatch(NAME_PATTERN, name):
+        raise QueryError(f"An author's name must have a character other than spaces, no control "
+                         f"character and at most {MAX_NAME} characters.")  # fmt: skip
     name = name.strip()
-    if not _words(name) or len(name) > MAX_NAME:
-        raise QueryError(f"An author's name must have a letter or digit and at most {MAX_NAME} "
-                         "characters.")  # fmt: skip
     page = int_param(params, "page", 1, 1, MAX_PAGE)
     request = SearchRequest(text="", filters=Filters(author=name), limit=MAX_LIMIT, mode="keyword")
-    papers = [h.paper for h in engine.results(request).hits]
+    papers = [h.paper for h in engine.results(request).hits] if _words(name) else []
     theirs = [p for p in papers if any(is_same_author(name, a) for a in p.authors)]
     together: Counter[str] = Counter()
     for p in theirs:

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from paperfeed import __version__
 from paperfeed.models import FIRST_DAY, LAST_DAY
+from paperfeed.web import browse
 from paperfeed.web.views import FLAGS, MAX_QUERY
 
 # Days a request may name (models.FIRST_DAY to LAST_DAY, the years 1700 to 2199): other days
@@ -377,7 +378,7 @@ def openapi() -> dict[str, Any]:
             **_browse(
                 "/author/{name}",
                 "name",
-                r"\w",
+                browse.NAME_PATTERN,
                 "An author's papers, newest first (one author's name has every word of `name`), "
                 "and `co_authors` with how many papers each wrote with them",
             ),
