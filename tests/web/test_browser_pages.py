@@ -158,3 +158,39 @@ def test_phone_search_placeholder_fits_and_filters_wrap(
     no_overflow(page)
     shoot(page, f"search-filters-{scheme}-phone", full_page=False)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_keyboard_shortcuts_move_open_and_stay_out_of_text_fields(
+    browser: Browser, live_server: str, contexts: list[BrowserContext]
+) -> None:
+    page = new_page(contexts, browser, live_server, "light", "desktop")
+    visit(page, "/search?q=dropout&mode=keyword")
+    papers = page.locator("main article.paper")
+    assert papers.count() >= 3
+    page.keyboard.press("j")
+    expect(papers.nth(0)).to_have_class(re.compile(r"\bcurrent\b"))
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(papers.nth(2)).to_have_class(re.compile(r"\bcurrent\b"))
+    page.keyboard.press("k")
+    expect(papers.nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+    assert page.locator("main article.paper.current").count() == 1
+    second = papers.nth(1).locator("h2 a").get_attribute("href")
+    page.keyboard.press("?")
+    help_list = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_list).to_be_visible()
+    assert "open the paper" in help_list.inner_text()
+    shoot(page, "keys-help-light-desktop", full_page=False)
+    page.keyboard.press("Escape")
+    expect(help_list).to_be_hidden()
+    # "/" goes to the search box; letters typed there are text, not shortcuts
+    page.keyboard.press("/")
+    box = page.locator("form.searchbox input[name=q]")
+    expect(box).to_be_focused()
+    page.keyboard.type("jko")
+    assert box.input_value() == "jko"
+    expect(papers.nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+    page.locator("#result-count").click()  # out of the box again
+    page.keyboard.press("o")
+    expect(page).to_have_url(re.compile(re.escape(str(second)) + "$"))
+    assert page.errors == []  # type: ignore[attr-defined]
