@@ -1119,3 +1119,19 @@ def test_without_smtp_the_page_says_where_mail_went_and_paperfeed_outbox_shows_t
 def test_with_smtp_the_page_does_not_mention_a_local_outbox(web: Web) -> None:
     answer = ask_link(web.client, "ann@example.org")
     assert answer.status_code == 200 and "local-mail" not in answer.text
+
+
+def test_acting_on_a_list_without_javascript_comes_back_to_the_same_card(web: Web) -> None:
+    token = sign_in(web, web.client, "ann@example.org")
+    page = web.client.get("/trending?window=week").text
+    assert f'id="p-{quote(PAPER)}"' in page
+    backs = set(re.findall(r'name="next" value="([^"]*)"', page))
+    wanted = f"/trending?window=week#p-{quote(PAPER)}"
+    assert wanted in backs  # each card's forms lead back to that card
+    back = html.unescape(wanted)
+    answer = act(web.client, token, PAPER, "upvote", next=back)
+    assert answer.status_code == 303 and answer.headers["location"] == back
+    # act.js answers in place from the same route, asked for JSON
+    answer = web.client.post(f"/paper/{PAPER}/save", data={"csrf_token": token, "next": back},
+                             headers={"Accept": "application/json"})  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["mine"] == ["save", "upvote"]

@@ -2,6 +2,8 @@
 database: the seed papers, the hostile paper and the recorded Hugging Face day, embedded with
 the real model): sign in through the mailed link, save two papers of the newest day, open For
 you from the header, see each paper's reason, press "Not interested" on one, and it is gone.
+Saving on a list acts in place (act.js): the page keeps its place. For you's own buttons post
+and rank again.
 No console errors, CSP violations or failed requests on the way (`in_a_watched_page`).
 Screenshot: artifacts/screenshots/for-you.png."""
 
@@ -44,14 +46,22 @@ def for_you_session(page: Page, context: BrowserContext, server: Server) -> None
         page.locator("#confirm-signin").click()
     expect(page.locator("header a.who")).to_have_text(READER)
 
-    # save the first two papers of the newest day
+    # save the first two papers of the newest day: in place (act.js), the list keeps its place
     page.goto("/today")
     saved = []
     for n in range(2):
         article = page.locator("article.paper").nth(n)
         saved.append(article.locator("h2 a").inner_text())
-        with page.expect_navigation():
-            article.locator("form[data-kind=save] button").click()
+        article.scroll_into_view_if_needed()
+        url, scrolled = page.url, page.evaluate("window.scrollY")
+        article.locator("form[data-kind=save] button").click()
+        button = article.locator("form[data-kind=save] button")
+        expect(button).to_have_attribute("aria-pressed", "true")
+        expect(button).to_have_text("★ Saved")
+        expect(article.locator(".counts .saves")).to_contain_text("1 save")
+        assert page.url == url and page.evaluate("window.scrollY") == scrolled
+    page.reload()  # the server has them
+    for n in range(2):
         expect(page.locator("article.paper").nth(n).locator("form[data-kind=save] button")
                ).to_have_attribute("aria-pressed", "true")  # fmt: skip
 
