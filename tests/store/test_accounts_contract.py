@@ -227,6 +227,20 @@ def test_unsaving_a_paper_removes_its_tags(backend: Store) -> None:
     assert [item.tags for item in backend.list_library(ada.id)] == [(), ("a", "b")]
 
 
+def test_get_tags_gives_one_readers_tags_per_paper_by_name(backend: Store) -> None:
+    s1, s2, s3 = add_papers(backend, 1, 2, 3)
+    ada = backend.get_or_add_user("ada@example.org", T0)
+    bob = backend.get_or_add_user("bob@example.org", T0)
+    for seq in (s1, s2):
+        backend.set_reaction(ada.id, seq, "save", True, AT)
+    backend.set_tags(ada.id, s1, ["reading", "graphs"])
+    backend.set_reaction(bob.id, s1, "save", True, AT)
+    backend.set_tags(bob.id, s1, ["bob's"])
+    assert backend.get_tags(ada.id, [s1, s2, s3]) == {s1: ("graphs", "reading")}
+    assert backend.get_tags(bob.id, [s1]) == {s1: ("bob's",)}
+    assert backend.get_tags(ada.id, []) == {}
+
+
 # -- anonymous events ----------------------------------------------------------------------
 
 

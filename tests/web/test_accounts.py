@@ -1135,3 +1135,27 @@ def test_acting_on_a_list_without_javascript_comes_back_to_the_same_card(web: We
     answer = web.client.post(f"/paper/{PAPER}/save", data={"csrf_token": token, "next": back},
                              headers={"Accept": "application/json"})  # fmt: skip
     assert answer.status_code == 200 and answer.json()["mine"] == ["save", "upvote"]
+
+
+def test_a_saved_paper_shows_its_tags_and_they_can_be_changed_there(web: Web) -> None:
+    token = sign_in(web, web.client, "ann@example.org")
+    assert 'class="tags-edit"' not in web.client.get(f"/paper/{PAPER}").text  # not saved yet
+    act(web.client, token, PAPER, "save", tags="Graph Neural Nets, reading")
+    page = web.client.get(f"/paper/{PAPER}").text
+    assert 'class="tags-edit"' in page and 'value="graph neural nets, reading"' in page
+    assert '<a href="/library?tag=reading">reading</a>' in page
+    found = re.search(r'<form class="tags-edit" action="([^"]+)"', page)
+    assert found and found.group(1) == f"/paper/{quote(PAPER)}/save"
+    answer = web.client.post(found.group(1), data={"csrf_token": token, "tags": "to read, later",
+                             "next": f"/paper/{PAPER}"}, follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == f"/paper/{PAPER}"
+    [saved] = library(web.client)["papers"]
+    assert saved["tags"] == ["later", "to read"] and "save" in saved["mine"]
+    assert 'value="later, to read"' in web.client.get(f"/paper/{PAPER}").text
+    # the reader's tags show on their cards in any list too
+    cards = web.client.get("/trending.json?window=week").json()["papers"]
+    assert [p["tags"] for p in cards if p["id"] == PAPER] == [["later", "to read"]]
+    # clearing the field clears the tags; the paper stays saved
+    web.client.post(found.group(1), data={"csrf_token": token, "tags": ""})
+    [saved] = library(web.client)["papers"]
+    assert saved["tags"] == [] and "save" in saved["mine"]

@@ -279,6 +279,10 @@ class AccountStore(Protocol):
 
     def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]: ...
 
+    def get_tags(self, user_id: int, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The user's tags on each of these papers, by name; papers without tags left out."""
+        ...
+
     def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """How many accounts upvoted and saved each of these papers (by their own `id`), in
         one query a page: {id: {"upvote": n, "save": n}}, papers with neither left out."""

@@ -296,14 +296,20 @@ class Site:
         return view
 
     def mine(self, view: dict[str, Any], user: User | None) -> dict[str, Any]:
-        """Mark the papers of a view with what this reader did to them (upvote, save, hide)."""
+        """Mark the papers of a view with what this reader did to them (upvote, save, hide),
+        and the papers they saved with their tags."""
         if user is None:
             return view
         papers = list(_paper_dicts(view))
         seqs = {p["id"]: self.engine().store.find_seq(p["id"]) for p in papers}
-        found = self.engine().store.get_reactions(user.id, [s for s in seqs.values() if s])
+        store = self.engine().store
+        found = store.get_reactions(user.id, [s for s in seqs.values() if s])
+        saved = [s for s in seqs.values() if s and "save" in found.get(s, ())]
+        tags = store.get_tags(user.id, saved) if saved else {}
         for p in papers:
             p["mine"] = sorted(found.get(seqs[p["id"]] or 0, ()))
+            if "save" in p["mine"]:  # the reader's own tags on a paper they saved
+                p["tags"] = list(tags.get(seqs[p["id"]] or 0, ()))
         return view
 
 

@@ -177,6 +177,17 @@ class PeopleMethods(PostgresBase):
             found.setdefault(seq, set()).add(kind)
         return found
 
+    def get_tags(self, user_id: int, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        found: dict[int, list[str]] = {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT seq, tag FROM tags WHERE user_id = %s AND seq = ANY(%s) ORDER BY tag",
+                (user_id, list(seqs)),
+            ).fetchall()
+        for seq, tag in rows:
+            found.setdefault(seq, []).append(tag)
+        return {seq: tuple(tags) for seq, tags in found.items()}
+
     def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
         with self._conn() as conn:

@@ -825,6 +825,18 @@ class SQLiteStore:
                 found.setdefault(seq, set()).add(kind)
         return found
 
+    def get_tags(self, user_id: int, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        found: dict[int, list[str]] = {}
+        for chunk in _chunks(list(seqs)):
+            rows = self.conn.execute(
+                f"SELECT seq, tag FROM tags WHERE user_id = ? AND seq IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY tag",
+                (user_id, *chunk),
+            )
+            for seq, tag in rows:
+                found.setdefault(seq, []).append(tag)
+        return {seq: tuple(tags) for seq, tags in found.items()}
+
     def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
         for chunk in _chunks(list(ids)):
