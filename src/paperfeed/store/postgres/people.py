@@ -167,26 +167,26 @@ class PeopleMethods(PostgresBase):
                 )
 
     def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]:
-        found: dict[int, set[str]] = {}
-        with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT seq, kind FROM reactions WHERE user_id = %s AND seq = ANY(%s)",
-                (user_id, list(seqs)),
-            ).fetchall()
-        for seq, kind in rows:
-            found.setdefault(seq, set()).add(kind)
-        return found
+        return {seq: set(kinds) for seq, kinds in self._per_paper("reactions", "kind", user_id,
+                                                                  seqs).items()}  # fmt: skip
 
     def get_tags(self, user_id: int, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        return {seq: tuple(tags) for seq, tags in self._per_paper("tags", "tag", user_id,
+                                                                 seqs).items()}  # fmt: skip
+
+    def _per_paper(self, table: str, column: str, user_id: int, seqs: Sequence[int]
+                   ) -> dict[int, list[str]]:  # fmt: skip
+        """`column` of the user's rows in `table` (reactions, tags) for each paper, by value."""
         found: dict[int, list[str]] = {}
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT seq, tag FROM tags WHERE user_id = %s AND seq = ANY(%s) ORDER BY tag",
+                f"SELECT seq, {column} FROM {table} WHERE user_id = %s AND seq = ANY(%s) "
+                f"ORDER BY {column}",
                 (user_id, list(seqs)),
             ).fetchall()
-        for seq, tag in rows:
-            found.setdefault(seq, []).append(tag)
-        return {seq: tuple(tags) for seq, tags in found.items()}
+        for seq, value in rows:
+            found.setdefault(seq, []).append(value)
+        return found
 
     def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}

@@ -814,28 +814,26 @@ class SQLiteStore:
             )
 
     def get_reactions(self, user_id: int, seqs: Sequence[int]) -> dict[int, set[str]]:
-        found: dict[int, set[str]] = {}
-        for chunk in _chunks(list(seqs)):
-            rows = self.conn.execute(
-                f"SELECT seq, kind FROM reactions WHERE user_id = ? AND seq IN "
-                f"({','.join('?' * len(chunk))})",
-                (user_id, *chunk),
-            )
-            for seq, kind in rows:
-                found.setdefault(seq, set()).add(kind)
-        return found
+        return {seq: set(kinds) for seq, kinds in self._per_paper("reactions", "kind", user_id,
+                                                                  seqs).items()}  # fmt: skip
 
     def get_tags(self, user_id: int, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        return {seq: tuple(tags) for seq, tags in self._per_paper("tags", "tag", user_id,
+                                                                 seqs).items()}  # fmt: skip
+
+    def _per_paper(self, table: str, column: str, user_id: int, seqs: Sequence[int]
+                   ) -> dict[int, list[str]]:  # fmt: skip
+        """`column` of the user's rows in `table` (reactions, tags) for each paper, by value."""
         found: dict[int, list[str]] = {}
         for chunk in _chunks(list(seqs)):
             rows = self.conn.execute(
-                f"SELECT seq, tag FROM tags WHERE user_id = ? AND seq IN "
-                f"({','.join('?' * len(chunk))}) ORDER BY tag",
+                f"SELECT seq, {column} FROM {table} WHERE user_id = ? AND seq IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY {column}",
                 (user_id, *chunk),
             )
-            for seq, tag in rows:
-                found.setdefault(seq, []).append(tag)
-        return {seq: tuple(tags) for seq, tags in found.items()}
+            for seq, value in rows:
+                found.setdefault(seq, []).append(value)
+        return found
 
     def count_reactions(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
