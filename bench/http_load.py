@@ -696,11 +696,8 @@ def profile(db: Path, repeats: int = 3) -> None:
     from paperfeed.web import views
     from paperfeed.web.app import _templates
     from paperfeed.web.clean import dump_json
+    from paperfeed.web.hf_api import search_answer
 
-    try:
-        from paperfeed.web.hf_api import search_papers
-    except ImportError:  # not written yet
-        search_papers = None  # type: ignore[assignment]
     settings = load_settings(db=str(db))
     embedder = services.load_model(settings)
 
@@ -734,18 +731,17 @@ def profile(db: Path, repeats: int = 3) -> None:
             view = clock("search_view total (the above + building the dict)", views.search_view,
                          engine, {"q": q})  # fmt: skip
             clock("JSON encode (orjson)", orjson.dumps, view)
-            if search_papers is not None:
-                if engine.cache is not None:
-                    engine.cache.rankings.clear()
-                    engine.cache.embeddings.clear()
-                clock(f"{TARGET_PATH} answer total (hf_api.search_papers), not cached",
-                      search_papers, engine, {"q": q, "limit": "20"})  # fmt: skip
-                clock(f"{TARGET_PATH} answer total, its ranking cached", search_papers, engine,
-                      {"q": q, "limit": "20"})  # fmt: skip
-                answer = search_papers(engine, {"q": q, "limit": "20"})
-                clock(f"{TARGET_PATH} JSON body (clean.dump_json)", dump_json, answer)
-                clock(f"{TARGET_PATH} gzip of the body (level 5)", gzip.compress,
-                      dump_json(answer), 5)  # fmt: skip
+            if engine.cache is not None:
+                engine.cache.rankings.clear()
+                engine.cache.embeddings.clear()
+            clock(f"{TARGET_PATH} answer total (hf_api.search_answer), not cached",
+                  search_answer, engine, {"q": q, "limit": "20"})  # fmt: skip
+            clock(f"{TARGET_PATH} answer total, its ranking cached", search_answer, engine,
+                  {"q": q, "limit": "20"})  # fmt: skip
+            answer, _ = search_answer(engine, {"q": q, "limit": "20"})
+            clock(f"{TARGET_PATH} JSON body (clean.dump_json)", dump_json, answer)
+            clock(f"{TARGET_PATH} gzip of the body (level 1, as the app)", gzip.compress,
+                  dump_json(answer), 1)  # fmt: skip
             scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/search",
                      "root_path": "", "query_string": f"q={quote_plus(q)}".encode(),
                      "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 80)}  # fmt: skip

@@ -210,7 +210,8 @@ def run_search(settings: Settings, request: SearchRequest, as_json: bool) -> int
         shown = f"{request.offset + 1}-{request.offset + len(hits)}"
         _err(f"{shown} of {total_text(results.total, results.exact)}")
     else:
-        _err(empty_message(request.text, filter_words(request.filters), unfiltered))
+        words = [text for _, text in filter_words(request.filters)]
+        _err(empty_message(request.text, words, unfiltered))
     return EXIT_OK
 
 

@@ -40,12 +40,13 @@ class Filters:
         return not (self.categories or self.author or self.since or self.until)
 
 
-def filter_words(filters: Filters) -> list[str]:
-    """Each filter in words, as a sentence names it: "in cs.LG", "since 2024-01-01"."""
-    words = [f"in {' '.join(filters.categories)}"] if filters.categories else []
-    words += [f"by {filters.author.strip()}"] if filters.author else []
-    words += [f"since {filters.since.isoformat()}"] if filters.since else []
-    return words + ([f"until {filters.until.isoformat()}"] if filters.until else [])
+def filter_words(filters: Filters) -> list[tuple[str, str]]:
+    """Each filter set, by its parameter's name and in words as a sentence names it, in that
+    order: ("category", "in cs.LG"), ("author", "by Ann Lee"), ("since", "since 2024-01-01")."""
+    words = [("category", f"in {' '.join(filters.categories)}")] if filters.categories else []
+    words += [("author", f"by {filters.author.strip()}")] if filters.author else []
+    words += [("since", f"since {filters.since.isoformat()}")] if filters.since else []
+    return words + ([("until", f"until {filters.until.isoformat()}")] if filters.until else [])
 
 
 def total_text(total: int | None, exact: bool) -> str:
@@ -57,7 +58,7 @@ def total_text(total: int | None, exact: bool) -> str:
 
 
 def empty_message(query: str, filters: list[str], unfiltered: tuple[int, bool] | None) -> str:
-    """Why a search found nothing, in one sentence: the filters (in words, `filter_words`) that
+    """Why a search found nothing, in one sentence: the filters (in words, from `filter_words`) that
     removed everything, or the words themselves. `unfiltered`: how many papers the words alone
     find and whether that count is exact (None: not asked)."""
     where = "".join(f" {f}" for f in filters)

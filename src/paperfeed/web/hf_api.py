@@ -80,16 +80,12 @@ def paper_info(engine: SearchEngine, ref: str) -> dict[str, Any]:
     return hf_paper(paper, engine.store.latest_signals([paper.id]).get(paper.id, {}))
 
 
-def search_papers(engine: SearchEngine, params: Mapping[str, str]) -> list[dict[str, Any]]:
-    """GET /api/papers/search?q=&limit= : hybrid search (keyword where there is no model)."""
-    return search_answer(engine, params)[0]
-
-
 def search_answer(
     engine: SearchEngine, params: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], bool]:
-    """`search_papers`, and whether its ranking came from the engine's cache (the server says
-    so in X-Search-Cache: what a load test counts its hit rate by)."""
+    """GET /api/papers/search?q=&limit= : hybrid search (keyword where there is no model), and
+    whether its ranking came from the engine's cache (the server says so in X-Search-Cache:
+    what a load test counts its hit rate by)."""
     text = params.get("q", "")
     if len(text) > MAX_QUERY:
         raise QueryError(f"The query is longer than {MAX_QUERY} characters; shorten it.")

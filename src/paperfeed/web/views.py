@@ -20,7 +20,14 @@ from paperfeed.models import FIRST_DAY, LAST_DAY, Paper, paper_json, parse_arxiv
 from paperfeed.rank import trending
 from paperfeed.search import highlight
 from paperfeed.search.engine import Hit, Results, SearchEngine
-from paperfeed.search.query import MODES, Filters, SearchRequest, empty_message, total_text
+from paperfeed.search.query import (
+    MODES,
+    Filters,
+    SearchRequest,
+    empty_message,
+    filter_words,
+    total_text,
+)
 from paperfeed.store import Listed
 from paperfeed.users.bibtex import format_bibtex
 from paperfeed.web import mathtext
@@ -149,18 +156,17 @@ def search_view(engine: SearchEngine, params: Mapping[str, str]) -> dict[str, An
             alone = results if filters.is_empty else engine.results(
                 SearchRequest(text=text, limit=limit, mode=mode))  # type: ignore[arg-type]  # fmt: skip
             unfiltered = (alone.total, alone.exact)
-        view["empty_reason"] = empty_reason(text, mode, shown, unfiltered)
+        view["empty_reason"] = empty_reason(text, mode, shown, filters, unfiltered)
     return view
 
 
-# The search form's filters, in the order a sentence names them: (parameter, words before it).
-_FILTER_WORDS = (("category", "in"), ("author", "by"), ("since", "since"), ("until", "until"))
+_FILTER_PARAMS = ("category", "author", "since", "until")  # the search form's filters
 
 
 def _search_link(query: str, mode: str, shown: Mapping[str, Any], drop: str | None) -> str:
     """The same search (first page) without the filter `drop`, or without any when "all"."""
     params: dict[str, str] = {"q": query, "mode": mode}
-    for name, _ in _FILTER_WORDS:
+    for name in _FILTER_PARAMS:
         if shown[name] and drop not in (name, "all"):
             params[name] = str(shown[name])
     if shown["has_code"] and drop not in ("has_code", "all"):
@@ -168,28 +174,24 @@ def _search_link(query: str, mode: str, shown: Mapping[str, Any], drop: str | No
     return "/search?" + urlencode(params)
 
 
-def empty_reason(
-    query: str, mode: str, shown: Mapping[str, Any], unfiltered: tuple[int, bool] | None
-) -> dict[str, Any]:
+def empty_reason(query: str, mode: str, shown: Mapping[str, Any], filters: Filters,
+                 unfiltered: tuple[int, bool] | None) -> dict[str, Any]:  # fmt: skip
     """Why a first page is empty, in one sentence: the filters that removed everything (with a
     link to the same search without each of them), or the words themselves. `unfiltered` is
     how many papers the words alone find, and whether that count is exact (None: not asked, as
-    when there are no filters, or no words)."""
-    filters = [
-        {"filter": name, "value": shown[name], "text": f"{word} {str(shown[name]).strip()}",
+    when there are no filters, or no words). `shown` holds the parameters as given, `filters`
+    the same read (has_code is only in `shown`)."""
+    named = [*filter_words(filters), *([("has_code", "with code")] if shown["has_code"] else [])]
+    dropped = [
+        {"filter": name, "value": shown[name], "text": text,
          "search_without": _search_link(query, mode, shown, name)}
-        for name, word in _FILTER_WORDS if shown[name]
+        for name, text in named
     ]  # fmt: skip
-    if shown["has_code"]:
-        without = _search_link(query, mode, shown, "has_code")
-        filters.append({"filter": "has_code", "value": True, "text": "with code",
-                        "search_without": without})  # fmt: skip
-    message = empty_message(query, [str(f["text"]) for f in filters], unfiltered)
     return {
-        "message": message,
-        "filters": filters,
+        "message": empty_message(query, [text for _, text in named], unfiltered),
+        "filters": dropped,
         "without_filters": unfiltered[0] if unfiltered else None,
-        "search_without_filters": _search_link(query, mode, shown, "all") if filters else None,
+        "search_without_filters": _search_link(query, mode, shown, "all") if named else None,
     }
 
 
