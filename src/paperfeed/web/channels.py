@@ -1,7 +1,8 @@
-"""Routes for a reader's notification channels on the account page: add (a generic webhook, a
-Slack or a Discord incoming webhook, with its schedule and saved searches, or none for "my
-digest"), remove, send a test message, enable again after failures. Every one is a POST with
-the form token (`form_post`); the account page (people.py) lists them with the delivery log.
+"""View functions for a reader's notification channels on the account page: add (a generic
+webhook, a Slack or a Discord incoming webhook, with its schedule and saved searches, or none
+for "my digest"), remove, send a test message, enable again after failures. Every one is a POST
+with the form token (`form_post`); the account page (people.py) lists them with the delivery
+log.
 
 The URL is checked against the outbound policy (digest.outbound: public addresses only, unless
 the operator allows a range) before anything is stored, outside the write lock (it resolves the
@@ -12,21 +13,18 @@ its host; a generic webhook's signing secret is shown to its owner, folded away.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from paperfeed.digest import channels, subscriptions
 from paperfeed.digest.outbound import OutboundRefused
 from paperfeed.errors import InputError, NotSignedIn
 from paperfeed.store import Preferences, Store
 from paperfeed.web.guard import Visitor
-from paperfeed.web.handlers import form_post, json_answer, wants_json
-
-if TYPE_CHECKING:
-    from paperfeed.web.app import Site
+from paperfeed.web.handlers import json_answer
+from paperfeed.web.site import Site, wants_json
 
 LOG_ROWS = 5  # deliveries shown per channel
 
@@ -54,63 +52,60 @@ def _when(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def routes(site: Site) -> list[Route]:
-    def require_user(visitor: Visitor) -> Any:
-        if visitor.user is None:
-            raise NotSignedIn("Sign in first: channels belong to your account.")
-        return visitor.user
+def require_user(visitor: Visitor) -> Any:
+    if visitor.user is None:
+        raise NotSignedIn("Sign in first: channels belong to your account.")
+    return visitor.user
 
-    def back(request: Request, answer: dict[str, Any]) -> Response:
-        if wants_json(request):
-            return json_answer(answer)
-        return RedirectResponse("/account#channels", 303)
 
-    def add(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        user = require_user(visitor)
-        url = str(form.get("url", "")).strip()
-        try:
-            site.outbound.check(url)  # resolves the host: before, not inside, the write lock
-        except OutboundRefused as exc:
-            raise InputError(str(exc)) from None
-        fields = {"frequency": str(form.get("frequency", "daily")),
-                  "topics": str(form.get("searches", "")),
-                  "include_trending": "on" if form.get("include_trending") else ""}  # fmt: skip
-        prefs = subscriptions.parse_preferences(fields, Preferences())
-        sub = site.write(lambda s: channels.add_channel(
-            s, site.outbound, user.id, str(form.get("kind", "")), url, prefs, site.now(),
-            checked=True))  # fmt: skip
-        return back(request, {"id": sub.id, "channel": sub.channel})
+def back(request: Request, answer: dict[str, Any]) -> Response:
+    if wants_json(request):
+        return json_answer(answer)
+    return RedirectResponse("/account#channels", 303)
 
-    def remove(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        user = require_user(visitor)
-        channel_id = int(request.path_params["id"])
-        site.write(lambda s: s.delete_channel(channels.owned_channel(s, user.id, channel_id).id))
-        return back(request, {"id": channel_id, "removed": True})
 
-    def enable(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        user = require_user(visitor)
-        channel_id = int(request.path_params["id"])
-        site.write(lambda s: channels.enable(s, channels.owned_channel(s, user.id, channel_id)))
-        return back(request, {"id": channel_id, "enabled": True})
+def add(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    user = require_user(visitor)
+    url = str(form.get("url", "")).strip()
+    try:
+        site.outbound.check(url)  # resolves the host: before, not inside, the write lock
+    except OutboundRefused as exc:
+        raise InputError(str(exc)) from None
+    fields = {"frequency": str(form.get("frequency", "daily")),
+              "topics": str(form.get("searches", "")),
+              "include_trending": "on" if form.get("include_trending") else ""}  # fmt: skip
+    prefs = subscriptions.parse_preferences(fields, Preferences())
+    sub = site.write(lambda s: channels.add_channel(
+        s, site.outbound, user.id, str(form.get("kind", "")), url, prefs, site.now(),
+        checked=True))  # fmt: skip
+    return back(request, {"id": sub.id, "channel": sub.channel})
 
-    def test(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        user = require_user(visitor)
-        channel_id = int(request.path_params["id"])
-        sub = channels.owned_channel(site.engine().store, user.id, channel_id)
-        try:  # (in the thread pool, outside the write lock: it waits for the receiver)
-            channels.send_test(channels.webhook_channels(site.outbound), sub, site.base_url,
-                               site.now())  # fmt: skip
-        except channels.DeliveryError as exc:
-            raise InputError(f"The test message did not go: {exc}") from None
-        if wants_json(request):
-            return json_answer({"id": channel_id, "sent": True})
-        view = {"title": "Test message sent",
-                "message": f"A test message went to your {channels.describe(sub)}."}  # fmt: skip
-        return site.page(request, "message.html", view, visitor)
 
-    return [
-        Route("/account/channels", form_post(site, add), methods=["POST"]),
-        Route("/account/channels/{id:int}/remove", form_post(site, remove), methods=["POST"]),
-        Route("/account/channels/{id:int}/enable", form_post(site, enable), methods=["POST"]),
-        Route("/account/channels/{id:int}/test", form_post(site, test), methods=["POST"]),
-    ]
+def remove(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    user = require_user(visitor)
+    channel_id = int(request.path_params["id"])
+    site.write(lambda s: s.delete_channel(channels.owned_channel(s, user.id, channel_id).id))
+    return back(request, {"id": channel_id, "removed": True})
+
+
+def enable(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    user = require_user(visitor)
+    channel_id = int(request.path_params["id"])
+    site.write(lambda s: channels.enable(s, channels.owned_channel(s, user.id, channel_id)))
+    return back(request, {"id": channel_id, "enabled": True})
+
+
+def test(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    user = require_user(visitor)
+    channel_id = int(request.path_params["id"])
+    sub = channels.owned_channel(site.engine().store, user.id, channel_id)
+    try:  # (in the thread pool, outside the write lock: it waits for the receiver)
+        channels.send_test(channels.webhook_channels(site.outbound), sub, site.base_url,
+                           site.now())  # fmt: skip
+    except channels.DeliveryError as exc:
+        raise InputError(f"The test message did not go: {exc}") from None
+    if wants_json(request):
+        return json_answer({"id": channel_id, "sent": True})
+    view = {"title": "Test message sent",
+            "message": f"A test message went to your {channels.describe(sub)}."}  # fmt: skip
+    return site.page(request, "message.html", view, visitor)

@@ -39,16 +39,50 @@ def finalize(value: Any) -> Any:
     return text(value) if isinstance(value, str) else value
 
 
-def _cleaned(value: Any) -> Any:
+def cleaned(value: Any) -> Any:
+    """`value` with every string (keys too) without control characters."""
     if isinstance(value, str):
         return text(value)
     if isinstance(value, dict):
-        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+        return {cleaned(k): cleaned(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_cleaned(v) for v in value]
+        return [cleaned(v) for v in value]
     return value
 
 
+# What a character `text` drops looks like in orjson's output: C0 controls but tab and
+# newline are escaped (\b \f \r \u00XX: an escape when the run of backslashes before the
+# letter is odd, so that LaTeX's \\beta, serialised as \\\\beta, is none); DEL and
+# U+FFFE/U+FFFF are written as they are.
+_CONTROL_CODE = re.compile(rb"00[01][0-9a-fA-F]|007[fF]")
+_BACKSLASH, _U = ord("\\"), ord("u")
+
+
+def needs_cleaning(body: bytes) -> bool:
+    """Whether the JSON `body` (orjson's) holds a character `text` drops. (bytes.find, not
+    a regular expression: re scans a 26 KB answer in ~1 ms, find in microseconds.)"""
+    if b"\x7f" in body:
+        return True
+    if b"\xef\xbf" in body and (b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body):
+        return True
+    start = body.find(b"\\")
+    while start != -1:
+        end = start
+        while body[end] == _BACKSLASH:
+            end += 1
+        if (end - start) % 2:  # the last backslash escapes body[end]
+            if body[end] in b"bfr":
+                return True
+            if body[end] == _U and _CONTROL_CODE.fullmatch(body, end + 1, end + 5):
+                return True  # \u0000-\u001f, \u007f
+        start = body.find(b"\\", end)
+    return False
+
+
 def dump_json(value: Any) -> bytes:
-    """A JSON answer's body: `value` with every string (keys too) without control characters."""
-    return orjson.dumps(_cleaned(value))
+    """A JSON answer's body: `value` with every string (keys too) without control characters.
+    Serialised once and checked for what cleaning would drop (rare); only then is every string
+    cleaned and serialised again. The walk over every string cost ~1.7 ms on a 20-paper search
+    answer, orjson ~0.01 ms."""
+    body = orjson.dumps(value)
+    return orjson.dumps(cleaned(value)) if needs_cleaning(body) else body

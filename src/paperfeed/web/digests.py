@@ -1,4 +1,4 @@
-"""Routes of the email digest: subscribe (a form and a JSON API), confirm, preferences and
+"""View functions of the email digest: subscribe (a form and a JSON API), confirm, preferences and
 unsubscribe. The work is in `paperfeed.digest.subscriptions`; these handlers read the request,
 call it and answer a page or JSON. What they must keep:
 
@@ -26,13 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from paperfeed.digest import subscriptions
 from paperfeed.errors import InputError, NotFound, TokenError
@@ -40,10 +39,8 @@ from paperfeed.store import Preferences, Subscriber
 from paperfeed.tokens import verify
 from paperfeed.users.addresses import normalize_email
 from paperfeed.web.guard import Visitor
-from paperfeed.web.handlers import Act, Endpoint, form_post, json_answer, page, wants_json
-
-if TYPE_CHECKING:
-    from paperfeed.web.app import Site
+from paperfeed.web.handlers import Act, Endpoint, form_post, json_answer
+from paperfeed.web.site import Site, site_of, wants_json
 
 CHECK_INBOX = (
     "Check your inbox: unless the address is on the list already, a link to confirm it is on "
@@ -80,145 +77,143 @@ def _filters_not_kept(params: Mapping[str, str]) -> list[str]:
             if params.get(name, "").strip()]  # fmt: skip
 
 
-def routes(site: Site) -> list[Route]:
-    """The digest routes, bound to `site`."""
+# -- subscribe ------------------------------------------------------------------------
 
-    def secret() -> bytes:
-        return site.guard.secret
 
-    # -- subscribe ------------------------------------------------------------------------
+def subscribe_form(site: Site, request: Request, visitor: Visitor) -> dict[str, Any]:
+    params = request.query_params
+    topic = params.get("q", "").strip()[: subscriptions.MAX_TOPIC_CHARS]
+    return {"email": visitor.user.email if visitor.user else "", "topic": topic,
+            "not_kept": _filters_not_kept(params) if topic else []}  # fmt: skip
 
-    def subscribe_form(request: Request, visitor: Visitor) -> dict[str, Any]:
-        params = request.query_params
-        topic = params.get("q", "").strip()[: subscriptions.MAX_TOPIC_CHARS]
-        return {"email": visitor.user.email if visitor.user else "", "topic": topic,
-                "not_kept": _filters_not_kept(params) if topic else []}  # fmt: skip
 
-    def ask(source: str) -> Act:
-        def act(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-            email, topic, now = _text(form, "email"), _text(form, "topic") or None, site.now()
-            asked = site.write(lambda s: subscriptions.subscribe(s, secret(), email, source=source,
-                                                                 client=visitor.ip, now=now,
-                                                                 topic=topic))  # fmt: skip
-            if asked.planned_confirmation and site.wake_sender is not None:
-                site.wake_sender()
-            if source == "api" or wants_json(request):
-                return json_answer({"subscribed": "pending", "message": CHECK_INBOX})
-            view = {"email": normalize_email(email), "mail_stays_local": site.mail_stays_local}
-            return site.page(request, "subscribe_sent.html", view, visitor)
+def ask(source: str) -> Act:
+    """A subscribe request from the form ("web") or the JSON API ("api")."""
 
-        return act
+    def act(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+        email, topic, now = _text(form, "email"), _text(form, "topic") or None, site.now()
+        secret = site.guard.secret
+        asked = site.write(lambda s: subscriptions.subscribe(s, secret, email, source=source,
+                                                             client=visitor.ip, now=now,
+                                                             topic=topic))  # fmt: skip
+        if asked.planned_confirmation and site.wake_sender is not None:
+            site.wake_sender()
+        if source == "api" or wants_json(request):
+            return json_answer({"subscribed": "pending", "message": CHECK_INBOX})
+        view = {"email": normalize_email(email), "mail_stays_local": site.mail_stays_local}
+        return site.page(request, "subscribe_sent.html", view, visitor)
 
-    # -- confirm ------------------------------------------------------------------------------
+    return act
 
-    def confirm_page(request: Request, visitor: Visitor) -> dict[str, Any]:
-        token = request.query_params.get("token", "")
-        verify(secret(), "confirm", token, site.now(), what="confirmation link")
-        return {"token": token}
 
-    def confirm(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        token, now = _text(form, "token"), site.now()
-        sub = site.write(lambda s: subscriptions.confirm(s, secret(), token, now, source="web"))
-        link = _preferences_link(secret(), sub, now)
+# -- confirm ------------------------------------------------------------------------------
+
+
+def confirm_page(site: Site, request: Request, visitor: Visitor) -> dict[str, Any]:
+    token = request.query_params.get("token", "")
+    verify(site.guard.secret, "confirm", token, site.now(), what="confirmation link")
+    return {"token": token}
+
+
+def confirm(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    token, now = _text(form, "token"), site.now()
+    sub = site.write(
+        lambda s: subscriptions.confirm(s, site.guard.secret, token, now, source="web")
+    )
+    link = _preferences_link(site.guard.secret, sub, now)
+    if wants_json(request):
+        return json_answer({"subscribed": "confirmed", "preferences": site.base_url + link})
+    return RedirectResponse(link + "&confirmed=1", 303)  # the page says so, once
+
+
+# -- preferences ----------------------------------------------------------------------------
+
+
+def preferences_view(site: Site, sub: Subscriber, token: str) -> dict[str, Any]:
+    unsubscribe = subscriptions.unsubscribe_token(site.guard.secret, sub, site.now())
+    return {"token": token, "email": sub.email, "state": sub.state,
+            "is_active": sub.state in ACTIVE, "fields": _fields(sub.prefs),
+            "unsubscribe": "/u/" + unsubscribe, "saved": False, "error": None,
+            "frequencies": subscriptions.FREQUENCIES, "weekdays": subscriptions.WEEKDAYS,
+            "zones": ZONES, "max_papers": subscriptions.MAX_PAPERS,
+            "schedule": _schedule(sub.prefs), "just_confirmed": False}  # fmt: skip
+
+
+def preferences_page(site: Site, request: Request, visitor: Visitor) -> dict[str, Any]:
+    token = request.query_params.get("token", "")
+    store = site.engine().store
+    sub = subscriptions.from_preferences_token(store, site.guard.secret, token, site.now())
+    # Straight from the confirm button: say so, and (preferences.js) offer the browser's
+    # time zone in place of the default UTC, since nobody has chosen one yet.
+    just_confirmed = request.query_params.get("confirmed") == "1" and sub.state == "confirmed"
+    return {**preferences_view(site, sub, token), "just_confirmed": just_confirmed}
+
+
+def save(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
+    token, now = _text(form, "token"), site.now()
+    try:
+        secret = site.guard.secret
+        sub = site.write(lambda s: subscriptions.save_preferences(s, secret, token, form, now))
+    except InputError as error:
         if wants_json(request):
-            return json_answer({"subscribed": "confirmed", "preferences": site.base_url + link})
-        return RedirectResponse(link + "&confirmed=1", 303)  # the page says so, once
-
-    # -- preferences ----------------------------------------------------------------------------
-
-    def preferences_view(sub: Subscriber, token: str) -> dict[str, Any]:
-        unsubscribe = subscriptions.unsubscribe_token(secret(), sub, site.now())
-        return {"token": token, "email": sub.email, "state": sub.state,
-                "is_active": sub.state in ACTIVE, "fields": _fields(sub.prefs),
-                "unsubscribe": "/u/" + unsubscribe, "saved": False, "error": None,
-                "frequencies": subscriptions.FREQUENCIES, "weekdays": subscriptions.WEEKDAYS,
-                "zones": ZONES, "max_papers": subscriptions.MAX_PAPERS,
-                "schedule": _schedule(sub.prefs), "just_confirmed": False}  # fmt: skip
-
-    def preferences_page(request: Request, visitor: Visitor) -> dict[str, Any]:
-        token = request.query_params.get("token", "")
+            raise
+        # the form again, as it was sent, with the sentence: nothing was saved
         store = site.engine().store
-        sub = subscriptions.from_preferences_token(store, secret(), token, site.now())
-        # Straight from the confirm button: say so, and (preferences.js) offer the browser's
-        # time zone in place of the default UTC, since nobody has chosen one yet.
-        just_confirmed = request.query_params.get("confirmed") == "1" and sub.state == "confirmed"
-        return {**preferences_view(sub, token), "just_confirmed": just_confirmed}
+        sub = subscriptions.from_preferences_token(store, site.guard.secret, token, now)
+        view = {**preferences_view(site, sub, token), "fields": _sent_fields(form),
+                "error": str(error)}  # fmt: skip
+        return site.page(request, "preferences.html", view, visitor, 400)
+    if wants_json(request):
+        return json_answer({"saved": True, "state": sub.state, "preferences": asdict(sub.prefs)})
+    view = {**preferences_view(site, sub, token), "saved": True}
+    return site.page(request, "preferences.html", view, visitor)
 
-    def save(request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-        token, now = _text(form, "token"), site.now()
-        try:
-            sub = site.write(lambda s: subscriptions.save_preferences(s, secret(), token, form,
-                                                                      now))  # fmt: skip
-        except InputError as error:
-            if wants_json(request):
-                raise
-            # the form again, as it was sent, with the sentence: nothing was saved
-            store = site.engine().store
-            sub = subscriptions.from_preferences_token(store, secret(), token, now)
-            view = {**preferences_view(sub, token), "fields": _sent_fields(form),
-                    "error": str(error)}  # fmt: skip
-            return site.page(request, "preferences.html", view, visitor, 400)
+
+# -- unsubscribe ----------------------------------------------------------------------------
+
+
+def unsubscribe_page(site: Site, request: Request, visitor: Visitor) -> dict[str, Any]:
+    token = request.path_params["token"]
+    verify(site.guard.secret, "unsubscribe", token, site.now(), what="unsubscribe link")
+    return {"token": token, "done": False}
+
+
+async def one_click(request: Request) -> Response:
+    """RFC 8058: no cookie, no form token, no redirect (see the module's docstring)."""
+    site = site_of(request)
+    token, now = request.path_params["token"], site.now()
+
+    def act() -> Response:
+        # NotFound: a genuine link of an address no longer on the list; nothing goes there
+        with suppress(NotFound):
+            site.write(lambda s: subscriptions.unsubscribe(s, site.guard.secret, token, now))
         if wants_json(request):
-            return json_answer(
-                {"saved": True, "state": sub.state, "preferences": asdict(sub.prefs)}
-            )
-        view = {**preferences_view(sub, token), "saved": True}
-        return site.page(request, "preferences.html", view, visitor)
+            return json_answer({"unsubscribed": True})
+        view = {"token": token, "done": True}
+        return site.page(request, "unsubscribe.html", view, site.visitor(request))
 
-    # -- unsubscribe ----------------------------------------------------------------------------
+    return await site.run(act)
 
-    def unsubscribe_page(request: Request, visitor: Visitor) -> dict[str, Any]:
-        token = request.path_params["token"]
-        verify(secret(), "unsubscribe", token, site.now(), what="unsubscribe link")
-        return {"token": token, "done": False}
 
-    async def one_click(request: Request) -> Response:
-        """RFC 8058: no cookie, no form token, no redirect (see the module's docstring)."""
-        token, now = request.path_params["token"], site.now()
+# -- answers to links that cannot be used -----------------------------------------------------
 
-        def act() -> Response:
-            # NotFound: a genuine link of an address no longer on the list; nothing goes there
-            with suppress(NotFound):
-                site.write(lambda s: subscriptions.unsubscribe(s, secret(), token, now))
+
+def link(endpoint: Endpoint) -> Endpoint:
+    """A forged, expired or wrong link: its sentence, on a page that offers a way on."""
+
+    async def checked(request: Request) -> Response:
+        site = site_of(request)
+        try:
+            return await endpoint(request)
+        except (TokenError, NotFound) as error:
             if wants_json(request):
-                return json_answer({"unsubscribed": True})
-            view = {"token": token, "done": True}
-            return site.page(request, "unsubscribe.html", view, site.visitor(request))
+                raise  # the one JSON error shape, from the app's handler
+            status = 404 if isinstance(error, NotFound) else 400
+            view = {"status": status, "message": str(error), "links": _AGAIN}
+            visitor = await site.run(site.visitor, request)
+            return site.page(request, "error.html", view, visitor, status)
 
-        return await site.run(act)
-
-    # -- answers to links that cannot be used -----------------------------------------------------
-
-    def link(endpoint: Endpoint) -> Endpoint:
-        """A forged, expired or wrong link: its sentence, on a page that offers a way on."""
-
-        async def checked(request: Request) -> Response:
-            try:
-                return await endpoint(request)
-            except (TokenError, NotFound) as error:
-                if wants_json(request):
-                    raise  # the one JSON error shape, from the app's handler
-                status = 404 if isinstance(error, NotFound) else 400
-                view = {"status": status, "message": str(error), "links": _AGAIN}
-                visitor = await site.run(site.visitor, request)
-                return site.page(request, "error.html", view, visitor, status)
-
-        return checked
-
-    api = _json_only(form_post(site, ask("api"), needs_token=False))
-    preferences = page(site, "preferences.html", preferences_page)
-    unsubscribe = page(site, "unsubscribe.html", unsubscribe_page)
-    return [
-        Route("/subscribe", page(site, "subscribe.html", subscribe_form), methods=["GET"]),
-        Route("/subscribe", form_post(site, ask("web")), methods=["POST"]),
-        Route("/api/subscribe", api, methods=["POST"]),
-        Route("/confirm", link(page(site, "confirm.html", confirm_page)), methods=["GET"]),
-        Route("/confirm", link(form_post(site, confirm)), methods=["POST"]),
-        Route("/preferences", link(preferences), methods=["GET"]),
-        Route("/preferences", link(form_post(site, save)), methods=["POST"]),
-        Route("/u/{token}", link(unsubscribe), methods=["GET"]),
-        Route("/u/{token}", link(one_click), methods=["POST"]),
-    ]
+    return checked
 
 
 def digest_of(site: Site, email: str) -> dict[str, Any]:
@@ -282,3 +277,7 @@ def _sent_fields(form: Mapping[str, Any]) -> dict[str, Any]:
     """A refused form's fields as they were sent, to show them again."""
     return {**{name: _text(form, name) for name in _TEXTS},
             **{name: name in form for name in _BOXES}}  # fmt: skip
+
+
+# POST /api/subscribe: JSON only, so no form token (see the module's docstring)
+api_subscribe = _json_only(form_post(ask("api"), needs_token=False))
