@@ -9,12 +9,15 @@ saved, tagged and upvoted paper, For you, the account, the home page and a paper
 in) and the digest's preferences and unsubscribe pages against the `server` of
 tests/web/test_browser_accounts.py, which mails to a real SMTP server: the reader signs in
 once through the mailed link, and that browser state (its session cookie) is reused for the
-four looks. Each page in each look is also shot, full page, to
+four looks. The two sets run at the same time, one per core: the public pages in the session's
+Chromium, the signed-in ones in a second Chromium on a thread of its own (`ChromiumThread`:
+one Playwright sync instance per thread). Each page in each look is also shot, full page, to
 artifacts/screenshots/page-<slug>-<scheme>-<size>.png."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +29,11 @@ from playwright.sync_api import Browser, BrowserContext, StorageState, ViewportS
 
 from tests.web.conftest import HF_IDS
 from tests.web.test_browser import PHONE, SCREENSHOTS, TIMEOUT_MS, visit
-from tests.web.test_browser_accounts import Server, mailed_link, server
+from tests.web.test_browser_accounts import ChromiumThread, Server, chromium, mailed_link, server
 from tests.web.test_browser_digest import READER as SUBSCRIBER
 from tests.web.test_browser_digest import send_confirmation
 
-__all__ = ["server"]  # the fixture, imported for pytest
+__all__ = ["chromium", "server"]  # the fixtures, imported for pytest
 
 PAGES = {
     "home": "/",
@@ -114,7 +117,7 @@ def audit(context: BrowserContext, axe: Axe, pages: Mapping[str, str], look: tup
           who: str | None = None) -> dict[str, list[str]]:  # fmt: skip
     """Visits each page (failing unless it answers 200, and, with `who`, unless it is shown to
     that reader signed in), shoots it, and returns axe's serious and critical violations by
-    path."""
+    page."""
     page = context.new_page()
     found = {}
     for slug, path in pages.items():
@@ -127,16 +130,8 @@ def audit(context: BrowserContext, axe: Axe, pages: Mapping[str, str], look: tup
         if slug in MARKS:
             expect(page.locator(MARKS[slug]).first).to_be_visible()
         if problems := _serious(axe.run(page)):
-            found[path] = problems
+            found[f"{slug} ({path})"] = problems
     return found
-
-
-@pytest.mark.parametrize("look", LOOKS, ids="-".join)
-def test_no_serious_accessibility_violation_on_any_page(
-    browser: Browser, live_server: str, axe: Axe, look: tuple[str, str]
-) -> None:
-    with in_look(browser, live_server, look) as context:
-        assert audit(context, axe, PAGES, look) == {}
 
 
 @dataclass(frozen=True)
@@ -146,7 +141,12 @@ class SignedIn:
 
 
 @pytest.fixture(scope="module")
-def signed_in(browser: Browser, server: Server) -> SignedIn:
+def signed_in(chromium: ChromiumThread, server: Server) -> SignedIn:
+    assert chromium.browser is not None
+    return chromium.run(sign_in, chromium.browser, server)
+
+
+def sign_in(browser: Browser, server: Server) -> SignedIn:
     """On `server`: a subscriber confirmed through the mailed link (their preferences and
     unsubscribe pages), then a reader signed in through the mailed link who upvoted a paper and
     saved it with two tags."""
@@ -195,13 +195,27 @@ def signed_in(browser: Browser, server: Server) -> SignedIn:
         context.close()
 
 
-@pytest.mark.parametrize("look", LOOKS, ids="-".join)
-def test_no_serious_accessibility_violation_signed_in(
-    browser: Browser, server: Server, signed_in: SignedIn, axe: Axe, look: tuple[str, str]
-) -> None:
+def audit_signed_in(browser: Browser, server: Server, signed_in: SignedIn, axe: Axe,
+                    look: tuple[str, str]) -> dict[str, list[str]]:  # fmt: skip
     with in_look(browser, server.base, look, signed_in.state) as context:
         found = audit(context, axe, SIGNED_IN_PAGES, look, who=READER)
-        found |= audit(context, axe, signed_in.digest_pages, look)
+        return found | audit(context, axe, signed_in.digest_pages, look)
+
+
+@pytest.mark.parametrize("look", LOOKS, ids="-".join)
+def test_no_serious_accessibility_violation_on_any_page(
+    browser: Browser, live_server: str, chromium: ChromiumThread, server: Server,
+    signed_in: SignedIn, axe: Axe, look: tuple[str, str],
+) -> None:  # fmt: skip
+    """The public pages in this thread's Chromium and, at the same time (two cores, two
+    servers), the signed-in ones in the other Chromium, on its own thread."""
+    assert chromium.browser is not None
+    with ThreadPoolExecutor(1) as waiter:
+        signed = waiter.submit(chromium.run, audit_signed_in, chromium.browser, server,
+                               signed_in, axe, look)  # fmt: skip
+        with in_look(browser, live_server, look) as context:
+            found = audit(context, axe, PAGES, look)
+        found |= signed.result()
     assert found == {}
 
 
