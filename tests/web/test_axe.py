@@ -116,8 +116,8 @@ def _serious(results: Any) -> list[str]:
 def audit(context: BrowserContext, axe: Axe, pages: Mapping[str, str], look: tuple[str, str],
           who: str | None = None) -> dict[str, list[str]]:  # fmt: skip
     """Visits each page (failing unless it answers 200, and, with `who`, unless it is shown to
-    that reader signed in), shoots it, and returns axe's serious and critical violations by
-    page."""
+    that reader signed in), shoots it, and returns axe's serious and critical violations, and
+    a page wider than the window (sideways scrolling), by page."""
     page = context.new_page()
     found = {}
     for slug, path in pages.items():
@@ -129,7 +129,12 @@ def audit(context: BrowserContext, axe: Axe, pages: Mapping[str, str], look: tup
             expect(page.locator("header a.who")).to_have_text(who)
         if slug in MARKS:
             expect(page.locator(MARKS[slug]).first).to_be_visible()
-        if problems := _serious(axe.run(page)):
+        problems = _serious(axe.run(page))
+        # (against the screen's width: a phone's window zooms out to fit a page wider than it)
+        wide, room = page.evaluate("document.documentElement.scrollWidth"), SIZES[look[1]]["width"]
+        if wide > room:
+            problems.append(f"overflow: {wide} px wide on a {room} px screen")
+        if problems:
             found[f"{slug} ({path})"] = problems
     return found
 
