@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.store import open_store
+from paperfeed.web import browse
 from paperfeed.web.app import create_app
 from paperfeed.web.browse import is_same_author
 from tests.web.conftest import HOSTILE
@@ -58,6 +59,17 @@ def test_author_page_lists_their_papers_newest_first_with_co_authors(client: Tes
     page = client.get("/author/Ann%20Lee")
     assert page.status_code == 200 and "3 papers, newest first" in page.text
     assert 'href="/author/Bo%20Chen"' in page.text and 'href="/author/Ann%20Lee.atom"' in page.text
+
+
+def test_an_author_with_more_papers_than_are_read_gets_a_floor(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the papers an author page reads (MAX_LIMIT, 1,000), its count says "at least"."""
+    assert client.get("/author/Ann%20Lee.json").json()["total_exact"] is True
+    monkeypatch.setattr(browse, "MAX_LIMIT", 3)  # reads 2402.00004 (not hers), 3 and 2
+    data = client.get("/author/Ann%20Lee.json").json()
+    assert data["total"] == 2 and data["total_exact"] is False
+    assert "At least 2 papers: the newest 2 are listed" in client.get("/author/Ann%20Lee").text
 
 
 def test_author_page_pages(client: TestClient) -> None:

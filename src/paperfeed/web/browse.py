@@ -46,7 +46,9 @@ def is_same_author(wanted: str, name: str) -> bool:
 
 def author_view(engine: SearchEngine, name: str, params: Mapping[str, str]) -> dict[str, Any]:
     """One author's papers, newest first, a page at a time, and the co-authors of all of them
-    (up to MAX_LIMIT papers) with how many papers each wrote with this author."""
+    with how many papers each wrote with this author. Only the newest MAX_LIMIT papers the
+    index finds are read: past that, `total` is a floor (`total_exact` false) and the
+    co-authors are those of the papers read."""
     if len(name) > MAX_NAME or not re.fullmatch(NAME_PATTERN, name):
         raise QueryError(f"An author's name must have a character other than spaces, no control "
                          f"character and at most {MAX_NAME} characters.")  # fmt: skip
@@ -63,6 +65,7 @@ def author_view(engine: SearchEngine, name: str, params: Mapping[str, str]) -> d
         "author": name,
         "page": page,
         "total": len(theirs),
+        "total_exact": len(papers) < MAX_LIMIT,
         "next_page": _next_page(page, len(shown), PAGE_SIZE, len(theirs)),
         "co_authors": [{"name": n, "papers": c} for n, c in together.most_common(CO_AUTHORS_SHOWN)],
         "papers": [paper_json(p) for p in shown],

@@ -201,6 +201,11 @@ def _browse(path: str, name: str, pattern: str, summary: str) -> dict[str, Any]:
         **cast(dict[str, Any], LISTING["properties"]),
         name: {"type": "string"},
         "total": {"type": "integer"},
+        "total_exact": {
+            "type": "boolean",
+            "description": "An author's page: false when "
+            "`total` is a floor (only the newest 1,000 papers found are read).",
+        },
     }
     listing: dict[str, Any] = {"type": "object", "properties": fields}
     return {
