@@ -76,6 +76,16 @@ def test_versioned_and_prefixed_ids_find_the_paper(backend: Store) -> None:
     assert backend.get_paper("2401.99999") is None
 
 
+def test_many_refs_find_the_rows_one_ref_finds(backend: Store) -> None:
+    backend.upsert_papers([arxiv(), arxiv("2401.00002", doi="10.1/xyz")])
+    refs = ["2401.00001", "2401.00001v1", "arXiv:2401.00002", "10.1/XYZ", "2401.99999",
+            "2401.00001"]  # fmt: skip
+    found = backend.find_seqs(refs)
+    assert found == {r: s for r in refs if (s := backend.find_seq(r)) is not None}
+    assert set(found) == set(refs) - {"2401.99999"} and len(set(found.values())) == 2
+    assert backend.find_seqs([]) == {}
+
+
 def test_same_paper_by_doi_from_two_sources_is_one(backend: Store) -> None:
     journal = Paper(id="10.1/abc", doi="10.1/abc", title="Journal title", sources=("crossref",))
     backend.upsert_papers([journal])

@@ -7,7 +7,7 @@ SQL: methods speak in `Paper`s, ids and change numbers (the records are in store
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -87,6 +87,10 @@ class PaperStore(Protocol):
 
     def find_seq(self, ref: str) -> int | None:
         """The row number of the paper `get_paper(ref)` returns."""
+        ...
+
+    def find_seqs(self, refs: Iterable[str]) -> dict[str, int]:
+        """`find_seq` of many refs in a few queries; refs of no stored paper are left out."""
         ...
 
     def count_papers(self) -> int: ...

@@ -158,8 +158,9 @@ def save_import(store: Store, user: User, parsed: ImportResult, now: float) -> I
     report = ImportReport(problems=list(parsed.problems))
     touched = []
     with store.transaction():
+        seqs = store.find_seqs(item.ref for item in parsed.items)
         for item in parsed.items:
-            seq = store.find_seq(item.ref)
+            seq = seqs.get(item.ref)
             if seq is None:
                 report.unknown.append(item.ref)
             elif store.set_reaction(user.id, seq, "save", True, now):

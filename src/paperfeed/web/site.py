@@ -210,15 +210,17 @@ class Site:
         if user is None:
             return view
         papers = list(_paper_dicts(view))
-        seqs = {p["id"]: self.engine().store.find_seq(p["id"]) for p in papers}
+        if not papers:
+            return view
         store = self.engine().store
-        found = store.get_reactions(user.id, [s for s in seqs.values() if s])
-        saved = [s for s in seqs.values() if s and "save" in found.get(s, ())]
+        seqs = store.find_seqs(p["id"] for p in papers)
+        found = store.get_reactions(user.id, list(set(seqs.values())))
+        saved = [s for s in set(seqs.values()) if "save" in found.get(s, ())]
         tags = store.get_tags(user.id, saved) if saved else {}
         for p in papers:
-            p["mine"] = sorted(found.get(seqs[p["id"]] or 0, ()))
+            p["mine"] = sorted(found.get(seqs.get(p["id"], 0), ()))
             if "save" in p["mine"]:  # the reader's own tags on a paper they saved
-                p["tags"] = list(tags.get(seqs[p["id"]] or 0, ()))
+                p["tags"] = list(tags.get(seqs[p["id"]], ()))
         return view
 
 

@@ -236,6 +236,10 @@ class PaperMethods(PostgresBase):
         with self._conn() as conn:
             return _find_seqs(conn, [ref]).get(ref)
 
+    def find_seqs(self, refs: Iterable[str]) -> dict[str, int]:
+        with self._conn() as conn:
+            return _find_seqs(conn, refs)
+
     def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]:
         with self._conn() as conn:
             return _load_by_seq(conn, seqs)

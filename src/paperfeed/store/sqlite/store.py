@@ -362,6 +362,19 @@ class SQLiteStore:
                 break
         return int(row[0]) if row else None
 
+    def find_seqs(self, refs: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(refs))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):  # (under SQLite's limit on parameters)
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(f"SELECT id, seq FROM papers WHERE id IN ({marks})", part)
+            found.update((str(ref), int(seq)) for ref, seq in rows)
+        for ref in wanted:  # by an older id, a version, a DOI: the rare case
+            if ref not in found and (seq := self.find_seq(ref)) is not None:
+                found[ref] = seq
+        return found
+
     def get_papers_by_seq(self, seqs: Sequence[int]) -> dict[int, Paper]:
         return _load_by_seq(self.conn, seqs)
 
