@@ -580,17 +580,9 @@ class SQLiteStore:
 
     # -- announcements and signals --------------------------------------------------------
 
-    def _seqs(self, refs: Iterable[str]) -> dict[str, int]:
-        found = {}
-        for ref in set(refs):
-            seq = self.find_seq(ref)
-            if seq is not None:
-                found[ref] = seq
-        return found
-
     def add_announcements(self, items: Sequence[Announcement]) -> int:
         with self.transaction():
-            seqs = self._seqs(a.ref for a in items)
+            seqs = self.find_seqs(a.ref for a in items)
             before = self.conn.total_changes
             self.conn.executemany(
                 "INSERT OR IGNORE INTO announcements (list, day, seq, kind) VALUES (?, ?, ?, ?)",
@@ -600,7 +592,7 @@ class SQLiteStore:
 
     def record_signals(self, items: Sequence[Signal], observed_at: datetime, source: str) -> int:
         with self.transaction():
-            seqs = self._seqs(s.ref for s in items)
+            seqs = self.find_seqs(s.ref for s in items)
             rows = []
             for item in items:
                 seq = seqs.get(item.ref)
@@ -634,7 +626,7 @@ class SQLiteStore:
         return [SignalPoint(r[0], datetime.fromisoformat(r[1]), r[2], r[3]) for r in rows]
 
     def latest_signals(self, refs: Sequence[str]) -> dict[str, dict[str, float]]:
-        seqs = self._seqs(refs)
+        seqs = self.find_seqs(refs)
         by_seq = self._latest_signals(list(set(seqs.values())))
         return {ref: by_seq[seq] for ref, seq in seqs.items() if seq in by_seq}
 
