@@ -129,12 +129,14 @@ def test_the_key_separates_filters_mode_and_depth_and_cached_answers_equal_fresh
         replace(base, filters=Filters(categories=("cs.LG",))),
         replace(base, filters=Filters(since=date(2023, 1, 1))),
         replace(base, filters=Filters(categories=("cs.LG",)), mode="keyword"),
-        replace(base, offset=10),  # depth 20
-        replace(base, limit=20),  # depth 20 too: the same ranking, another page
-        replace(base, offset=5, limit=5),  # depth 10, as `base`
+        replace(base, offset=100),  # ranked 200 deep: another ranking
+        replace(base, offset=10),  # pages within 100 are slices of `base`'s ranking
+        replace(base, limit=20),
+        replace(base, offset=5, limit=5),
+        replace(base, offset=150, limit=50),  # within 200: the offset=100 ranking
     ]
     served = [ids(engine, r) for r in requests]
-    assert [cached for _, cached in served] == [False] * 7 + [True, True]
+    assert [cached for _, cached in served] == [False] * 7 + [True] * 4
     for request, (found, _) in zip(requests, served, strict=True):
         assert found == [h.paper.id for h in fresh.results(request).hits], request
         assert ids(engine, request) == (found, True)
@@ -142,6 +144,18 @@ def test_the_key_separates_filters_mode_and_depth_and_cached_answers_equal_fresh
     engine.dense_weight = 0.9  # another fusion: not the cached ranking
     assert ids(engine, base)[1] is False
     fresh_store.close()
+
+
+def test_pages_are_slices_of_one_ranking(engine: SearchEngine) -> None:
+    """Paging never skips or repeats a paper: page after page (4 a page over this store's 20
+    papers) is the same list as one request for all, in every mode."""
+    for mode in ("keyword", "semantic", "hybrid"):
+        text = "protein folding benchmark" if mode != "keyword" else "protein OR model OR data"
+        whole = [h.paper.id for h in engine.results(SearchRequest(text, limit=40, mode=mode)).hits]
+        paged = [h.paper.id for offset in range(0, 40, 4)
+                 for h in engine.results(SearchRequest(text, limit=4, offset=offset,
+                                                       mode=mode)).hits]  # fmt: skip
+        assert paged == whole and len(whole) >= 12, mode
 
 
 def test_sync_is_a_cheap_no_op_until_the_store_changes(engine: SearchEngine, db: Path) -> None:

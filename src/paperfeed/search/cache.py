@@ -7,7 +7,8 @@ same answer as last time, as long as the indexes have not changed. So the engine
 - the embeddings of recent queries, keyed by model and text: a vector depends on nothing else;
 - the rankings of recent searches (row numbers and scores, no paper: papers are loaded for
   each answer, so a changed title shows at once), keyed by everything a ranking depends on:
-  the query text, the filters, the mode, the depth asked for, the fusion settings, and the
+  the query text, the filters, the mode, the depth ranked to (engine.ranking_depth: pages 1
+  to 5 of 20 are one ranking), the fusion settings, and the
   engine's index version, which a sync bumps whenever it finds the store changed (a paper
   added by this process or by another, vectors written by the embedder). A ranking cached
   before that is never found again and ages out.

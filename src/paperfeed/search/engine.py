@@ -31,7 +31,7 @@ from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 1000
-CANDIDATES = 100  # each side's depth before fusion
+CANDIDATES = 100  # each side's depth before fusion; rankings go this deep, or a multiple
 # Hybrid = min-max scaled convex combination with equal weights. Measured (bench/eval_search.py):
 # it beats RRF on SciFact (0.730 vs 0.705 nDCG@10) and is >= the better single side on SciFact,
 # CSFCube and SciRepEval. Issue 18 re-tuned it on SciFact train and CSFCube's dev fold (nDCG):
@@ -80,6 +80,13 @@ class Results:
     total: int
     exact: bool
     cached: bool = False  # the ranking came from the engine's cache (search/cache.py)
+
+
+def ranking_depth(request: SearchRequest) -> int:
+    """How deep a request is ranked: its offset and limit rounded up to whole CANDIDATES
+    (100, 200, ...). Every page within one depth is a slice of the same ranking, so paging
+    never skips or repeats a paper, and the ranking cache answers pages 2 to 5 after page 1."""
+    return -(-(request.offset + request.limit) // CANDIDATES) * CANDIDATES
 
 
 class SearchEngine:
@@ -196,9 +203,8 @@ class SearchEngine:
 
     def _ranking_key(self, request: SearchRequest) -> Hashable:
         """Everything `rank(request)` depends on: the request but its offset and limit (only
-        their sum, the depth), the fusion settings and the index version."""
-        depth = request.offset + request.limit
-        return (request.text, request.filters, request.mode, depth, self.fusion,
+        the depth they make it rank to), the fusion settings and the index version."""
+        return (request.text, request.filters, request.mode, ranking_depth(request), self.fusion,
                 self.dense_weight, self.cut_results, self.version)  # fmt: skip
 
     def rank(self, request: SearchRequest) -> Ranking:
@@ -206,11 +212,10 @@ class SearchEngine:
         Keyword results are every paper matching a word (counted exactly); semantic and
         hybrid results end where relevance ends (hybrid.cut_off)."""
         parsed = parse_query(request.text)
-        depth = request.offset + request.limit
+        want = ranking_depth(request)
         if request.mode == "keyword" or not (parsed.words or parsed.phrases):
-            items, total = self.keyword.search_counted(parsed, request.filters, depth)
+            items, total = self.keyword.search_counted(parsed, request.filters, want)
             return Ranking(items, total, True)
-        want = max(depth, CANDIDATES)
         semantic = self._semantic(parsed, request.filters, want)
         if request.mode == "semantic":
             if self.vectors is not None and self.vectors.size == 0:
