@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import feedparser
 import pytest
@@ -129,9 +130,12 @@ def test_the_page_ranks_the_weeks_papers_with_why_and_its_twin_matches(web: Web)
         assert p["because"]["kind"] == "paper"
     page = web.client.get("/for-you")
     assert page.status_code == 200
-    shown = re.findall(r'<article class="paper recommended">\s*<h2><a href="/paper/([^"]+)"',
-                       page.text)  # fmt: skip
+    shown = re.findall(r'<article class="paper recommended" id="p-[^"]+">\s*<h2><a href="/paper/'
+                       r'([^"]+)"', page.text)  # fmt: skip
     assert shown == listed_ids(view)  # the page and its twin, from one function
+    # cards like every list's: counts (the twin has them too), linked authors and categories
+    assert page.text.count('<p class="counts">') == len(papers)
+    assert all("counts" in p for p in papers)
     whys = re.findall(r'<p class="why-line">([^<]*)</p>', page.text)
     assert [html.unescape(w) for w in whys] == [p["why"] for p in papers]
     assert 'href="/for-you"' in page.text  # the nav link
@@ -181,6 +185,23 @@ def test_cold_start_with_categories_recommends_at_once(web: Web) -> None:
     assert view["categories"] == ["cs.CL"]
     assert listed_ids(view) == [NEW_CL.id]
     assert listed(view)[0]["why"] == "New in cs.CL, which you follow"
+
+
+def test_cards_have_counts_and_link_authors_and_categories_escaped(web: Web) -> None:
+    """A For-you card is like every list's: counts, authors and categories linked to their
+    pages (paper text escaped in the text, encoded in the link)."""
+    sign_in(web, web.client, READER)
+    c = web.client
+    token = csrf_in(c.get("/for-you").text)
+    c.post("/for-you/categories", data={"csrf_token": token, "categories": "cs.LG"})
+    view = for_you(c)
+    assert HOSTILE.id in listed_ids(view) and all("counts" in p for p in listed(view))
+    page = c.get("/for-you").text
+    assert page.count('<p class="counts">') == len(listed(view))
+    card = page[page.index(f'id="p-{HOSTILE.id}"') :].split("</article>")[0]
+    for name in HOSTILE.authors:
+        assert f'href="/author/{quote(name, safe="/")}">{html.escape(name, quote=False)}' in card
+    assert 'href="/category/cs.LG"' in card and "<b>Mallory</b>" not in card
 
 
 def test_cold_start_by_import_recommends_at_once(web: Web) -> None:
