@@ -165,6 +165,7 @@ def test_keyboard_shortcuts_move_open_and_stay_out_of_text_fields(
 ) -> None:
     page = new_page(contexts, browser, live_server, "light", "desktop")
     visit(page, "/search?q=dropout&mode=keyword")
+    expect(page.locator("#keys-hint")).to_be_visible()  # (hidden without JavaScript)
     papers = page.locator("main article.paper")
     assert papers.count() >= 3
     page.keyboard.press("j")

@@ -13,6 +13,8 @@
     ["?", "show or hide this list"],
   ];
   let current = -1;
+  const hint = document.getElementById("keys-hint");  // hidden without JavaScript
+  if (hint) hint.hidden = false;
 
   const papers = () => Array.from(document.querySelectorAll("main article.paper"));
 
