@@ -288,12 +288,8 @@ def test_signing_in_from_a_paper_comes_back_to_it(chromium: ChromiumThread, serv
                  lambda page, context: back_to_the_paper(page, server))  # fmt: skip
 
 
-def back_to_the_paper(page: Page, server: Server) -> None:
-    reader = "returning-reader@example.org"
-    page.goto(f"/paper/{PAPER}")
-    with page.expect_navigation():
-        page.locator("a.signin-to-act").first.click()
-    expect(page).to_have_url(f"{server.base}/signin?next=/paper/{PAPER}")
+def sign_in_on_the_form(page: Page, server: Server, reader: str) -> None:
+    """From the sign-in form: ask for the link, open the mailed link, press its button."""
     page.locator("#email").fill(reader)
     with page.expect_navigation():
         page.get_by_role("button", name="Mail me a sign-in link").click()
@@ -301,6 +297,15 @@ def back_to_the_paper(page: Page, server: Server) -> None:
     page.goto(mailed_link(server.smtp, reader))
     with page.expect_navigation():
         page.locator("#confirm-signin").click()
+
+
+def back_to_the_paper(page: Page, server: Server) -> None:
+    reader = "returning-reader@example.org"
+    page.goto(f"/paper/{PAPER}")
+    with page.expect_navigation():
+        page.locator("a.signin-to-act").first.click()
+    expect(page).to_have_url(f"{server.base}/signin?next=/paper/{PAPER}")
+    sign_in_on_the_form(page, server, reader)
     expect(page).to_have_url(f"{server.base}/paper/{PAPER}")  # where sign-in was asked from
     expect(page.locator("header a.who")).to_have_text(reader)
     expect(page.locator("article.paper.full form[data-kind=save] button")).to_be_visible()

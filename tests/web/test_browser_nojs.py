@@ -18,9 +18,9 @@ from tests.web.test_browser_accounts import (
     Server,
     chromium,
     in_a_watched_page,
-    mailed_link,
     server,
     shoot,
+    sign_in_on_the_form,
 )
 from tests.web.test_browser_digest import READER as SUBSCRIBER
 from tests.web.test_browser_digest import send_confirmation, subscriber
@@ -57,13 +57,7 @@ def without_scripts(page: Page, context: BrowserContext, server: Server) -> None
     with page.expect_navigation():
         cards.nth(2).locator("a.signin-to-act").click()
     expect(page).to_have_url(f"{server.base}/signin?next={quote('/today#p-' + third, safe='/')}")
-    page.locator("#email").fill(READER)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Mail me a sign-in link").click()
-    expect(page.locator("h1")).to_have_text("Check your inbox")
-    page.goto(mailed_link(server.smtp, READER))
-    with page.expect_navigation():
-        page.locator("#confirm-signin").click()
+    sign_in_on_the_form(page, server, READER)
     expect(page).to_have_url(f"{server.base}/today#p-{third}")
     expect(page.locator("header a.who")).to_have_text(READER)
 
