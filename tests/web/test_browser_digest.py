@@ -94,6 +94,8 @@ def digest_session(page: Page, context: BrowserContext, server: Server) -> None:
         "it holds."
     )
     expect(page.locator("main")).to_contain_text(f"The digest goes to {READER}")
+    expect(page).not_to_have_url(re.compile(r"confirmed=1"))  # a reload says it no more
+    assert "token=" in page.url
     expect(page.locator("#schedule")).to_have_text("Daily at 07:00 (UTC)")
     assert subscriber(server).state == "confirmed"
     # nobody chose a time zone yet: the browser's fills the field (saved only by Save)
