@@ -29,7 +29,13 @@ from playwright.sync_api import Browser, BrowserContext, StorageState, ViewportS
 
 from tests.web.conftest import HF_IDS
 from tests.web.test_browser import PHONE, SCREENSHOTS, TIMEOUT_MS, visit
-from tests.web.test_browser_accounts import ChromiumThread, Server, chromium, mailed_link, server
+from tests.web.test_browser_accounts import (
+    ChromiumThread,
+    Server,
+    chromium,
+    server,
+    sign_in_on_the_form,
+)
 from tests.web.test_browser_digest import READER as SUBSCRIBER
 from tests.web.test_browser_digest import send_confirmation
 
@@ -176,12 +182,7 @@ def sign_in(browser: Browser, server: Server) -> SignedIn:
 
         # the reader: signs in, upvotes, saves with tags
         page.goto("/signin")
-        page.locator("#email").fill(READER)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Mail me a sign-in link").click()
-        page.goto(mailed_link(server.smtp, READER))
-        with page.expect_navigation():
-            page.locator("#confirm-signin").click()
+        sign_in_on_the_form(page, server, READER)
         page.goto(f"/paper/{SAVED}")
         with page.expect_navigation():
             page.locator("article.paper.full form[data-kind=upvote] button").click()

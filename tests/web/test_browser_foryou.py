@@ -18,9 +18,9 @@ from tests.web.test_browser_accounts import (
     Server,
     chromium,
     in_a_watched_page,
-    mailed_link,
     server,
     shoot,
+    sign_in_on_the_form,
 )
 
 __all__ = ["chromium", "server"]  # the fixtures, imported for pytest
@@ -38,12 +38,7 @@ def test_save_two_papers_see_why_and_hide_one_in_for_you(
 
 def for_you_session(page: Page, context: BrowserContext, server: Server) -> None:
     page.goto("/signin")
-    page.locator("#email").fill(READER)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Mail me a sign-in link").click()
-    page.goto(mailed_link(server.smtp, READER))
-    with page.expect_navigation():
-        page.locator("#confirm-signin").click()
+    sign_in_on_the_form(page, server, READER)
     expect(page.locator("header a.who")).to_have_text(READER)
 
     # save the first two papers of the newest day: in place (act.js), the list keeps its place

@@ -40,13 +40,19 @@ class Filters:
         return not (self.categories or self.author or self.since or self.until)
 
 
+# How a sentence names each filter of a search, by its parameter, in this order (has_code is the
+# search page's, checked on a page's papers, not a Filters field).
+FILTER_WORDS = {"category": "in {}", "author": "by {}", "since": "since {}", "until": "until {}",
+                "has_code": "with code"}  # fmt: skip
+
+
 def filter_words(filters: Filters) -> list[tuple[str, str]]:
     """Each filter set, by its parameter's name and in words as a sentence names it, in that
     order: ("category", "in cs.LG"), ("author", "by Ann Lee"), ("since", "since 2024-01-01")."""
-    words = [("category", f"in {' '.join(filters.categories)}")] if filters.categories else []
-    words += [("author", f"by {filters.author.strip()}")] if filters.author else []
-    words += [("since", f"since {filters.since.isoformat()}")] if filters.since else []
-    return words + ([("until", f"until {filters.until.isoformat()}")] if filters.until else [])
+    values = {"category": " ".join(filters.categories), "author": (filters.author or "").strip(),
+              "since": filters.since.isoformat() if filters.since else "",
+              "until": filters.until.isoformat() if filters.until else ""}  # fmt: skip
+    return [(name, FILTER_WORDS[name].format(value)) for name, value in values.items() if value]
 
 
 def total_text(total: int | None, exact: bool) -> str:

@@ -20,10 +20,10 @@ from starlette.responses import RedirectResponse, Response
 
 from paperfeed.digest import channels, subscriptions
 from paperfeed.digest.outbound import OutboundRefused
-from paperfeed.errors import InputError, NotSignedIn
+from paperfeed.errors import InputError
 from paperfeed.store import Preferences, Store
 from paperfeed.web.guard import Visitor
-from paperfeed.web.handlers import json_answer
+from paperfeed.web.handlers import json_answer, require_user
 from paperfeed.web.site import Site, wants_json
 
 LOG_ROWS = 5  # deliveries shown per channel
@@ -52,10 +52,7 @@ def _when(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def require_user(visitor: Visitor) -> Any:
-    if visitor.user is None:
-        raise NotSignedIn("Sign in first: channels belong to your account.")
-    return visitor.user
+NOT_YOURS = "Sign in first: channels belong to your account."
 
 
 def back(request: Request, answer: dict[str, Any]) -> Response:
@@ -65,7 +62,7 @@ def back(request: Request, answer: dict[str, Any]) -> Response:
 
 
 def add(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-    user = require_user(visitor)
+    user = require_user(visitor, NOT_YOURS)
     url = str(form.get("url", "")).strip()
     try:
         site.outbound.check(url)  # resolves the host: before, not inside, the write lock
@@ -82,21 +79,21 @@ def add(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) ->
 
 
 def remove(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-    user = require_user(visitor)
+    user = require_user(visitor, NOT_YOURS)
     channel_id = int(request.path_params["id"])
     site.write(lambda s: s.delete_channel(channels.owned_channel(s, user.id, channel_id).id))
     return back(request, {"id": channel_id, "removed": True})
 
 
 def enable(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-    user = require_user(visitor)
+    user = require_user(visitor, NOT_YOURS)
     channel_id = int(request.path_params["id"])
     site.write(lambda s: channels.enable(s, channels.owned_channel(s, user.id, channel_id)))
     return back(request, {"id": channel_id, "enabled": True})
 
 
 def test(site: Site, request: Request, form: dict[str, Any], visitor: Visitor) -> Response:
-    user = require_user(visitor)
+    user = require_user(visitor, NOT_YOURS)
     channel_id = int(request.path_params["id"])
     sub = channels.owned_channel(site.engine().store, user.id, channel_id)
     try:  # (in the thread pool, outside the write lock: it waits for the receiver)

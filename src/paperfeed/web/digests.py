@@ -35,6 +35,7 @@ from starlette.responses import RedirectResponse, Response
 
 from paperfeed.digest import subscriptions
 from paperfeed.errors import InputError, NotFound, TokenError
+from paperfeed.search.query import FILTER_WORDS
 from paperfeed.store import Preferences, Subscriber
 from paperfeed.tokens import verify
 from paperfeed.users.addresses import normalize_email
@@ -65,16 +66,11 @@ _TEXTS = ("frequency", "weekday", "hour", "timezone", "topics", "categories", "m
 _BOXES = ("include_trending", "empty_notice")
 
 
-# A search's filters, as the search page's links carry them, and how a sentence names each.
-_SEARCH_FILTERS = (("category", "in {}"), ("author", "by {}"), ("since", "since {}"),
-                   ("until", "until {}"), ("has_code", "with code"))  # fmt: skip
-
-
 def _filters_not_kept(params: Mapping[str, str]) -> list[str]:
     """The filters of the search a subscription comes from: a digest follows a search's words
     only (its papers are the new ones, so dates do not apply either), and the form says so."""
-    return [words.format(params[name].strip()) for name, words in _SEARCH_FILTERS
-            if params.get(name, "").strip()]  # fmt: skip
+    return [words.format(value) for name, words in FILTER_WORDS.items()
+            if (value := params.get(name, "").strip())]  # fmt: skip
 
 
 # -- subscribe ------------------------------------------------------------------------

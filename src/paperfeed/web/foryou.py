@@ -18,14 +18,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from paperfeed.errors import NotFound, NotSignedIn
+from paperfeed.errors import NotFound
 from paperfeed.models import paper_json
 from paperfeed.rank.recommend import Background
 from paperfeed.store import Store, User
 from paperfeed.users import foryou
 from paperfeed.web import feeds
 from paperfeed.web.guard import SECURITY_HEADERS, Visitor
-from paperfeed.web.handlers import json_answer
+from paperfeed.web.handlers import json_answer, require_user
 from paperfeed.web.site import Site, site_of, wants_json
 
 TODAY_LIMIT = 20
@@ -112,12 +112,6 @@ def for_tag(site: Site, user: User, tag: str) -> list[dict[str, Any]]:
 
 def feed_url(site: Site, key: str) -> str:
     return f"{site.base_url}/feeds/for-you/{key}.atom"
-
-
-def require_user(visitor: Visitor) -> User:
-    if visitor.user is None:
-        raise NotSignedIn("Sign in first: this page belongs to your account.")
-    return visitor.user
 
 
 # -- routes' view functions -----------------------------------------------------------------

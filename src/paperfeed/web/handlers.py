@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from paperfeed.errors import Forbidden, InputError, RateLimited
+from paperfeed.errors import Forbidden, InputError, NotSignedIn, RateLimited
+from paperfeed.store import User
 from paperfeed.web import feeds
 from paperfeed.web.clean import dump_json
 from paperfeed.web.guard import CSRF_FIELD, SECURITY_HEADERS, Visitor
@@ -78,6 +79,16 @@ async def read_form(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[s
             else:
                 fields[key] = value
         return fields
+
+
+YOUR_PAGE = "Sign in first: this page belongs to your account."
+
+
+def require_user(visitor: Visitor, message: str = YOUR_PAGE) -> User:
+    """The signed-in reader, or NotSignedIn (401) with `message`."""
+    if visitor.user is None:
+        raise NotSignedIn(message)
+    return visitor.user
 
 
 def to_signin(request: Request) -> Response:

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from paperfeed.errors import NotFound, QueryError
+from paperfeed.errors import QueryError
 from paperfeed.models import Paper
 from paperfeed.search.engine import SearchEngine
 from paperfeed.search.query import Mode, SearchRequest
-from paperfeed.web.views import MAX_QUERY, check_year, day_param, int_param
+from paperfeed.web.views import MAX_QUERY, check_year, day_param, find_paper, int_param
 
 DAILY_LIMIT = 50
 MAX_LIMIT = 100
@@ -74,9 +74,7 @@ def hf_item(paper: Paper, signals: Mapping[str, float], listed: date | None) -> 
 
 def paper_info(engine: SearchEngine, ref: str) -> dict[str, Any]:
     """GET /api/papers/{id}"""
-    paper = engine.store.get_paper(ref)
-    if paper is None:
-        raise NotFound(f"No paper with id {ref!r}.")
+    paper = find_paper(engine, ref)
     return hf_paper(paper, engine.store.latest_signals([paper.id]).get(paper.id, {}))
 
 

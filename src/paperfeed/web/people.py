@@ -23,7 +23,13 @@ from paperfeed.users import accounts, library
 from paperfeed.users.addresses import normalize_email
 from paperfeed.web import channels, digests, foryou
 from paperfeed.web.guard import SECURITY_HEADERS, SESSION_COOKIE, Visitor, safe_next
-from paperfeed.web.handlers import MAX_UPLOAD_BYTES, Endpoint, checked_form, json_answer
+from paperfeed.web.handlers import (
+    MAX_UPLOAD_BYTES,
+    Endpoint,
+    checked_form,
+    json_answer,
+    require_user,
+)
 from paperfeed.web.site import Site, site_of, wants_json
 
 MAX_IMPORT_BYTES = MAX_UPLOAD_BYTES
@@ -79,12 +85,6 @@ def signout(site: Site, request: Request, form: dict[str, Any], visitor: Visitor
 
 
 # -- account ----------------------------------------------------------------------------
-
-
-def require_user(visitor: Visitor) -> Any:
-    if visitor.user is None:
-        raise NotSignedIn("Sign in first: this page belongs to your account.")
-    return visitor.user
 
 
 def account(site: Site, request: Request, visitor: Visitor) -> dict[str, Any]:

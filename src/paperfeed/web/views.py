@@ -21,6 +21,7 @@ from paperfeed.rank import trending
 from paperfeed.search import highlight
 from paperfeed.search.engine import Hit, Results, SearchEngine
 from paperfeed.search.query import (
+    FILTER_WORDS,
     MODES,
     Filters,
     SearchRequest,
@@ -181,7 +182,8 @@ def empty_reason(query: str, mode: str, shown: Mapping[str, Any], filters: Filte
     how many papers the words alone find, and whether that count is exact (None: not asked, as
     when there are no filters, or no words). `shown` holds the parameters as given, `filters`
     the same read (has_code is only in `shown`)."""
-    named = [*filter_words(filters), *([("has_code", "with code")] if shown["has_code"] else [])]
+    code = [("has_code", FILTER_WORDS["has_code"])] if shown["has_code"] else []
+    named = [*filter_words(filters), *code]
     dropped = [
         {"filter": name, "value": shown[name], "text": text,
          "search_without": _search_link(query, mode, shown, name)}
@@ -271,10 +273,16 @@ def home_view(engine: SearchEngine, params: Mapping[str, str], today: date) -> d
     return {"trending": ranking, "today": top_today, "undated": ranking["until"] is None}
 
 
-def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
+def find_paper(engine: SearchEngine, ref: str) -> Paper:
+    """The paper `ref` names (any id it is known by), or NotFound."""
     paper = engine.store.get_paper(ref)
     if paper is None:
         raise NotFound(f"No paper with id {ref!r}.")
+    return paper
+
+
+def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
+    paper = find_paper(engine, ref)
     related: list[dict[str, Any]] = []
     if engine.embedder is not None:
         try:
@@ -286,10 +294,7 @@ def paper_view(engine: SearchEngine, ref: str) -> dict[str, Any]:
 
 
 def paper_bibtex(engine: SearchEngine, ref: str) -> str:
-    paper = engine.store.get_paper(ref)
-    if paper is None:
-        raise NotFound(f"No paper with id {ref!r}.")
-    return format_bibtex([paper])
+    return format_bibtex([find_paper(engine, ref)])
 
 
 def paper_links(paper: Paper) -> list[dict[str, str]]:

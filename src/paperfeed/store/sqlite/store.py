@@ -365,8 +365,7 @@ class SQLiteStore:
     def find_seqs(self, refs: Iterable[str]) -> dict[str, int]:
         wanted = list(set(refs))
         found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):  # (under SQLite's limit on parameters)
-            part = wanted[start : start + 500]
+        for part in _chunks(wanted):
             marks = ",".join("?" * len(part))
             rows = self.conn.execute(f"SELECT id, seq FROM papers WHERE id IN ({marks})", part)
             found.update((str(ref), int(seq)) for ref, seq in rows)
@@ -635,8 +634,7 @@ class SQLiteStore:
 
     def _latest_signals(self, seqs: Sequence[int]) -> dict[int, dict[str, float]]:
         found: dict[int, dict[str, float]] = {}
-        for start in range(0, len(seqs), 500):
-            chunk = seqs[start : start + 500]
+        for chunk in _chunks(seqs):
             rows = self.conn.execute(
                 "SELECT seq, name, value FROM signals s WHERE seq IN "
                 f"({','.join('?' * len(chunk))}) AND observed_at = (SELECT max(observed_at) "
